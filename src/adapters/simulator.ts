@@ -1,0 +1,117 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import formbody from '@fastify/formbody';
+
+/**
+ * Shared machinery of the protocol simulators: an HTTP server on 127.0.0.1 that records what
+ * it received and can be told to misbehave, so that tests (and fault drills from outside the
+ * process) exercise the real clients against the real protocol.
+ *
+ * Control endpoints, the same on every simulator (never part of the simulated protocol):
+ *   GET    /__sim/requests   every request received: {method, path, query, headers, body, at}
+ *   DELETE /__sim/requests   forget them
+ *   POST   /__sim/faults     {"status"?, "delay_ms"?, "times"?, "body"?, "path"?}: the next
+ *                            `times` requests (default: until cleared) whose path contains
+ *                            `path` wait `delay_ms`, then answer `status` with `body` (or, with
+ *                            no status, answer normally after the delay); status 0 = drop the
+ *                            connection without an answer
+ *   DELETE /__sim/faults     back to normal
+ */
+export interface Fault {
+  status?: number;
+  delayMs?: number;
+  times?: number;
+  body?: string;
+  path?: string;
+  contentType?: string;
+}
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  query: Record<string, unknown>;
+  headers: Record<string, unknown>;
+  body: unknown;
+  at: number;
+}
+
+export interface SimServer {
+  app: FastifyInstance;
+  received: ReceivedRequest[];
+  setFault(fault: Fault | null): void;
+  /** Listens on 127.0.0.1 (port 0 = any free port) and returns the base URL. */
+  listen(port?: number): Promise<string>;
+  close(): Promise<void>;
+  url(): string;
+}
+
+export function createSimServer(name: string): SimServer {
+  const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
+  const received: ReceivedRequest[] = [];
+  let fault: (Fault & { remaining: number }) | null = null;
+  let baseUrl = '';
+
+  void app.register(formbody);
+
+  app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
+    const path = req.url.split('?')[0] ?? req.url;
+    if (path.startsWith('/__sim/')) return;
+    received.push({ method: req.method, path, query: { ...(req.query as object) }, headers: { ...req.headers }, body: req.body, at: Date.now() });
+    const f = fault;
+    if (!f || (f.path && !path.includes(f.path))) return;
+    if (f.remaining !== Infinity) {
+      f.remaining -= 1;
+      if (f.remaining <= 0) fault = null;
+    }
+    if (f.delayMs) await new Promise((r) => setTimeout(r, f.delayMs));
+    if (f.status === 0) {
+      req.raw.socket.destroy();
+      return reply.hijack();
+    }
+    if (f.status !== undefined) {
+      return reply
+        .code(f.status)
+        .header('content-type', f.contentType ?? 'application/json')
+        .send(f.body ?? JSON.stringify({ code: f.status, err_msg: `${name} simulator fault` }));
+    }
+  });
+
+  app.get('/__sim/requests', async () => received);
+  app.delete('/__sim/requests', async () => {
+    received.length = 0;
+    return {};
+  });
+  app.post('/__sim/faults', async (req) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    setFault({
+      status: typeof b.status === 'number' ? b.status : undefined,
+      delayMs: typeof b.delay_ms === 'number' ? b.delay_ms : undefined,
+      times: typeof b.times === 'number' ? b.times : undefined,
+      body: typeof b.body === 'string' ? b.body : undefined,
+      path: typeof b.path === 'string' ? b.path : undefined,
+    });
+    return {};
+  });
+  app.delete('/__sim/faults', async () => {
+    setFault(null);
+    return {};
+  });
+
+  function setFault(f: Fault | null): void {
+    fault = f ? { ...f, remaining: f.times ?? Infinity } : null;
+  }
+
+  return {
+    app,
+    received,
+    setFault,
+    async listen(port = 0) {
+      const address = await app.listen({ host: '127.0.0.1', port });
+      baseUrl = address.replace('localhost', '127.0.0.1');
+      return baseUrl;
+    },
+    async close() {
+      await app.close();
+    },
+    url: () => baseUrl,
+  };
+}

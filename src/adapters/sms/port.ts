@@ -1,0 +1,20 @@
+export interface SmsSendInput {
+  /** 11 digits. */
+  phone: string;
+  /** Aliyun TemplateCode. */
+  templateCode: string;
+  /** Sent as TemplateParam (a JSON string). */
+  params: Record<string, string>;
+  /** Aliyun OutId: our notification id, so a delivery can be traced and de-duplicated. */
+  outId?: string;
+}
+
+/**
+ * Aliyun SMS SendSms (2017-05-25) through the official SDK. A refusal comes back as HTTP 200
+ * with Code ≠ "OK": throttling (`isv.BUSINESS_LIMIT_CONTROL`, `Throttling.*`) throws
+ * UpstreamError('sms', 'RATE_LIMITED', transient), other refusals UPSTREAM_FAILED (permanent),
+ * no answer / 5xx UPSTREAM_UNAVAILABLE (transient).
+ */
+export interface SmsPort {
+  send(input: SmsSendInput): Promise<{ bizId: string }>;
+}

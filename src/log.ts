@@ -1,0 +1,61 @@
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger };
+
+const PHONE_IN_TEXT = /(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)/g;
+
+/** `13812345678` → `138****5678`. */
+export function maskPhone(phone: string): string {
+  return phone.replace(PHONE_IN_TEXT, (_m, a: string, _b: string, c: string) => `${a}****${c}`);
+}
+
+/** Masks every mainland mobile number in any string, object or array (deeply); for log lines. */
+export function maskDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return maskPhone(value);
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return value;
+  if (Array.isArray(value)) return value.map((v) => maskDeep(v, depth + 1));
+  if (Buffer.isBuffer(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = maskDeep(v, depth + 1);
+  return out;
+}
+
+const SECRET_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.sms_code',
+];
+
+/**
+ * The service's logger: JSON lines, secrets redacted, and every phone number masked in every
+ * field and message (PIPL: a full number never reaches a log).
+ */
+export function loggerOptions(level: string): LoggerOptions {
+  return {
+    level,
+    redact: { paths: SECRET_PATHS, censor: '[redacted]' },
+    formatters: {
+      log: (obj) => maskDeep(obj) as Record<string, unknown>,
+    },
+    hooks: {
+      logMethod(args, method) {
+        const masked = args.map((a) => (typeof a === 'string' ? maskPhone(a) : a)) as Parameters<typeof method>;
+        method.apply(this, masked);
+      },
+    },
+    serializers: {
+      err: (err: unknown) => maskDeep(pino.stdSerializers.err(err as Error)),
+      req: (req: { method: string; url: string; id?: string }) => ({ method: req.method, url: maskPhone(req.url), id: req.id }),
+    },
+  };
+}
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
+}
