@@ -3,7 +3,7 @@ import { UpstreamError, type UpstreamSystem } from '../errors.js';
 export interface HttpCallOptions {
   method?: string;
   headers?: Record<string, string>;
-  body?: string | Uint8Array | URLSearchParams;
+  body?: string | URLSearchParams;
   timeoutMs: number;
 }
 

@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * The whole configuration, parsed once from the environment (api-contract.md §7). Nothing else
+ * reads process.env. A bad value stops the start with a message that says how to fix it.
+ */
+export interface Config {
+  env: 'production' | 'development' | 'test';
+  port: number;
+  host: string;
+  publicUrl: string;
+  databaseUrl: string;
+  /** null outside production until the database provides one (stored per data directory). */
+  sessionSecret: string | null;
+  sessionTtlSeconds: number;
+  applyPerHour: number;
+  rateLimitPerMinute: number;
+  bindVerifyPhone: boolean;
+  logLevel: string;
+  /** True when no integration URL is set: in-process simulators and POST /v1/session/dev. */
+  simulated: boolean;
+  koala: { url: string; username: string; password: string; timeoutMs: number } | null;
+  wechatCloud: { url: string; timeoutMs: number } | null;
+  wechatOAuth: { apiUrl: string; appId: string; appSecret: string; timeoutMs: number } | null;
+  sms: { endpoint: string; accessKeyId: string; accessKeySecret: string; signName: string; timeoutMs: number } | null;
+  templates: { sms: Record<TemplateName, string>; wechat: Record<TemplateName, string> };
+  storage:
+    | { driver: 'local'; dir: string }
+    | { driver: 's3'; endpoint?: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; publicUrl?: string; forcePathStyle: boolean };
+  notify: { pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; batchSize: number };
+  /** How long staff lookups and purposes from Koala are trusted before asking again. */
+  koalaCacheSeconds: number;
+}
+
+export const TEMPLATE_NAMES = [
+  'verification_code',
+  'approval_pass_to_visitor',
+  'approval_reminder_to_employee',
+  'application_submitted_to_visitor',
+] as const;
+export type TemplateName = (typeof TEMPLATE_NAMES)[number];
+
+export class ConfigError extends Error {
+  constructor(problems: string[]) {
+    super(`Laifang cannot start: the configuration is not valid.\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee README.md "Configuration" (or api-contract.md §7).`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const get = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return def;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be a whole number from ${min} to ${max}.`);
+      return def;
+    }
+    return Number(raw);
+  };
+  const bool = (name: string, def: boolean): boolean => {
+    const raw = get(name);
+    if (raw === undefined) return def;
+    if (/^(true|1|yes|on)$/i.test(raw)) return true;
+    if (/^(false|0|no|off)$/i.test(raw)) return false;
+    problems.push(`${name}=${JSON.stringify(raw)} must be true or false.`);
+    return def;
+  };
+  const url = (name: string): string | undefined => {
+    const raw = get(name);
+    if (raw === undefined) return undefined;
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+      return raw.replace(/\/+$/, '');
+    } catch {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an http:// or https:// URL.`);
+      return undefined;
+    }
+  };
+  const required = (group: string, names: string[]): void => {
+    for (const n of names) if (get(n) === undefined) problems.push(`${n} is required when ${group} is configured.`);
+  };
+
+  const nodeEnv = get('NODE_ENV');
+  const envName: Config['env'] = nodeEnv === 'production' ? 'production' : nodeEnv === 'test' ? 'test' : 'development';
+  const port = int('PORT', 3000, 0, 65535);
+  const host = get('HOST') ?? '127.0.0.1';
+  const publicUrl = url('PUBLIC_URL') ?? `http://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+
+  const databaseUrl = get('DATABASE_URL') ?? 'pglite://./data/db';
+  if (!/^(postgres|postgresql|pglite):\/\//.test(databaseUrl)) {
+    problems.push(`DATABASE_URL must start with postgres:// or pglite:// (for example pglite://./data/db or pglite://memory).`);
+  }
+
+  const koalaUrl = url('KOALA_URL');
+  const cloudUrl = url('WECHAT_CLOUD_URL');
+  const smsEndpoint = url('ALIYUN_SMS_ENDPOINT');
+  const appId = get('WECHAT_APP_ID');
+  const simulated = !koalaUrl && !cloudUrl && !smsEndpoint && !appId;
+
+  const timeoutMs = int('UPSTREAM_TIMEOUT_MS', 5000, 100, 120_000);
+  let koala: Config['koala'] = null;
+  let wechatCloud: Config['wechatCloud'] = null;
+  let wechatOAuth: Config['wechatOAuth'] = null;
+  let sms: Config['sms'] = null;
+  if (!simulated) {
+    if (!koalaUrl) problems.push('KOALA_URL is required once any integration is configured (or set none of them to run simulated).');
+    else {
+      required('KOALA_URL', ['KOALA_USERNAME', 'KOALA_PASSWORD']);
+      koala = { url: koalaUrl, username: get('KOALA_USERNAME') ?? '', password: get('KOALA_PASSWORD') ?? '', timeoutMs: int('KOALA_TIMEOUT_MS', timeoutMs, 100, 120_000) };
+    }
+    if (!cloudUrl) problems.push('WECHAT_CLOUD_URL is required once any integration is configured.');
+    else wechatCloud = { url: cloudUrl, timeoutMs };
+    if (!appId) problems.push('WECHAT_APP_ID and WECHAT_APP_SECRET are required once any integration is configured (WeChat OAuth).');
+    else {
+      required('WECHAT_APP_ID', ['WECHAT_APP_SECRET']);
+      wechatOAuth = { apiUrl: url('WECHAT_API_URL') ?? 'https://api.weixin.qq.com', appId, appSecret: get('WECHAT_APP_SECRET') ?? '', timeoutMs };
+    }
+    required('Aliyun SMS', ['ALIYUN_ACCESS_KEY_ID', 'ALIYUN_ACCESS_KEY_SECRET', 'SMS_SIGN_NAME']);
+    sms = {
+      endpoint: smsEndpoint ?? 'https://dysmsapi.aliyuncs.com',
+      accessKeyId: get('ALIYUN_ACCESS_KEY_ID') ?? '',
+      accessKeySecret: get('ALIYUN_ACCESS_KEY_SECRET') ?? '',
+      signName: get('SMS_SIGN_NAME') ?? '',
+      timeoutMs,
+    };
+  }
+
+  const templates = { sms: {} as Record<TemplateName, string>, wechat: {} as Record<TemplateName, string> };
+  for (const name of TEMPLATE_NAMES) {
+    const upper = name.toUpperCase();
+    // Simulated mode (and an unset id) falls back to the event name itself, which the simulators accept.
+    const smsTpl = get(`SMS_TPL_${upper}`);
+    const wxTpl = get(`WECHAT_TPL_${upper}`);
+    if (!simulated && !smsTpl) problems.push(`SMS_TPL_${upper} is required: the Aliyun template code for "${name}".`);
+    if (!simulated && !wxTpl && name !== 'verification_code') problems.push(`WECHAT_TPL_${upper} is required: the WeChat template id for "${name}".`);
+    templates.sms[name] = smsTpl ?? name;
+    templates.wechat[name] = wxTpl ?? name;
+  }
+
+  const driver = get('STORAGE_DRIVER') ?? 'local';
+  let storage: Config['storage'];
+  if (driver === 'local') {
+    storage = { driver: 'local', dir: get('STORAGE_LOCAL_DIR') ?? './data/files' };
+  } else if (driver === 's3') {
+    required('STORAGE_DRIVER=s3', ['S3_REGION', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']);
+    storage = {
+      driver: 's3',
+      endpoint: url('S3_ENDPOINT'),
+      region: get('S3_REGION') ?? '',
+      bucket: get('S3_BUCKET') ?? '',
+      accessKeyId: get('S3_ACCESS_KEY_ID') ?? '',
+      secretAccessKey: get('S3_SECRET_ACCESS_KEY') ?? '',
+      publicUrl: url('S3_PUBLIC_URL'),
+      forcePathStyle: bool('S3_FORCE_PATH_STYLE', false),
+    };
+  } else {
+    problems.push(`STORAGE_DRIVER=${JSON.stringify(driver)} must be "local" or "s3".`);
+    storage = { driver: 'local', dir: './data/files' };
+  }
+
+  const sessionSecret = get('SESSION_SECRET') ?? null;
+  if (sessionSecret !== null && sessionSecret.length < 32) problems.push('SESSION_SECRET must be at least 32 characters (try: openssl rand -hex 32).');
+  if (envName === 'production') {
+    if (simulated) problems.push('NODE_ENV=production refuses to run with simulated integrations: set KOALA_URL, WECHAT_CLOUD_URL, WECHAT_APP_ID/SECRET and the Aliyun SMS settings.');
+    if (!sessionSecret) problems.push('SESSION_SECRET is required in production (try: openssl rand -hex 32).');
+  }
+
+  const config: Config = {
+    env: envName,
+    port,
+    host,
+    publicUrl,
+    databaseUrl,
+    sessionSecret,
+    sessionTtlSeconds: int('SESSION_TTL', 604_800, 60, 90 * 86_400),
+    applyPerHour: int('APPLY_PER_HOUR', 20, 1, 100_000),
+    rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 1200, 0, 10_000_000),
+    bindVerifyPhone: bool('BIND_VERIFY_PHONE', true),
+    logLevel: get('LOG_LEVEL') ?? (envName === 'test' ? 'silent' : 'info'),
+    simulated,
+    koala,
+    wechatCloud,
+    wechatOAuth,
+    sms,
+    templates,
+    storage,
+    notify: {
+      pollingIntervalSeconds: Math.max(0.5, int('NOTIFY_POLL_MS', 1000, 500, 60_000) / 1000),
+      retryLimit: int('NOTIFY_RETRY_LIMIT', 12, 0, 100),
+      retryDelaySeconds: int('NOTIFY_RETRY_DELAY_S', 5, 1, 3600),
+      batchSize: int('NOTIFY_BATCH_SIZE', 50, 1, 1000),
+    },
+    koalaCacheSeconds: int('KOALA_CACHE_SECONDS', 600, 0, 86_400 * 30),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** A fresh random secret, for data directories that have none yet (never used in production). */
+export function randomSecret(): string {
+  return randomBytes(32).toString('hex');
+}

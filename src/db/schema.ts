@@ -1,0 +1,171 @@
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+
+/**
+ * Visit applications (api-contract.md §4). Times the contract exposes are stored as Unix
+ * seconds, exactly as they travel; internal bookkeeping uses timestamptz.
+ */
+export const applications = pgTable(
+  'applications',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    subjectType: smallint('subject_type').notNull().default(1),
+    /** 'invitation' (staff proposed, authorized at once) or 'request' (visitor proposed). */
+    kind: varchar('kind', { length: 16 }).notNull(),
+    name: varchar('name', { length: 32 }).notNull(),
+    phone: varchar('phone', { length: 11 }).notNull(),
+    purpose: integer('purpose').notNull().default(0),
+    purposeName: varchar('purpose_name', { length: 64 }).notNull().default(''),
+    comeFrom: varchar('come_from', { length: 64 }).notNull().default(''),
+    remark: varchar('remark', { length: 200 }).notNull().default(''),
+    proposer: varchar('proposer', { length: 11 }).notNull(),
+    proposerWeixinUserId: varchar('proposer_weixin_user_id', { length: 128 }).notNull(),
+    interviewee: varchar('interviewee', { length: 64 }).notNull(),
+    intervieweePhone: varchar('interviewee_phone', { length: 11 }).notNull(),
+    intervieweeSubjectId: integer('interviewee_subject_id').notNull(),
+    startTime: bigint('start_time', { mode: 'number' }).notNull(),
+    endTime: bigint('end_time', { mode: 'number' }).notNull(),
+    isAuth: smallint('is_auth').notNull(),
+    authTime: bigint('auth_time', { mode: 'number' }),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    // 3.10: "applications I proposed", newest first, paged.
+    index('applications_proposer_created_idx').on(t.proposer, t.createdAt.desc(), t.id.desc()),
+  ],
+);
+
+/**
+ * Everyone an application involves: the host, the visitor and each companion (role
+ * 'companion' rows are the record's `retinues`, in `position` order). It is also the index
+ * behind 3.9 — "applications that involve me and that somebody else proposed" — so that a
+ * page of one person's records is read from that person's index entries alone.
+ */
+export const applicationPeople = pgTable(
+  'application_people',
+  {
+    applicationId: bigint('application_id', { mode: 'number' })
+      .notNull()
+      .references(() => applications.id, { onDelete: 'cascade' }),
+    role: varchar('role', { length: 16 }).notNull(),
+    position: smallint('position').notNull(),
+    name: varchar('name', { length: 64 }).notNull(),
+    phone: varchar('phone', { length: 11 }).notNull(),
+    isProposer: boolean('is_proposer').notNull(),
+    /** Copied from the application so the index alone orders a person's records. */
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.applicationId, t.position] }),
+    index('application_people_involving_idx')
+      .on(t.phone, t.createdAt.desc(), t.applicationId.desc())
+      .where(sql`NOT ${t.isProposer}`),
+  ],
+);
+
+/** Idempotency-Key of POST /v1/subject: written in the same transaction as the record. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    owner: varchar('owner', { length: 128 }).notNull(),
+    key: varchar('key', { length: 128 }).notNull(),
+    requestHash: varchar('request_hash', { length: 64 }).notNull(),
+    applicationId: bigint('application_id', { mode: 'number' }),
+    response: jsonb('response'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.owner, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+);
+
+/** SMS verification codes (3.0); only a keyed hash of the code is kept. */
+export const smsCodes = pgTable(
+  'sms_codes',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    phone: varchar('phone', { length: 11 }).notNull(),
+    codeHash: varchar('code_hash', { length: 64 }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    wrongTries: smallint('wrong_tries').notNull().default(0),
+    spentAt: timestamp('spent_at', { withTimezone: true }),
+  },
+  (t) => [index('sms_codes_phone_created_idx').on(t.phone, t.createdAt.desc())],
+);
+
+/**
+ * What Koala told us about an employee, by phone (Koala cannot search by phone). Pages keep
+ * working from here while Koala is down; `avatar_key` is the landed picture in our storage.
+ */
+export const staffCache = pgTable(
+  'staff_cache',
+  {
+    phone: varchar('phone', { length: 11 }).primaryKey(),
+    subjectId: integer('subject_id').notNull(),
+    name: varchar('name', { length: 64 }).notNull(),
+    department: varchar('department', { length: 128 }).notNull().default(''),
+    koalaAvatarUrl: text('koala_avatar_url').notNull().default(''),
+    refreshedAt: timestamp('refreshed_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('staff_cache_subject_idx').on(t.subjectId)],
+);
+
+/** Pictures landed from Koala: one download per source URL, stored under a content hash. */
+export const landedFiles = pgTable('landed_files', {
+  sourceUrl: text('source_url').primaryKey(),
+  storageKey: text('storage_key').notNull(),
+  contentType: varchar('content_type', { length: 64 }).notNull(),
+  bytes: integer('bytes').notNull(),
+  landedAt: timestamp('landed_at', { withTimezone: true }).notNull(),
+});
+
+/** Small named values: the generated session secret, cached purposes, the last Koala directory scan. */
+export const appState = pgTable('app_state', {
+  key: varchar('key', { length: 64 }).primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
+});
+
+/** Fixed-window counters shared by every replica (per-address request limit). */
+export const rateCounters = pgTable(
+  'rate_counters',
+  {
+    bucket: varchar('bucket', { length: 160 }).notNull(),
+    windowStart: bigint('window_start', { mode: 'number' }).notNull(),
+    hits: integer('hits').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.bucket, t.windowStart] }), index('rate_counters_window_idx').on(t.windowStart)],
+);
+
+/**
+ * One message to one phone over one channel. Created in the application's transaction
+ * together with its job; the worker records the outcome here, so a redelivered job never
+ * sends twice what was recorded as sent.
+ */
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    applicationId: bigint('application_id', { mode: 'number' })
+      .notNull()
+      .references(() => applications.id, { onDelete: 'cascade' }),
+    event: varchar('event', { length: 48 }).notNull(),
+    channel: varchar('channel', { length: 8 }).notNull(),
+    phone: varchar('phone', { length: 11 }).notNull(),
+    template: varchar('template', { length: 64 }).notNull(),
+    payload: jsonb('payload').notNull(),
+    /** pending → sent | skipped (WeChat not bound) | failed (permanent, or retries exhausted). */
+    status: varchar('status', { length: 12 }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    providerRef: varchar('provider_ref', { length: 128 }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('notifications_application_idx').on(t.applicationId),
+    uniqueIndex('notifications_dedupe_idx').on(t.applicationId, t.event, t.channel, t.phone),
+  ],
+);
+
+export const schema = { applications, applicationPeople, idempotencyKeys, smsCodes, staffCache, landedFiles, appState, rateCounters, notifications };
+export type Schema = typeof schema;

@@ -1,0 +1,67 @@
+import PgBoss from 'pg-boss';
+import type { SqlExecutor } from '../db/client.js';
+import type { Logger } from '../log.js';
+
+export const NOTIFY_QUEUE = 'notify';
+
+export interface QueueOptions {
+  retryLimit: number;
+  retryDelaySeconds: number;
+  /** How long a fetched job may stay active before it counts as lost (worker killed) and is retried. */
+  expireInSeconds: number;
+  /** How often expired jobs are looked for. */
+  maintenanceIntervalSeconds: number;
+}
+
+export interface Queue {
+  boss: PgBoss;
+  /** Queues one job per notification id, inside the caller's transaction. */
+  enqueueNotifications(executor: SqlExecutor, notificationIds: number[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * pg-boss on our own database (PGlite or PostgreSQL), so that a job is written by the same
+ * transaction as the record that causes it: it exists iff that record committed.
+ */
+export async function startQueue(executor: SqlExecutor, opts: QueueOptions, logger: Logger): Promise<Queue> {
+  const boss = new PgBoss({
+    db: executor,
+    schedule: false,
+    supervise: true,
+    migrate: true,
+    maintenanceIntervalSeconds: opts.maintenanceIntervalSeconds,
+    monitorStateIntervalSeconds: undefined,
+  } as ConstructorParameters<typeof PgBoss>[0]);
+  boss.on('error', (err: Error) => logger.error({ err }, 'job queue error'));
+  await boss.start();
+  await boss.createQueue(NOTIFY_QUEUE, {
+    name: NOTIFY_QUEUE,
+    retryLimit: opts.retryLimit,
+    retryDelay: opts.retryDelaySeconds,
+    retryBackoff: true,
+    expireInSeconds: opts.expireInSeconds,
+  });
+  // createQueue keeps an existing queue's policy; later configuration changes must still apply.
+  await boss.updateQueue(NOTIFY_QUEUE, {
+    name: NOTIFY_QUEUE,
+    retryLimit: opts.retryLimit,
+    retryDelay: opts.retryDelaySeconds,
+    retryBackoff: true,
+    expireInSeconds: opts.expireInSeconds,
+  } as Parameters<PgBoss['updateQueue']>[1]);
+
+  return {
+    boss,
+    async enqueueNotifications(txExecutor, ids) {
+      if (ids.length === 0) return;
+      await boss.insert(
+        ids.map((id) => ({ name: NOTIFY_QUEUE, data: { notificationId: id } })),
+        { db: txExecutor } as Parameters<PgBoss['insert']>[1],
+      );
+    },
+    async stop() {
+      await boss.stop({ graceful: true, wait: true, timeout: 10_000, close: false } as Parameters<PgBoss['stop']>[0]);
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { KoalaPort } from '../../adapters/koala/port.js';
+import type { StoragePort } from '../../adapters/storage/port.js';
+import type { Db } from '../../db/client.js';
+import { landedFiles } from '../../db/schema.js';
+import type { Logger } from '../../log.js';
+
+const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/jpg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp', 'image/bmp': 'bmp' };
+
+export interface Avatars {
+  /** Our URL for a Koala picture ('' when there is none or it cannot be fetched now). */
+  urlFor(koalaUrl: string): Promise<string>;
+}
+
+/**
+ * "落地": a Koala picture is downloaded once, stored under its content hash (identical pictures
+ * share one file; the key is unguessable), and served from our storage. The source URL → key
+ * mapping lives in the database so no replica downloads the same picture again.
+ */
+export function createAvatars(deps: { db: Db; koala: KoalaPort; storage: StoragePort; logger: Logger; now: () => number }): Avatars {
+  const inflight = new Map<string, Promise<string>>();
+
+  async function land(koalaUrl: string): Promise<string> {
+    const [known] = await deps.db.select({ key: landedFiles.storageKey }).from(landedFiles).where(eq(landedFiles.sourceUrl, koalaUrl)).limit(1);
+    if (known) return deps.storage.publicUrl(known.key);
+    let image: { contentType: string; body: Buffer };
+    try {
+      image = await deps.koala.fetchImage(koalaUrl);
+    } catch (err) {
+      // The page still works without a picture; the next request tries again.
+      deps.logger.warn({ err, url: koalaUrl }, 'avatar could not be fetched from Koala');
+      return '';
+    }
+    const contentType = image.contentType.split(';')[0]!.trim().toLowerCase();
+    const hash = createHash('sha256').update(image.body).digest('hex');
+    const key = `avatars/${hash.slice(0, 2)}/${hash}.${EXTENSIONS[contentType] ?? 'img'}`;
+    if (!(await deps.storage.exists(key))) await deps.storage.put(key, image.body, contentType);
+    await deps.db
+      .insert(landedFiles)
+      .values({ sourceUrl: koalaUrl, storageKey: key, contentType, bytes: image.body.length, landedAt: new Date(deps.now()) })
+      .onConflictDoNothing();
+    return deps.storage.publicUrl(key);
+  }
+
+  return {
+    async urlFor(koalaUrl) {
+      if (!koalaUrl) return '';
+      let pending = inflight.get(koalaUrl);
+      if (!pending) {
+        pending = land(koalaUrl).finally(() => inflight.delete(koalaUrl));
+        inflight.set(koalaUrl, pending);
+      }
+      return pending;
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import { eq } from 'drizzle-orm';
+import type { KoalaEmployee, KoalaPort } from '../../adapters/koala/port.js';
+import type { Db } from '../../db/client.js';
+import { appState, staffCache } from '../../db/schema.js';
+import { AppError, UpstreamError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+
+export interface StaffMember {
+  subjectId: number;
+  name: string;
+  phone: string;
+  department: string;
+  koalaAvatarUrl: string;
+}
+
+export interface StaffDirectory {
+  /** The Koala employee with this phone, or null. Koala cannot search by phone (§3.1). */
+  findByPhone(phone: string): Promise<StaffMember | null>;
+  /** The Koala employee with exactly this name and phone, or null. */
+  findByNameAndPhone(name: string, phone: string): Promise<StaffMember | null>;
+}
+
+const SCAN_KEY = 'koala_directory_scanned_at';
+const PAGE_SIZE = 100;
+const MAX_PAGES = 500;
+
+/**
+ * Koala is slow and fragile, so what it said is kept in `staff_cache` (by phone): a fresh
+ * entry is used as it is, a stale one is re-read with GET /subject/{id}, and while Koala is
+ * unreachable the last answer is used. A phone we have never seen costs one pass through the
+ * employee list, shared by concurrent callers and not repeated within the cache period.
+ */
+export function createStaffDirectory(deps: { db: Db; koala: KoalaPort; logger: Logger; now: () => number; cacheSeconds: number }): StaffDirectory {
+  const { db, koala } = deps;
+  let scanning: Promise<void> | null = null;
+  const fresh = (at: Date) => deps.now() - at.getTime() < deps.cacheSeconds * 1000;
+
+  async function remember(e: KoalaEmployee): Promise<StaffMember> {
+    const row = { phone: e.phone, subjectId: e.subjectId, name: e.name, department: e.department, koalaAvatarUrl: e.avatarUrl, refreshedAt: new Date(deps.now()) };
+    await db
+      .insert(staffCache)
+      .values(row)
+      .onConflictDoUpdate({ target: staffCache.phone, set: { subjectId: row.subjectId, name: row.name, department: row.department, koalaAvatarUrl: row.koalaAvatarUrl, refreshedAt: row.refreshedAt } });
+    return { subjectId: e.subjectId, name: e.name, phone: e.phone, department: e.department, koalaAvatarUrl: e.avatarUrl };
+  }
+
+  async function forget(phone: string): Promise<void> {
+    await db.delete(staffCache).where(eq(staffCache.phone, phone));
+  }
+
+  async function cached(phone: string) {
+    const [row] = await db.select().from(staffCache).where(eq(staffCache.phone, phone)).limit(1);
+    return row ?? null;
+  }
+
+  async function scanDirectory(): Promise<void> {
+    const seen = new Set<string>();
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const result = await koala.searchEmployees('', page, PAGE_SIZE);
+      for (const e of result.items) {
+        if (e.phone && !seen.has(e.phone)) {
+          seen.add(e.phone);
+          await remember(e);
+        }
+      }
+      if (result.items.length === 0 || page >= result.page.total) break;
+    }
+    const now = new Date(deps.now());
+    await db
+      .insert(appState)
+      .values({ key: SCAN_KEY, value: now.getTime(), updatedAt: now })
+      .onConflictDoUpdate({ target: appState.key, set: { value: now.getTime(), updatedAt: now } });
+    deps.logger.info({ employees: seen.size }, 'Koala employee directory scanned');
+  }
+
+  async function recentlyScanned(): Promise<boolean> {
+    const [row] = await db.select({ at: appState.updatedAt }).from(appState).where(eq(appState.key, SCAN_KEY)).limit(1);
+    return row ? fresh(row.at) : false;
+  }
+
+  function scanOnce(): Promise<void> {
+    scanning ??= scanDirectory().finally(() => {
+      scanning = null;
+    });
+    return scanning;
+  }
+
+  function toMember(row: typeof staffCache.$inferSelect): StaffMember {
+    return { subjectId: row.subjectId, name: row.name, phone: row.phone, department: row.department, koalaAvatarUrl: row.koalaAvatarUrl };
+  }
+
+  async function findByPhone(phone: string): Promise<StaffMember | null> {
+    const row = await cached(phone);
+    if (row && fresh(row.refreshedAt)) return toMember(row);
+    if (row) {
+      try {
+        const e = await koala.getEmployee(row.subjectId);
+        if (e && e.phone === phone) return remember(e);
+        // Koala no longer has this employee under this phone: forget, then look again below.
+        await forget(phone);
+      } catch (err) {
+        if (err instanceof UpstreamError) {
+          deps.logger.warn({ err }, 'Koala unreachable: using the remembered employee');
+          return toMember(row);
+        }
+        throw err;
+      }
+    }
+    if (!(await recentlyScanned()) || row) await scanOnce();
+    const after = await cached(phone);
+    return after ? toMember(after) : null;
+  }
+
+  async function findByNameAndPhone(name: string, phone: string): Promise<StaffMember | null> {
+    const wanted = name.trim();
+    try {
+      for (let page = 1; page <= MAX_PAGES; page++) {
+        const result = await koala.searchEmployees(wanted, page, PAGE_SIZE);
+        const match = result.items.find((e) => e.phone === phone && e.name.trim() === wanted);
+        if (match) return remember(match);
+        if (result.items.length === 0 || page >= result.page.total) break;
+      }
+      return null;
+    } catch (err) {
+      if (!(err instanceof UpstreamError)) throw err;
+      // Koala is down: a confirmation it gave us earlier still counts.
+      const row = await cached(phone);
+      if (row && row.name.trim() === wanted) {
+        deps.logger.warn({ err }, 'Koala unreachable: using the remembered employee');
+        return toMember(row);
+      }
+      throw err;
+    }
+  }
+
+  return { findByPhone, findByNameAndPhone };
+}
+
+/** For routes: the employee or 404 STAFF_NOT_FOUND. */
+export function mustBeStaff(member: StaffMember | null, message = '考拉系统中没有该员工'): StaffMember {
+  if (!member) throw new AppError('STAFF_NOT_FOUND', message);
+  return member;
+}
