@@ -8,6 +8,8 @@ export interface Config {
   env: 'production' | 'development' | 'test';
   port: number;
   host: string;
+  /** Trust X-Forwarded-For from a reverse proxy (the per-address rate limit then sees the client). */
+  trustProxy: boolean;
   publicUrl: string;
   databaseUrl: string;
   /** null outside production until the database provides one (stored per data directory). */
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
     env: envName,
     port,
     host,
+    trustProxy: bool('TRUST_PROXY', false),
     publicUrl,
     databaseUrl,
     sessionSecret,

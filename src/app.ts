@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { WechatOAuthPort } from './adapters/wechat-oauth/port.js';
+import type { Config } from './config.js';
+import type { Database } from './db/client.js';
+import { installAuth } from './http/auth.js';
+import { installErrorHandler } from './http/error-handler.js';
+import { databaseRateLimitStore } from './http/rate-limit-store.js';
+import type { Logger } from './log.js';
+import { applicationRoutes } from './modules/applications/routes.js';
+import type { Applications } from './modules/applications/service.js';
+import { bindingRoutes } from './modules/binding/routes.js';
+import type { Bindings } from './modules/binding/service.js';
+import type { Identity } from './modules/identity/service.js';
+import { sessionRoutes } from './modules/session/routes.js';
+import type { SessionTokens } from './modules/session/tokens.js';
+import { smsCodeRoutes } from './modules/sms-codes/routes.js';
+import type { SmsCodes } from './modules/sms-codes/service.js';
+import type { Purposes } from './modules/staff/purposes.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  tokens: SessionTokens;
+  oauth: WechatOAuthPort;
+  identity: Identity;
+  bindings: Bindings;
+  smsCodes: SmsCodes;
+  applications: Applications;
+  purposes: Purposes;
+  now: () => number;
+  /** True once migrations are applied (GET /readyz). */
+  isReady: () => boolean;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+    bodyLimit: 64 * 1024,
+    trustProxy: config.trustProxy,
+    ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false } },
+  });
+  app.addHook('onSend', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+  });
+
+  installErrorHandler(app);
+  await app.register(helmet, { contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'https:', 'http:'] } } });
+  if (config.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: config.rateLimitPerMinute,
+      timeWindow: 60_000,
+      store: databaseRateLimitStore({ db: deps.database.db, logger: deps.logger, now: deps.now }),
+      allowList: (req) => req.url === '/healthz' || req.url === '/readyz',
+      errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'RATE_LIMITED', message: `rate limited; retry in ${Math.ceil(ctx.ttl / 1000)} s` }),
+    });
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Laifang (来访) API', version: '1.0.0', description: 'WeChat H5 visitor appointments. Contract: shared/spec/api-contract.md' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'token from POST /v1/session' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  if (config.storage.driver === 'local') {
+    await app.register(fastifyStatic, { root: resolve(config.storage.dir), prefix: '/files/', decorateReply: false, index: false, immutable: true, maxAge: '365d' });
+  }
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ code: 0, err_msg: '', data: { status: 'ok' } }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    let ready = deps.isReady();
+    if (ready) ready = await deps.database.ping().then(() => true, () => false);
+    if (!ready) return reply.code(503).send({ code: 503, err_msg: '服务尚未就绪', error: 'UPSTREAM_UNAVAILABLE' });
+    return { code: 0, err_msg: '', data: { status: 'ready' } };
+  });
+
+  const nowSeconds = () => Math.floor(deps.now() / 1000);
+  installAuth(app, { tokens: deps.tokens, identity: deps.identity, nowSeconds });
+  sessionRoutes(app, { oauth: deps.oauth, tokens: deps.tokens, nowSeconds, devLogin: config.simulated });
+  smsCodeRoutes(app, { smsCodes: deps.smsCodes });
+  bindingRoutes(app, { bindings: deps.bindings });
+  applicationRoutes(app, { applications: deps.applications, identity: deps.identity, purposes: deps.purposes });
+  return app;
+}

@@ -1,0 +1,43 @@
+import { Type } from 'typebox';
+
+/** Phone input: any string; normalised and checked (§1) by the service, which names the field. */
+export const PhoneInput = Type.String({ minLength: 1, maxLength: 32, description: 'mainland mobile; spaces, dashes and +86/0086/86 are removed' });
+export const WeixinUserId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$', description: 'WeChat openid (optional; must be the session\'s)' });
+export const SmsCode = Type.String({ maxLength: 16, description: '6-digit code from POST /v1/sms/code' });
+
+export const StaffProfile = Type.Object({
+  subject_id: Type.Integer(),
+  name: Type.String(),
+  department: Type.String(),
+  avatar: Type.String({ description: 'absolute URL served by this service\'s storage, or ""' }),
+  phone: Type.String(),
+});
+
+export const VisitorProfile = Type.Object({ nick: Type.String(), avatar: Type.String(), phone: Type.String() });
+
+export const Retinue = Type.Object({ name: Type.String(), phone: Type.String() });
+
+export const Record = Type.Object(
+  {
+    id: Type.Integer(),
+    subject_type: Type.Integer(),
+    name: Type.String(),
+    phone: Type.String(),
+    purpose: Type.Integer(),
+    purpose_name: Type.String(),
+    come_from: Type.String(),
+    remark: Type.String(),
+    proposer: Type.String(),
+    interviewee: Type.String(),
+    interviewee_phone: Type.String(),
+    start_time: Type.Integer(),
+    end_time: Type.Integer(),
+    is_auth: Type.Integer(),
+    auth_time: Type.Union([Type.Integer(), Type.Null()]),
+    created_at: Type.Integer(),
+    retinues: Type.Array(Retinue),
+  },
+  { description: 'A visit application (api-contract.md §4)' },
+);
+
+export const BearerAuth = [{ bearer: [] as string[] }];

@@ -1,0 +1,139 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { callerOf, type CallerParam } from '../../http/auth.js';
+import { Envelope, errorResponses, ListEnvelope, ok, okList } from '../../http/envelope.js';
+import { BearerAuth, PhoneInput, Record } from '../../http/schemas.js';
+import type { Identity } from '../identity/service.js';
+import type { Purposes } from '../staff/purposes.js';
+import type { Applications } from './service.js';
+
+const MAX_TIME = 4_102_444_800; // 2100-01-01: anything later is a client bug
+const Time = Type.Integer({ minimum: 0, maximum: MAX_TIME, description: 'Unix seconds' });
+
+const ApplyBody = Type.Object({
+  subject_type: Type.Optional(Type.Literal(1, { description: '1 = visitor (the only kind)' })),
+  name: Type.String({ minLength: 1, maxLength: 32, description: "visitor's name" }),
+  phone: PhoneInput,
+  purpose: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'a value of GET /v1/subject/purpose' })),
+  come_from: Type.Optional(Type.String({ maxLength: 64 })),
+  remark: Type.Optional(Type.String({ maxLength: 200 })),
+  proposer: Type.Optional(Type.String({ maxLength: 32, description: "the caller's phone (checked)" })),
+  interviewee: Type.String({ minLength: 1, maxLength: 32, description: "host's name" }),
+  interviewee_phone: PhoneInput,
+  start_time: Time,
+  end_time: Time,
+  retinues: Type.Optional(Type.Array(Type.Object({ name: Type.String({ minLength: 1, maxLength: 32 }), phone: PhoneInput }), { maxItems: 20 })),
+});
+
+const ListQuery = Type.Object({
+  phone: Type.Optional(Type.String({ maxLength: 32 })),
+  proposer: Type.Optional(Type.String({ maxLength: 32 })),
+  weixinUserId: Type.Optional(Type.String({ maxLength: 128 })),
+  is_auth: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)])),
+  page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
+  size: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+});
+
+const wx = (source: CallerParam['source']): CallerParam => ({ source, field: 'weixinUserId', kind: 'weixinUserId' });
+
+export function applicationRoutes(app: FastifyInstance, deps: { applications: Applications; identity: Identity; purposes: Purposes }): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { applications, identity } = deps;
+
+  r.post(
+    '/v1/subject',
+    {
+      config: { auth: 'session', callerParams: [wx('body'), { source: 'body', field: 'proposer', kind: 'phone' }] },
+      schema: {
+        tags: ['applications'],
+        summary: '3.7 Apply for a visit: a staff invitation (I am the host) or a visitor request (I am the visitor)',
+        security: BearerAuth,
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
+        body: ApplyBody,
+        response: { 200: Envelope(Record), ...errorResponses(400, 401, 403, 404, 409, 429, 502, 503) },
+      },
+    },
+    async (req) => {
+      const weixinUserId = callerOf(req);
+      const phone = await identity.requirePhone(weixinUserId);
+      const key = req.headers['idempotency-key'];
+      return ok(await applications.apply({ weixinUserId, phone }, req.body, typeof key === 'string' ? key : undefined));
+    },
+  );
+
+  r.get(
+    '/v1/subject/purpose',
+    {
+      config: { auth: 'session' },
+      schema: {
+        tags: ['applications'],
+        summary: '3.8 Purposes of a visit (from Koala; a fixed list when Koala has none)',
+        security: BearerAuth,
+        response: { 200: Envelope(Type.Array(Type.Object({ label: Type.String(), value: Type.Integer() }))), ...errorResponses(401) },
+      },
+    },
+    async () => ok(await deps.purposes.list()),
+  );
+
+  r.get(
+    '/v1/visit/records',
+    {
+      config: { auth: 'session', callerParams: [wx('query'), { source: 'query', field: 'phone', kind: 'phone' }] },
+      schema: {
+        tags: ['applications'],
+        summary: '3.9 Applications that involve me (host, visitor or companion) and that somebody else proposed; newest first',
+        security: BearerAuth,
+        querystring: ListQuery,
+        response: { 200: ListEnvelope(Record), ...errorResponses(400, 401, 403, 502, 503) },
+      },
+    },
+    async (req) => {
+      const phone = await identity.requirePhone(callerOf(req));
+      const { page, size, is_auth } = req.query;
+      const { rows, count } = await applications.listInvolving(phone, is_auth, { page, size });
+      return okList(rows, count, page, size);
+    },
+  );
+
+  r.get(
+    '/v1/auth/records',
+    {
+      config: {
+        auth: 'session',
+        callerParams: [wx('query'), { source: 'query', field: 'proposer', kind: 'phone' }, { source: 'query', field: 'phone', kind: 'phone' }],
+      },
+      schema: {
+        tags: ['applications'],
+        summary: '3.10 Applications I proposed; newest first',
+        security: BearerAuth,
+        querystring: ListQuery,
+        response: { 200: ListEnvelope(Record), ...errorResponses(400, 401, 403, 502, 503) },
+      },
+    },
+    async (req) => {
+      const phone = await identity.requirePhone(callerOf(req));
+      const { page, size, is_auth } = req.query;
+      const { rows, count } = await applications.listProposedBy(phone, is_auth, { page, size });
+      return okList(rows, count, page, size);
+    },
+  );
+
+  r.put(
+    '/v1/auth/:id',
+    {
+      config: { auth: 'session' },
+      schema: {
+        tags: ['applications'],
+        summary: "3.11 Authorize an application (its host only; anyone else gets 404)",
+        security: BearerAuth,
+        params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
+        response: { 200: Envelope(Record), ...errorResponses(400, 401, 403, 404, 502, 503) },
+      },
+    },
+    async (req) => {
+      const phone = await identity.requirePhone(callerOf(req));
+      return ok(await applications.authorize(phone, req.params.id));
+    },
+  );
+}

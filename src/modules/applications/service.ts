@@ -1,0 +1,225 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { Config } from '../../config.js';
+import type { Database, Db } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import type { Queue } from '../../jobs/queue.js';
+import { normalizePhone } from '../../phone.js';
+import type { StaffDirectory } from '../staff/directory.js';
+import type { Purposes } from '../staff/purposes.js';
+import { planNotifications, type ApplicationFacts, type NotificationEvent } from './messages.js';
+import { applicationRepo, idempotencyRepo, type ApplicationRecord, type NewPerson, type Page } from './repo.js';
+
+export interface ApplyInput {
+  subject_type?: number;
+  name: string;
+  phone: string;
+  purpose?: number;
+  come_from?: string;
+  remark?: string;
+  proposer?: string;
+  interviewee: string;
+  interviewee_phone: string;
+  start_time: number;
+  end_time: number;
+  retinues?: Array<{ name: string; phone: string }>;
+}
+
+export interface Caller {
+  weixinUserId: string;
+  phone: string;
+}
+
+export interface ApplicationsDeps {
+  database: Database;
+  queue: Queue;
+  staff: StaffDirectory;
+  purposes: Purposes;
+  templates: Config['templates'];
+  recordsUrl: string;
+  applyPerHour: number;
+  now: () => number;
+  /** Called after a commit that queued notifications. */
+  onNotificationsQueued: () => void;
+}
+
+const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+
+export interface Applications {
+  apply(caller: Caller, input: ApplyInput, idempotencyKey?: string): Promise<ApplicationRecord>;
+  listInvolving(callerPhone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }>;
+  listProposedBy(callerPhone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }>;
+  authorize(callerPhone: string, id: number): Promise<ApplicationRecord>;
+}
+
+function phoneField(field: string, value: string): string {
+  const phone = normalizePhone(value);
+  if (!phone) throw new AppError('VALIDATION_FAILED', `字段 ${field} 不是有效的手机号`);
+  return phone;
+}
+
+function textField(field: string, value: string | undefined, min: number, max: number): string {
+  const v = (value ?? '').trim();
+  if (v.length < min) throw new AppError('VALIDATION_FAILED', `字段 ${field} 不能为空`);
+  if ([...v].length > max) throw new AppError('VALIDATION_FAILED', `字段 ${field} 不能超过 ${max} 个字`);
+  return v;
+}
+
+/** Stable over key order, so a retried body hashes the same. */
+function canonicalHash(value: unknown): string {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+  return createHash('sha256').update(JSON.stringify(canon(value))).digest('hex');
+}
+
+export function createApplications(deps: ApplicationsDeps): Applications {
+  const { db } = deps.database;
+  const nowSeconds = () => Math.floor(deps.now() / 1000);
+
+  async function replay(owner: string, key: string, hash: string, tx: Db = db): Promise<ApplicationRecord | null> {
+    const row = await idempotencyRepo.find(tx, owner, key, new Date(deps.now() - IDEMPOTENCY_TTL_MS));
+    if (!row) return null;
+    if (row.requestHash !== hash) throw new AppError('CONFLICT', '同一个 Idempotency-Key 已用于另一个请求');
+    return row.response as ApplicationRecord;
+  }
+
+  async function checkRate(tx: Db, phone: string): Promise<void> {
+    const now = nowSeconds();
+    const recent = await applicationRepo.proposedSince(tx, phone, now - 3600 + 1);
+    if (recent.length >= deps.applyPerHour) {
+      const oldest = recent[recent.length - deps.applyPerHour]!;
+      throw new AppError('RATE_LIMITED', `每小时最多提交 ${deps.applyPerHour} 个申请，请稍后再试`, { retryAfter: oldest + 3600 - now });
+    }
+  }
+
+  async function queueNotifications(tx: Db, id: number, event: NotificationEvent, facts: ApplicationFacts): Promise<number> {
+    const planned = planNotifications(event, facts, deps.templates, deps.recordsUrl);
+    const ids = await applicationRepo.insertNotifications(tx, id, planned, new Date(deps.now()));
+    await deps.queue.enqueueNotifications(deps.database.executorFor(tx), ids);
+    return ids.length;
+  }
+
+  return {
+    async apply(caller, input, idempotencyKey) {
+      const hash = canonicalHash(input);
+      if (idempotencyKey) {
+        const earlier = await replay(caller.weixinUserId, idempotencyKey, hash);
+        if (earlier) return earlier;
+      }
+
+      const name = textField('name', input.name, 1, 32);
+      const interviewee = textField('interviewee', input.interviewee, 1, 32);
+      const comeFrom = textField('come_from', input.come_from, 0, 64);
+      const remark = textField('remark', input.remark, 0, 200);
+      const phone = phoneField('phone', input.phone);
+      const hostPhone = phoneField('interviewee_phone', input.interviewee_phone);
+      const retinues = (input.retinues ?? []).map((r, i) => ({ name: textField(`retinues[${i}].name`, r.name, 1, 32), phone: phoneField(`retinues[${i}].phone`, r.phone) }));
+      if (input.start_time >= input.end_time) throw new AppError('VALIDATION_FAILED', '字段 end_time 必须晚于 start_time');
+      if (input.end_time <= nowSeconds()) throw new AppError('VALIDATION_FAILED', '字段 end_time 必须是将来的时间');
+      if (phone === hostPhone) throw new AppError('VALIDATION_FAILED', '字段 phone 不能与被访人手机号 interviewee_phone 相同');
+      const seen = new Set([phone, hostPhone]);
+      retinues.forEach((r, i) => {
+        if (seen.has(r.phone)) throw new AppError('VALIDATION_FAILED', `字段 retinues[${i}].phone 与其他人员的手机号重复`);
+        seen.add(r.phone);
+      });
+
+      const kind = caller.phone === hostPhone ? 'invitation' : caller.phone === phone ? 'request' : null;
+      if (!kind) throw new AppError('NOT_PROPOSER');
+
+      const purposeValue = input.purpose ?? 0;
+      const purpose = (await deps.purposes.list()).find((x) => x.value === purposeValue);
+      if (!purpose) throw new AppError('VALIDATION_FAILED', `字段 purpose 不是可选的来访目的`);
+
+      // Cheap refusal before asking Koala; the count is repeated under the lock below.
+      await checkRate(db, caller.phone);
+
+      const host =
+        kind === 'invitation'
+          ? await deps.staff.findByPhone(hostPhone)
+          : await deps.staff.findByNameAndPhone(interviewee, hostPhone);
+      if (!host) {
+        throw new AppError('STAFF_NOT_FOUND', kind === 'invitation' ? '您不是考拉系统中的员工，不能发起邀请' : '被访人姓名与手机号不匹配，或不是本公司员工');
+      }
+
+      const createdAt = nowSeconds();
+      const facts: ApplicationFacts = { kind, name, phone, proposer: caller.phone, interviewee: host.name, intervieweePhone: hostPhone, startTime: input.start_time, retinues };
+      const people: NewPerson[] = [
+        { role: 'host', name: host.name, phone: hostPhone },
+        { role: 'visitor', name, phone },
+        ...retinues.map((r) => ({ role: 'companion' as const, name: r.name, phone: r.phone })),
+      ];
+
+      let queued = 0;
+      const record = await db.transaction(async (tx) => {
+        // One caller's applications are created one at a time (on every replica), so the
+        // hourly limit and an Idempotency-Key hold under concurrent requests.
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`apply:${caller.phone}`}))`);
+        if (idempotencyKey) {
+          const earlier = await replay(caller.weixinUserId, idempotencyKey, hash, tx);
+          if (earlier) return earlier;
+        }
+        await checkRate(tx, caller.phone);
+        const id = await applicationRepo.insert(
+          tx,
+          {
+            subjectType: 1,
+            kind,
+            name,
+            phone,
+            purpose: purpose.value,
+            purposeName: purpose.label,
+            comeFrom,
+            remark,
+            proposer: caller.phone,
+            proposerWeixinUserId: caller.weixinUserId,
+            interviewee: host.name,
+            intervieweePhone: hostPhone,
+            intervieweeSubjectId: host.subjectId,
+            startTime: input.start_time,
+            endTime: input.end_time,
+            isAuth: kind === 'invitation' ? 1 : 0,
+            authTime: kind === 'invitation' ? createdAt : null,
+            createdAt,
+          },
+          people,
+        );
+        queued = await queueNotifications(tx, id, kind === 'invitation' ? 'invitation_created' : 'request_created', facts);
+        const created = (await applicationRepo.findById(tx, id))!;
+        if (idempotencyKey) {
+          await idempotencyRepo.save(tx, { owner: caller.weixinUserId, key: idempotencyKey, requestHash: hash, applicationId: id, response: created, createdAt: new Date(deps.now()) });
+        }
+        return created;
+      });
+      if (queued > 0) deps.onNotificationsQueued();
+      return record;
+    },
+
+    listInvolving: (phone, isAuth, page) => applicationRepo.listInvolving(db, phone, isAuth, page),
+    listProposedBy: (phone, isAuth, page) => applicationRepo.listProposedBy(db, phone, isAuth, page),
+
+    async authorize(callerPhone, id) {
+      let queued = 0;
+      const record = await db.transaction(async (tx) => {
+        const current = await applicationRepo.findById(tx, id, { forUpdate: true });
+        // Not the host: the record's existence is not revealed.
+        if (!current || current.interviewee_phone !== callerPhone) throw new AppError('NOT_FOUND');
+        if (current.is_auth === 1) return current;
+        const at = nowSeconds();
+        await applicationRepo.markAuthorized(tx, id, at);
+        queued = await queueNotifications(tx, id, 'request_authorized', {
+          kind: 'request',
+          name: current.name,
+          phone: current.phone,
+          proposer: current.proposer,
+          interviewee: current.interviewee,
+          intervieweePhone: current.interviewee_phone,
+          startTime: current.start_time,
+          retinues: current.retinues,
+        });
+        return { ...current, is_auth: 1, auth_time: at };
+      });
+      if (queued > 0) deps.onNotificationsQueued();
+      return record;
+    },
+  };
+}

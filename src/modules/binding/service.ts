@@ -1,0 +1,101 @@
+import type { WechatCloudPort } from '../../adapters/wechat-cloud/port.js';
+import { AppError } from '../../errors.js';
+import { normalizePhone } from '../../phone.js';
+import type { Identity } from '../identity/service.js';
+import type { SmsCodes } from '../sms-codes/service.js';
+import type { Avatars } from '../staff/avatars.js';
+import { mustBeStaff, type StaffDirectory, type StaffMember } from '../staff/directory.js';
+
+export interface StaffProfile {
+  subject_id: number;
+  name: string;
+  department: string;
+  avatar: string;
+  phone: string;
+}
+
+export interface VisitorProfile {
+  nick: string;
+  avatar: string;
+  phone: string;
+}
+
+export type WhoAmI = { type: 'employee' | 'visitor'; name: string; department: string; subject_id: number; avatar: string; phone: string };
+
+export interface Bindings {
+  staffStatus(weixinUserId: string): Promise<StaffProfile | null>;
+  bindStaff(weixinUserId: string, input: { name: string; phone: string; sms_code?: string }): Promise<StaffProfile>;
+  visitorStatus(weixinUserId: string): Promise<VisitorProfile | null>;
+  bindVisitor(weixinUserId: string, input: { phone: string; sms_code?: string }): Promise<VisitorProfile>;
+  unbind(weixinUserId: string): Promise<void>;
+  whoAmI(weixinUserId: string): Promise<WhoAmI>;
+}
+
+export function createBindings(deps: { cloud: WechatCloudPort; identity: Identity; staff: StaffDirectory; avatars: Avatars; smsCodes: SmsCodes; verifyPhone: boolean }): Bindings {
+  const { cloud, identity, staff } = deps;
+
+  const phoneOf = (value: string): string => {
+    const phone = normalizePhone(value);
+    if (!phone) throw new AppError('VALIDATION_FAILED', '字段 phone 不是有效的手机号');
+    return phone;
+  };
+
+  async function profile(member: StaffMember): Promise<StaffProfile> {
+    return { subject_id: member.subjectId, name: member.name, department: member.department, avatar: await deps.avatars.urlFor(member.koalaAvatarUrl), phone: member.phone };
+  }
+
+  /** The code guarding a binding: checked before anything else, spent only once the binding succeeded. */
+  async function checkCode(phone: string, code: string | undefined): Promise<number | null> {
+    return deps.verifyPhone ? deps.smsCodes.check(phone, code) : null;
+  }
+
+  async function bind(weixinUserId: string, phone: string, codeId: number | null) {
+    const binding = await cloud.bind(weixinUserId, phone);
+    identity.remember(weixinUserId, binding);
+    if (codeId !== null) await deps.smsCodes.spend(codeId);
+    return binding;
+  }
+
+  return {
+    async staffStatus(weixinUserId) {
+      const binding = await identity.binding(weixinUserId);
+      if (!binding) return null;
+      return profile(mustBeStaff(await staff.findByPhone(binding.phone), '该微信绑定的手机号不是考拉系统中的员工'));
+    },
+
+    async bindStaff(weixinUserId, input) {
+      const phone = phoneOf(input.phone);
+      const name = input.name.trim();
+      if (!name) throw new AppError('VALIDATION_FAILED', '字段 name 不能为空');
+      const codeId = await checkCode(phone, input.sms_code);
+      const member = mustBeStaff(await staff.findByNameAndPhone(name, phone), '考拉系统中没有该姓名和手机号的员工');
+      await bind(weixinUserId, phone, codeId);
+      return profile(member);
+    },
+
+    async visitorStatus(weixinUserId) {
+      const binding = await identity.binding(weixinUserId);
+      return binding ? { nick: binding.nick, avatar: binding.avatar, phone: binding.phone } : null;
+    },
+
+    async bindVisitor(weixinUserId, input) {
+      const phone = phoneOf(input.phone);
+      const codeId = await checkCode(phone, input.sms_code);
+      const binding = await bind(weixinUserId, phone, codeId);
+      return { nick: binding.nick, avatar: binding.avatar, phone: binding.phone };
+    },
+
+    async unbind(weixinUserId) {
+      await cloud.unbind(weixinUserId);
+      identity.remember(weixinUserId, null);
+    },
+
+    async whoAmI(weixinUserId) {
+      const binding = await identity.binding(weixinUserId);
+      if (!binding) throw new AppError('NOT_BOUND', '微信尚未绑定手机号', { status: 404 });
+      const member = await staff.findByPhone(binding.phone);
+      if (member) return { type: 'employee', ...(await profile(member)) };
+      return { type: 'visitor', name: binding.nick, department: '', subject_id: -1, avatar: binding.avatar, phone: binding.phone };
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AppError } from '../../errors.js';
+import { EmptyObject, Envelope, errorResponses, ok } from '../../http/envelope.js';
+import { BearerAuth, PhoneInput } from '../../http/schemas.js';
+import { normalizePhone } from '../../phone.js';
+import type { SmsCodes } from './service.js';
+
+export function smsCodeRoutes(app: FastifyInstance, deps: { smsCodes: SmsCodes }): void {
+  app.withTypeProvider<TypeBoxTypeProvider>().post(
+    '/v1/sms/code',
+    {
+      config: { auth: 'session' },
+      schema: {
+        tags: ['binding'],
+        summary: '3.0 Send a 6-digit code to prove that I own a phone (1/min, 5/h, 10/day per phone)',
+        security: BearerAuth,
+        body: Type.Object({ phone: PhoneInput }),
+        response: { 200: Envelope(EmptyObject), ...errorResponses(400, 401, 429, 502, 503) },
+      },
+    },
+    async (req) => {
+      const phone = normalizePhone(req.body.phone);
+      if (!phone) throw new AppError('VALIDATION_FAILED', '字段 phone 不是有效的手机号');
+      await deps.smsCodes.send(phone);
+      return ok({});
+    },
+  );
+}
