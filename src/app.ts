@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from '@fastify/helmet';
@@ -79,6 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   if (config.storage.driver === 'local') {
+    mkdirSync(config.storage.dir, { recursive: true });
     await app.register(fastifyStatic, { root: resolve(config.storage.dir), prefix: '/files/', decorateReply: false, index: false, immutable: true, maxAge: '365d' });
   }
 

@@ -29,7 +29,7 @@ export interface Config {
   storage:
     | { driver: 'local'; dir: string }
     | { driver: 's3'; endpoint?: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; publicUrl?: string; forcePathStyle: boolean };
-  notify: { pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; batchSize: number };
+  notify: { pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; batchSize: number; expireInSeconds: number; maintenanceIntervalSeconds: number };
   /** How long staff lookups and purposes from Koala are trusted before asking again. */
   koalaCacheSeconds: number;
 }
@@ -200,6 +200,9 @@ export function loadConfig(env: Env = process.env): Config {
       retryLimit: int('NOTIFY_RETRY_LIMIT', 12, 0, 100),
       retryDelaySeconds: int('NOTIFY_RETRY_DELAY_S', 5, 1, 3600),
       batchSize: int('NOTIFY_BATCH_SIZE', 50, 1, 1000),
+      // A job taken by a worker that died is retried after this long (two upstream timeouts and then some).
+      expireInSeconds: int('NOTIFY_EXPIRE_S', 60, 5, 3600),
+      maintenanceIntervalSeconds: int('NOTIFY_MAINTENANCE_S', 15, 1, 3600),
     },
     koalaCacheSeconds: int('KOALA_CACHE_SECONDS', 600, 0, 86_400 * 30),
   };

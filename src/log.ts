@@ -51,7 +51,10 @@ export function loggerOptions(level: string): LoggerOptions {
     },
     serializers: {
       err: (err: unknown) => maskDeep(pino.stdSerializers.err(err as Error)),
-      req: (req: { method: string; url: string; id?: string }) => ({ method: req.method, url: maskPhone(req.url), id: req.id }),
+      req: (req: { method?: string; url?: string; id?: string; raw?: { url?: string } }) => {
+        const url = req.url ?? req.raw?.url;
+        return { method: req.method, url: typeof url === 'string' ? maskPhone(url) : undefined, id: req.id };
+      },
     },
   };
 }

@@ -31,7 +31,6 @@ export async function startQueue(executor: SqlExecutor, opts: QueueOptions, logg
     supervise: true,
     migrate: true,
     maintenanceIntervalSeconds: opts.maintenanceIntervalSeconds,
-    monitorStateIntervalSeconds: undefined,
   } as ConstructorParameters<typeof PgBoss>[0]);
   boss.on('error', (err: Error) => logger.error({ err }, 'job queue error'));
   await boss.start();

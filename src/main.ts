@@ -1,0 +1,71 @@
+import 'dotenv/config';
+import { ConfigError, loadConfig } from './config.js';
+import { createRuntime } from './runtime.js';
+import { DEMO_WECHAT_USERS } from './simulators.js';
+import { normalizePhone } from './phone.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+
+  const runtime = await createRuntime(config, { seedDemoBindings: true });
+  const address = await runtime.app.listen({ port: config.port, host: config.host });
+  const base = config.publicUrl;
+
+  const lines = [
+    '',
+    `Laifang (来访) is listening on ${address}`,
+    `  API docs (OpenAPI / Swagger UI): ${base}/docs`,
+    `  Health: ${base}/healthz   Ready: ${base}/readyz`,
+    `  Database: ${config.databaseUrl.startsWith('pglite://') ? config.databaseUrl : 'PostgreSQL'}`,
+  ];
+  const sims = runtime.simulators;
+  if (sims) {
+    lines.push(
+      '',
+      'SIMULATED mode: Koala, the WeChat cloud service, WeChat OAuth and Aliyun SMS are simulated in this process.',
+      `  Koala simulator:        ${sims.koala.url}   (subjects: ${sims.koala.url}/__sim/koala/subjects)`,
+      `  WeChat cloud simulator: ${sims.cloud.url}   (messages: ${sims.cloud.url}/__sim/wechat/messages)`,
+      `  Aliyun SMS simulator:   ${sims.sms.url}   (messages: ${sims.sms.url}/__sim/sms/messages)`,
+      `  WeChat OAuth simulator: ${sims.oauth.url}`,
+      '',
+      'Demo staff in Koala (name / phone):',
+      ...sims.koala
+        .subjects()
+        .filter((s) => s.subject_type === 0)
+        .map((s) => `  ${s.name}  ${normalizePhone(s.phone) ?? ''}  ${s.department ?? ''}`),
+      '',
+      'Demo WeChat users, already bound (any other weixinUserId starts unbound):',
+      ...DEMO_WECHAT_USERS.map((u) => `  ${u.weixinUserId.padEnd(22)} ${u.phone}  ${u.who}`),
+      '',
+      'Try it:',
+      `  curl -s -X POST ${base}/v1/session/dev -H 'content-type: application/json' -d '{"weixinUserId":"demo-staff-zhangwei"}'`,
+      `  curl -s ${base}/v1/subject/binding -H 'authorization: Bearer <token>'`,
+    );
+  }
+  console.log(lines.join('\n'));
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    runtime.logger.info({ signal }, 'shutting down');
+    await runtime.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error('Laifang failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});
