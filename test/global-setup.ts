@@ -1,2 +1,60 @@
-// Prepared by the database layer: a migrated template that each test file clones.
-export default async function setup(): Promise<void> {}
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { openDatabase, type Database } from '../src/db/client.js';
+import { startQueue } from '../src/jobs/queue.js';
+import { createLogger } from '../src/log.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgliteTemplate: string;
+    pgTemplate: string;
+  }
+}
+
+/** Our migrations plus pg-boss's own schema: what every test database starts from. */
+async function prepare(database: Database): Promise<void> {
+  await database.migrate();
+  const queue = await startQueue(database.executor, { retryLimit: 1, retryDelaySeconds: 1, expireInSeconds: 60, maintenanceIntervalSeconds: 60 }, createLogger('silent'));
+  await queue.stop();
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(join(tmpdir(), 'laifang-test-'));
+  const pglite = await openDatabase('pglite://memory');
+  await prepare(pglite);
+  const dump = await pglite.dump!();
+  await pglite.close();
+  const file = join(dir, 'template.tar');
+  writeFileSync(file, Buffer.from(await dump.arrayBuffer()));
+  project.provide('pgliteTemplate', file);
+
+  let pgTemplate = '';
+  const url = process.env.TEST_DATABASE_URL;
+  if (url) {
+    pgTemplate = `laifang_tpl_${process.pid}`;
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`drop database if exists ${pgTemplate}`);
+    await admin.query(`create database ${pgTemplate}`);
+    await admin.end();
+    const target = new URL(url);
+    target.pathname = `/${pgTemplate}`;
+    const database = await openDatabase(target.toString(), { poolSize: 2 });
+    await prepare(database);
+    await database.close();
+  }
+  project.provide('pgTemplate', pgTemplate);
+
+  return async () => {
+    rmSync(dir, { recursive: true, force: true });
+    if (url && pgTemplate) {
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      await admin.query(`drop database if exists ${pgTemplate} with (force)`);
+      await admin.end();
+    }
+  };
+}

@@ -37,6 +37,8 @@ export interface ReceivedRequest {
 export interface SimServer {
   app: FastifyInstance;
   received: ReceivedRequest[];
+  /** Requests to routes this simulator does not speak: a client bug, which tests assert never happens. */
+  unexpected: ReceivedRequest[];
   setFault(fault: Fault | null): void;
   /** Listens on 127.0.0.1 (port 0 = any free port) and returns the base URL. */
   listen(port?: number): Promise<string>;
@@ -47,6 +49,7 @@ export interface SimServer {
 export function createSimServer(name: string): SimServer {
   const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
   const received: ReceivedRequest[] = [];
+  const unexpected: ReceivedRequest[] = [];
   let fault: (Fault & { remaining: number }) | null = null;
   let baseUrl = '';
 
@@ -73,6 +76,11 @@ export function createSimServer(name: string): SimServer {
         .header('content-type', f.contentType ?? 'application/json')
         .send(f.body ?? JSON.stringify({ code: f.status, err_msg: `${name} simulator fault` }));
     }
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    unexpected.push({ method: req.method, path: req.url.split('?')[0] ?? req.url, query: { ...(req.query as object) }, headers: { ...req.headers }, body: req.body, at: Date.now() });
+    return reply.code(404).send({ code: 404, err_msg: `${name} simulator: no such route ${req.method} ${req.url.split('?')[0]}` });
   });
 
   app.get('/__sim/requests', async () => received);
@@ -103,6 +111,7 @@ export function createSimServer(name: string): SimServer {
   return {
     app,
     received,
+    unexpected,
     setFault,
     async listen(port = 0) {
       const address = await app.listen({ host: '127.0.0.1', port });

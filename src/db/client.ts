@@ -26,6 +26,8 @@ export interface Database {
   ping(): Promise<void>;
   /** Applies the committed SQL migrations (idempotent). */
   migrate(): Promise<void>;
+  /** PGlite only: the whole data directory as a tarball (tests clone a migrated template from it). */
+  dump?: () => Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ async function openPglite(location: string, opts: OpenOptions): Promise<Database
     migrate: async () => {
       await migratePglite(db as never, { migrationsFolder: MIGRATIONS_DIR });
     },
+    dump: () => client.dumpDataDir('none'),
     close: async () => {
       if (!client.closed) await client.close();
     },

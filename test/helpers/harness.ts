@@ -1,0 +1,188 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { startKoalaSimulator, type KoalaSimulator, type KoalaSimulatorOptions } from '../../src/adapters/koala/simulator.js';
+import { startAliyunSmsSimulator, type AliyunSmsSimulator, type AliyunSmsSimulatorOptions } from '../../src/adapters/sms/simulator.js';
+import { startWechatCloudSimulator, type WechatCloudSimulator } from '../../src/adapters/wechat-cloud/simulator.js';
+import { startWechatOAuthSimulator, type WechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
+import { loadConfig, TEMPLATE_NAMES } from '../../src/config.js';
+import { openDatabase, type Database } from '../../src/db/client.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+
+export type DbKind = 'pglite' | 'pg';
+
+/** Which database this test run uses: set per Vitest project (see vitest.config.ts). */
+export function testDbKind(): DbKind {
+  return process.env.LAIFANG_TEST_DB === 'pg' ? 'pg' : 'pglite';
+}
+
+export interface Sims {
+  koala: KoalaSimulator;
+  cloud: WechatCloudSimulator;
+  oauth: WechatOAuthSimulator;
+  sms: AliyunSmsSimulator;
+}
+
+export interface HarnessOptions {
+  env?: Record<string, string>;
+  now?: () => number;
+  koala?: KoalaSimulatorOptions;
+  sms?: AliyunSmsSimulatorOptions;
+  logger?: Logger;
+}
+
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface Harness {
+  runtime: Runtime;
+  sims: Sims;
+  database: Database;
+  request<T = any>(method: string, url: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string>; payload?: string }): Promise<Reply<T>>;
+  /** A session for this WeChat openid through the real OAuth code exchange. */
+  session(weixinUserId: string): Promise<string>;
+  /** Binds openid ↔ phone directly in the cloud simulator (as if bound elsewhere) and returns a session. */
+  bound(weixinUserId: string, phone: string): Promise<string>;
+  waitFor<T>(probe: () => T | Promise<T>, opts?: { timeoutMs?: number; what?: string }): Promise<NonNullable<T>>;
+  close(): Promise<void>;
+}
+
+/** The demo staff of the Koala simulator (normalised phones). */
+export const STAFF = {
+  zhangwei: { name: '张伟', phone: '13800000001', subjectId: 1001, department: '研发部' },
+  lina: { name: '李娜', phone: '13800000002', subjectId: 1002, department: '行政部' },
+  wangfang: { name: '王芳', phone: '13800000003', subjectId: 1003, department: '市场部' },
+  liuyang: { name: '刘洋', phone: '13800000004', subjectId: 1004, department: '' },
+} as const;
+
+export function futureWindow(hoursFromNow = 1, lengthHours = 2): { start_time: number; end_time: number } {
+  const start = Math.floor(Date.now() / 1000) + hoursFromNow * 3600;
+  return { start_time: start, end_time: start + lengthHours * 3600 };
+}
+
+async function openTestDatabase(): Promise<{ database: Database; url: string; drop: () => Promise<void> }> {
+  if (testDbKind() === 'pglite') {
+    const blob = new Blob([readFileSync(inject('pgliteTemplate'))]);
+    const database = await openDatabase('pglite://memory', { loadDataDir: blob });
+    return { database, url: 'pglite://memory', drop: async () => {} };
+  }
+  const base = process.env.TEST_DATABASE_URL;
+  const template = inject('pgTemplate');
+  if (!base || !template) throw new Error('LAIFANG_TEST_DB=pg needs TEST_DATABASE_URL');
+  const name = `laifang_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create database ${name} template ${template}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const database = await openDatabase(url.toString(), { poolSize: 5 });
+  return {
+    database,
+    url: url.toString(),
+    drop: async () => {
+      const a = new pg.Client({ connectionString: base });
+      await a.connect();
+      await a.query(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const [koala, cloud, oauth, sms] = await Promise.all([
+    startKoalaSimulator(opts.koala),
+    startWechatCloudSimulator(),
+    startWechatOAuthSimulator(),
+    startAliyunSmsSimulator({ verificationTemplates: ['SMS_TPL_VERIFICATION_CODE'], ...opts.sms }),
+  ]);
+  const sims: Sims = { koala, cloud, oauth, sms };
+  const storageDir = mkdtempSync(join(tmpdir(), 'laifang-files-'));
+  const { database, url, drop } = await openTestDatabase();
+
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    DATABASE_URL: url,
+    SESSION_SECRET: 'test-secret-test-secret-test-secret-0123456789',
+    PUBLIC_URL: 'http://laifang.test',
+    KOALA_URL: koala.url,
+    KOALA_USERNAME: koala.username,
+    KOALA_PASSWORD: koala.password,
+    WECHAT_CLOUD_URL: cloud.url,
+    WECHAT_APP_ID: oauth.appId,
+    WECHAT_APP_SECRET: oauth.appSecret,
+    WECHAT_API_URL: oauth.url,
+    ALIYUN_SMS_ENDPOINT: sms.url,
+    ALIYUN_ACCESS_KEY_ID: sms.accessKeyId,
+    ALIYUN_ACCESS_KEY_SECRET: sms.accessKeySecret,
+    SMS_SIGN_NAME: '来访',
+    STORAGE_LOCAL_DIR: storageDir,
+    RATE_LIMIT_PER_MINUTE: '0',
+    NOTIFY_POLL_MS: '500',
+    NOTIFY_RETRY_DELAY_S: '1',
+    UPSTREAM_TIMEOUT_MS: '2000',
+    LOG_LEVEL: process.env.LAIFANG_TEST_LOG ?? 'silent',
+    ...Object.fromEntries(TEMPLATE_NAMES.flatMap((n) => [[`SMS_TPL_${n.toUpperCase()}`, `SMS_TPL_${n.toUpperCase()}`], [`WECHAT_TPL_${n.toUpperCase()}`, `WX_TPL_${n.toUpperCase()}`]])),
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const runtime = await createRuntime(config, { database, now: opts.now, logger: opts.logger ?? createLogger(config.logLevel) });
+
+  const harness: Harness = {
+    runtime,
+    sims,
+    database,
+    async request(method, url, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      if (o.token) headers.authorization = `Bearer ${o.token}`;
+      const res = await runtime.app.inject({
+        method: method as 'GET',
+        url,
+        headers,
+        ...(o.payload !== undefined ? { payload: o.payload } : o.body !== undefined ? { payload: o.body as object } : {}),
+      });
+      let body: unknown = res.body;
+      try {
+        body = JSON.parse(res.body);
+      } catch {
+        /* not JSON: keep the text */
+      }
+      return { status: res.statusCode, body: body as never, headers: res.headers as Reply['headers'] };
+    },
+    async session(weixinUserId) {
+      const code = oauth.issueCode(weixinUserId);
+      const res = await harness.request('POST', '/v1/session', { body: { code } });
+      if (res.status !== 200) throw new Error(`session failed: ${JSON.stringify(res.body)}`);
+      return res.body.data.token as string;
+    },
+    async bound(weixinUserId, phone) {
+      cloud.bind(weixinUserId, phone);
+      return harness.session(weixinUserId);
+    },
+    async waitFor(probe, o = {}) {
+      const deadline = Date.now() + (o.timeoutMs ?? 10_000);
+      for (;;) {
+        const v = await probe();
+        if (v) return v as NonNullable<typeof v>;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${o.what ?? 'a condition'}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async close() {
+      await runtime.close();
+      await Promise.all([koala.close(), cloud.close(), oauth.close(), sms.close()]);
+      await drop();
+      rmSync(storageDir, { recursive: true, force: true });
+      const unexpected = Object.entries(sims).flatMap(([n, s]) => s.server.unexpected.map((r: { method: string; path: string }) => `${n}: ${r.method} ${r.path}`));
+      if (unexpected.length > 0) throw new Error(`requests the simulators do not speak:\n${unexpected.join('\n')}`);
+    },
+  };
+  return harness;
+}
