@@ -86,12 +86,15 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
     }
   }
 
-  const workerId = await boss.work<{ notificationId: number }>(
+  let workerId = '';
+  workerId = await boss.work<{ notificationId: number }>(
     NOTIFY_QUEUE,
     { batchSize: deps.batchSize, pollingIntervalSeconds: deps.pollingIntervalSeconds, includeMetadata: true },
     async (jobs) => {
       // One job's failure must not fail the batch: each is settled on its own.
       await Promise.all(jobs.map((job) => handle(job)));
+      // A full batch means a backlog: fetch the next one at once instead of after the polling interval.
+      if (jobs.length >= deps.batchSize) boss.notifyWorker(workerId);
     },
   );
 

@@ -67,11 +67,16 @@ export function futureWindow(hoursFromNow = 1, lengthHours = 2): { start_time: n
   return { start_time: start, end_time: start + lengthHours * 3600 };
 }
 
-async function openTestDatabase(): Promise<{ database: Database; url: string; drop: () => Promise<void> }> {
+/**
+ * A fresh database cloned from the migrated template: PGlite in memory (or in `pgliteDir`, for
+ * a service run as a separate process), or a new PostgreSQL database.
+ */
+export async function openTestDatabase(opts: { pgliteDir?: string } = {}): Promise<{ database: Database; url: string; drop: () => Promise<void> }> {
   if (testDbKind() === 'pglite') {
     const blob = new Blob([readFileSync(inject('pgliteTemplate'))]);
-    const database = await openDatabase('pglite://memory', { loadDataDir: blob });
-    return { database, url: 'pglite://memory', drop: async () => {} };
+    const url = opts.pgliteDir ? `pglite://${opts.pgliteDir}` : 'pglite://memory';
+    const database = await openDatabase(url, { loadDataDir: blob });
+    return { database, url, drop: async () => {} };
   }
   const base = process.env.TEST_DATABASE_URL;
   const template = inject('pgTemplate');
