@@ -70,12 +70,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(helmet, { contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'https:', 'http:'] } } });
   if (config.rateLimitPerMinute > 0) {
     await app.register(rateLimit, {
-      global: true,
+      global: false,
       max: config.rateLimitPerMinute,
       timeWindow: 60_000,
       store: databaseRateLimitStore({ db: deps.database.db, logger: deps.logger, now: deps.now }),
-      allowList: (req) => req.url === '/healthz' || req.url === '/readyz',
       errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'RATE_LIMITED', message: `rate limited; retry in ${Math.ceil(ctx.ttl / 1000)} s` }),
+    });
+    // An app-level hook registered before authentication: unauthenticated floods count too.
+    const limit = app.rateLimit();
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url === '/healthz' || req.url === '/readyz') return;
+      await limit.call(app, req, reply);
     });
   }
 

@@ -51,10 +51,11 @@ export function loggerOptions(level: string): LoggerOptions {
     },
     serializers: {
       err: (err: unknown) => maskDeep(pino.stdSerializers.err(err as Error)),
-      req: (req: { method?: string; url?: string; id?: string; raw?: { url?: string } }) => {
+      req: (req: { method?: string; url?: string; id?: string; raw?: { url?: string; method?: string } }) => {
         const url = req.url ?? req.raw?.url;
-        return { method: req.method, url: typeof url === 'string' ? maskPhone(url) : undefined, id: req.id };
+        return { method: req.method ?? req.raw?.method, url: typeof url === 'string' ? maskPhone(url) : undefined, id: req.id };
       },
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },
   };
 }
