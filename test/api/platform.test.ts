@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -99,7 +102,8 @@ async function reopen(harness: Harness) {
 describe('simulated mode (npm start)', () => {
   it('starts its own simulators with demo users and serves POST /v1/session/dev', async () => {
     const db = await openTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: db.url, STORAGE_LOCAL_DIR: `${db.url.replace('pglite://', '')}-files`, RATE_LIMIT_PER_MINUTE: '0' });
+    const files = mkdtempSync(join(tmpdir(), 'laifang-sim-files-'));
+    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: db.url, STORAGE_LOCAL_DIR: files, RATE_LIMIT_PER_MINUTE: '0' });
     expect(config.simulated).toBe(true);
     const runtime = await createRuntime(config, { database: db.database, seedDemoBindings: true });
     try {
@@ -112,6 +116,7 @@ describe('simulated mode (npm start)', () => {
     } finally {
       await runtime.close();
       await db.drop();
+      rmSync(files, { recursive: true, force: true });
     }
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -73,10 +73,11 @@ export function futureWindow(hoursFromNow = 1, lengthHours = 2): { start_time: n
  */
 export async function openTestDatabase(opts: { pgliteDir?: string } = {}): Promise<{ database: Database; url: string; drop: () => Promise<void> }> {
   if (testDbKind() === 'pglite') {
-    const blob = new Blob([readFileSync(inject('pgliteTemplate'))]);
-    const url = opts.pgliteDir ? `pglite://${opts.pgliteDir}` : 'pglite://memory';
-    const database = await openDatabase(url, { loadDataDir: blob });
-    return { database, url, drop: async () => {} };
+    const dir = opts.pgliteDir ?? mkdtempSync(join(tmpdir(), 'laifang-db-'));
+    cpSync(inject('pgliteTemplate'), dir, { recursive: true });
+    const url = `pglite://${dir}`;
+    const database = await openDatabase(url);
+    return { database, url, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
   const base = process.env.TEST_DATABASE_URL;
   const template = inject('pgTemplate');
