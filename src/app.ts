@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
@@ -11,7 +11,8 @@ import type { WechatOAuthPort } from './adapters/wechat-oauth/port.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import { installAuth } from './http/auth.js';
-import { installErrorHandler } from './http/error-handler.js';
+import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
+import { validatorCompiler } from './http/validation.js';
 import { databaseRateLimitStore } from './http/rate-limit-store.js';
 import type { Logger } from './log.js';
 import { applicationRoutes } from './modules/applications/routes.js';
@@ -39,6 +40,8 @@ export interface AppDeps {
   now: () => number;
   /** True once migrations are applied (GET /readyz). */
   isReady: () => boolean;
+  /** An HTTP server that is already listening (main.ts answers /healthz on it while starting). */
+  serverFactory?: FastifyServerOptions['serverFactory'];
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -52,8 +55,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     bodyLimit: 64 * 1024,
     trustProxy: config.trustProxy,
-    ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false } },
+    ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
+    // A 128-character weixinUserId in a path must reach the route's schema (default limit: 100).
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors,
   });
+  app.setValidatorCompiler(validatorCompiler);
   app.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });

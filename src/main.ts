@@ -1,5 +1,6 @@
 import 'dotenv/config';
 import { ConfigError, loadConfig } from './config.js';
+import { listenEarly } from './boot-server.js';
 import { createRuntime } from './runtime.js';
 import { DEMO_WECHAT_USERS } from './simulators.js';
 import { normalizePhone } from './phone.js';
@@ -16,8 +17,11 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const runtime = await createRuntime(config, { seedDemoBindings: true });
-  const address = await runtime.app.listen({ port: config.port, host: config.host });
+  const boot = await listenEarly(config.port, config.host);
+  const runtime = await createRuntime(config, { seedDemoBindings: true, serverFactory: boot.factory });
+  boot.activate();
+  const bound = boot.server.address();
+  const address = typeof bound === 'object' && bound ? `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
   const base = config.publicUrl;
 
   const lines = [

@@ -11,7 +11,7 @@ import { createWechatCloudClient } from './adapters/wechat-cloud/client.js';
 import type { WechatCloudPort } from './adapters/wechat-cloud/port.js';
 import { createWechatOAuthClient } from './adapters/wechat-oauth/client.js';
 import type { WechatOAuthPort } from './adapters/wechat-oauth/port.js';
-import { buildApp } from './app.js';
+import { buildApp, type AppDeps } from './app.js';
 import { randomSecret, type Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
 import { appState } from './db/schema.js';
@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   now?: () => number;
   /** Simulated mode: seed demo WeChat bindings (npm start does; tests start empty). */
   seedDemoBindings?: boolean;
+  /** See AppDeps.serverFactory. */
+  serverFactory?: AppDeps['serverFactory'];
 }
 
 export interface Runtime {
@@ -125,7 +127,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       onNotificationsQueued: () => {},
     });
 
-    const app = await buildApp({ config, logger, database, tokens, oauth: ports.oauth, identity, bindings, smsCodes, applications, purposes, now, isReady: () => ready });
+    const app = await buildApp({ config, logger, database, tokens, oauth: ports.oauth, identity, bindings, smsCodes, applications, purposes, now, isReady: () => ready, serverFactory: opts.serverFactory });
     closers.push(() => app.close());
     await app.ready();
     ready = true;

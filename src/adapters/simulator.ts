@@ -15,6 +15,9 @@ import formbody from '@fastify/formbody';
  *                            no status, answer normally after the delay); status 0 = drop the
  *                            connection without an answer
  *   DELETE /__sim/faults     back to normal
+ *
+ * In process, `addFault` stacks faults that each pick their requests (`match`), so that tests
+ * running side by side can each break their own traffic; the first fault that applies wins.
  */
 export interface Fault {
   status?: number;
@@ -23,6 +26,8 @@ export interface Fault {
   body?: string;
   path?: string;
   contentType?: string;
+  /** In process only: applies to the requests this accepts (e.g. one phone number). */
+  match?: (req: ReceivedRequest) => boolean;
 }
 
 export interface ReceivedRequest {
@@ -39,7 +44,10 @@ export interface SimServer {
   received: ReceivedRequest[];
   /** Requests to routes this simulator does not speak: a client bug, which tests assert never happens. */
   unexpected: ReceivedRequest[];
+  /** Replaces every fault with this one (null: back to normal). */
   setFault(fault: Fault | null): void;
+  /** Adds a fault beside the others; returns a function that removes it. */
+  addFault(fault: Fault): () => void;
   /** Listens on 127.0.0.1 (port 0 = any free port) and returns the base URL. */
   listen(port?: number): Promise<string>;
   close(): Promise<void>;
@@ -50,7 +58,7 @@ export function createSimServer(name: string): SimServer {
   const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
   const received: ReceivedRequest[] = [];
   const unexpected: ReceivedRequest[] = [];
-  let fault: (Fault & { remaining: number }) | null = null;
+  let faults: Array<Fault & { remaining: number }> = [];
   let baseUrl = '';
 
   void app.register(formbody);
@@ -58,12 +66,13 @@ export function createSimServer(name: string): SimServer {
   app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
     const path = req.url.split('?')[0] ?? req.url;
     if (path.startsWith('/__sim/')) return;
-    received.push({ method: req.method, path, query: { ...(req.query as object) }, headers: { ...req.headers }, body: req.body, at: Date.now() });
-    const f = fault;
-    if (!f || (f.path && !path.includes(f.path))) return;
+    const seen: ReceivedRequest = { method: req.method, path, query: { ...(req.query as object) }, headers: { ...req.headers }, body: req.body, at: Date.now() };
+    received.push(seen);
+    const f = faults.find((x) => (!x.path || path.includes(x.path)) && (!x.match || x.match(seen)));
+    if (!f) return;
     if (f.remaining !== Infinity) {
       f.remaining -= 1;
-      if (f.remaining <= 0) fault = null;
+      if (f.remaining <= 0) faults = faults.filter((x) => x !== f);
     }
     if (f.delayMs) await new Promise((r) => setTimeout(r, f.delayMs));
     if (f.status === 0) {
@@ -105,7 +114,15 @@ export function createSimServer(name: string): SimServer {
   });
 
   function setFault(f: Fault | null): void {
-    fault = f ? { ...f, remaining: f.times ?? Infinity } : null;
+    faults = f ? [{ ...f, remaining: f.times ?? Infinity }] : [];
+  }
+
+  function addFault(f: Fault): () => void {
+    const added = { ...f, remaining: f.times ?? Infinity };
+    faults.push(added);
+    return () => {
+      faults = faults.filter((x) => x !== added);
+    };
   }
 
   return {
@@ -113,6 +130,7 @@ export function createSimServer(name: string): SimServer {
     received,
     unexpected,
     setFault,
+    addFault,
     async listen(port = 0) {
       const address = await app.listen({ host: '127.0.0.1', port });
       baseUrl = address.replace('localhost', '127.0.0.1');

@@ -42,14 +42,18 @@ export function installErrorHandler(app: FastifyInstance): void {
       const message = err.status >= 500 ? `${err.message}（请求编号 ${req.id}）` : err.message;
       return send(reply, err.status, err.code, message);
     }
+    // An unknown route is 404 whatever its body (§2: the route is checked first): Fastify parses
+    // the body before it calls the not-found handler, so a parse error must not turn it into a 400.
+    if (req.is404) return send(reply, 404, 'NOT_FOUND', '接口不存在');
     const fe = err as FastifyError;
     if (fe.validation) return send(reply, 400, 'VALIDATION_FAILED', describeValidation(fe));
     const status = fe.statusCode ?? 500;
     if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (fe instanceof SyntaxError && status === 400)) {
       return send(reply, 400, 'VALIDATION_FAILED', '请求体不是有效的 JSON（body）');
     }
-    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return send(reply, 415, 'VALIDATION_FAILED', '不支持的 Content-Type，请发送 application/json（body）');
-    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, 413, 'VALIDATION_FAILED', '请求体过大（body）');
+    // Malformed input is 400 VALIDATION_FAILED, the only status the contract's catalogue (§6) has for it.
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return send(reply, 400, 'VALIDATION_FAILED', '不支持的 Content-Type，请发送 application/json（body）');
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, 400, 'VALIDATION_FAILED', '请求体过大（body）');
     if (status === 429) {
       return send(reply, 429, 'RATE_LIMITED', defaultMessage('RATE_LIMITED'));
     }
@@ -62,6 +66,16 @@ export function installErrorHandler(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((_req, reply) => send(reply, 404, 'NOT_FOUND', '接口不存在'));
+}
+
+/**
+ * For `Fastify({ frameworkErrors })`: what the router refuses before any hook or route runs (a
+ * broken percent-escape in the path, a path parameter longer than `maxParamLength`). Without it
+ * Fastify answers those in its own shape, outside the envelope (§1).
+ */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
+  const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? '请求路径中的参数过长（path）' : '请求路径不是有效的 URL（path）';
+  return send(reply, 400, 'VALIDATION_FAILED', message);
 }
 
 function send(reply: FastifyReply, status: number, error: ErrorCode, message: string) {

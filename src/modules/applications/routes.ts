@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { callerOf, type CallerParam } from '../../http/auth.js';
 import { Envelope, errorResponses, ListEnvelope, ok, okList } from '../../http/envelope.js';
-import { BearerAuth, PhoneInput, Record } from '../../http/schemas.js';
+import { BearerAuth, decimalIntegers, PhoneInput, Record } from '../../http/schemas.js';
 import type { Identity } from '../identity/service.js';
 import type { Purposes } from '../staff/purposes.js';
 import type { Applications } from './service.js';
@@ -34,6 +34,8 @@ const ListQuery = Type.Object({
   page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
   size: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
 });
+
+const decimalPaging = decimalIntegers('query', ['page', 'size', 'is_auth']);
 
 const wx = (source: CallerParam['source']): CallerParam => ({ source, field: 'weixinUserId', kind: 'weixinUserId' });
 
@@ -80,6 +82,7 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
     '/v1/visit/records',
     {
       config: { auth: 'session', callerParams: [wx('query'), { source: 'query', field: 'phone', kind: 'phone' }] },
+      preValidation: decimalPaging,
       schema: {
         tags: ['applications'],
         summary: '3.9 Applications that involve me (host, visitor or companion) and that somebody else proposed; newest first',
@@ -103,6 +106,7 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
         auth: 'session',
         callerParams: [wx('query'), { source: 'query', field: 'proposer', kind: 'phone' }, { source: 'query', field: 'phone', kind: 'phone' }],
       },
+      preValidation: decimalPaging,
       schema: {
         tags: ['applications'],
         summary: '3.10 Applications I proposed; newest first',
@@ -123,6 +127,7 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
     '/v1/auth/:id',
     {
       config: { auth: 'session' },
+      preValidation: decimalIntegers('params', ['id']),
       schema: {
         tags: ['applications'],
         summary: "3.11 Authorize an application (its host only; anyone else gets 404)",

@@ -58,8 +58,14 @@ function phoneField(field: string, value: string): string {
   return phone;
 }
 
-function textField(field: string, value: string | undefined, min: number, max: number): string {
+/** C0/C1 control characters (NUL cannot even be stored) and unpaired UTF-16 surrogates. */
+const NOT_TEXT = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
+/** The same, but line breaks and tabs are text in a remark. */
+const NOT_MULTILINE_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]|\p{Cs}/u;
+
+function textField(field: string, value: string | undefined, min: number, max: number, multiline = false): string {
   const v = (value ?? '').trim();
+  if ((multiline ? NOT_MULTILINE_TEXT : NOT_TEXT).test(v)) throw new AppError('VALIDATION_FAILED', `字段 ${field} 含有不可见的控制字符或无效字符`);
   if (v.length < min) throw new AppError('VALIDATION_FAILED', `字段 ${field} 不能为空`);
   if ([...v].length > max) throw new AppError('VALIDATION_FAILED', `字段 ${field} 不能超过 ${max} 个字`);
   return v;
@@ -110,7 +116,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       const name = textField('name', input.name, 1, 32);
       const interviewee = textField('interviewee', input.interviewee, 1, 32);
       const comeFrom = textField('come_from', input.come_from, 0, 64);
-      const remark = textField('remark', input.remark, 0, 200);
+      const remark = textField('remark', input.remark, 0, 200, true);
       const phone = phoneField('phone', input.phone);
       const hostPhone = phoneField('interviewee_phone', input.interviewee_phone);
       const retinues = (input.retinues ?? []).map((r, i) => ({ name: textField(`retinues[${i}].name`, r.name, 1, 32), phone: phoneField(`retinues[${i}].phone`, r.phone) }));
@@ -123,12 +129,13 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         seen.add(r.phone);
       });
 
-      const kind = caller.phone === hostPhone ? 'invitation' : caller.phone === phone ? 'request' : null;
-      if (!kind) throw new AppError('NOT_PROPOSER');
-
+      // Still validation (400), which comes before the business rules (§2).
       const purposeValue = input.purpose ?? 0;
       const purpose = (await deps.purposes.list()).find((x) => x.value === purposeValue);
       if (!purpose) throw new AppError('VALIDATION_FAILED', `字段 purpose 不是可选的来访目的`);
+
+      const kind = caller.phone === hostPhone ? 'invitation' : caller.phone === phone ? 'request' : null;
+      if (!kind) throw new AppError('NOT_PROPOSER');
 
       // Cheap refusal before asking Koala; the count is repeated under the lock below.
       await checkRate(db, caller.phone);
