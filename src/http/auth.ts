@@ -22,6 +22,8 @@ declare module 'fastify' {
   }
 }
 
+const ANY_WEIXIN_USER_ID: CallerParam[] = (['query', 'body', 'params'] as const).map((source) => ({ source, field: 'weixinUserId', kind: 'weixinUserId' }));
+
 /** The session's WeChat openid; only for routes declared with `auth: 'session'`. */
 export function callerOf(req: FastifyRequest): string {
   if (!req.weixinUserId) throw new AppError('UNAUTHENTICATED');
@@ -46,8 +48,9 @@ export function installAuth(app: FastifyInstance, deps: { tokens: SessionTokens;
   });
 
   app.addHook('preValidation', async (req) => {
-    const params = req.routeOptions.config?.callerParams;
-    if (!params || !req.weixinUserId) return;
+    if (req.routeOptions.config?.auth !== 'session' || !req.weixinUserId) return;
+    // `weixinUserId` names the caller wherever a client puts it (§2), declared by the route or not.
+    const params = [...ANY_WEIXIN_USER_ID, ...(req.routeOptions.config.callerParams ?? [])];
     for (const p of params) {
       const container = (p.source === 'query' ? req.query : p.source === 'body' ? req.body : req.params) as unknown;
       if (!container || typeof container !== 'object') continue;

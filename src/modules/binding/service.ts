@@ -44,15 +44,23 @@ export function createBindings(deps: { cloud: WechatCloudPort; identity: Identit
     return { subject_id: member.subjectId, name: member.name, department: member.department, avatar: await deps.avatars.urlFor(member.koalaAvatarUrl), phone: member.phone };
   }
 
-  /** The code guarding a binding: checked before anything else, spent only once the binding succeeded. */
-  async function checkCode(phone: string, code: string | undefined): Promise<number | null> {
-    return deps.verifyPhone ? deps.smsCodes.check(phone, code) : null;
+  /**
+   * The code guarding a binding is checked before anything else and taken at once (so one code
+   * binds once, however many requests carry it); `work` refused for any reason gives it back (§3.0).
+   */
+  async function withCode<T>(phone: string, code: string | undefined, work: () => Promise<T>): Promise<T> {
+    const codeId = deps.verifyPhone ? await deps.smsCodes.claim(phone, code) : null;
+    try {
+      return await work();
+    } catch (err) {
+      if (codeId !== null) await deps.smsCodes.release(codeId);
+      throw err;
+    }
   }
 
-  async function bind(weixinUserId: string, phone: string, codeId: number | null) {
+  async function bind(weixinUserId: string, phone: string) {
     const binding = await cloud.bind(weixinUserId, phone);
     identity.remember(weixinUserId, binding);
-    if (codeId !== null) await deps.smsCodes.spend(codeId);
     return binding;
   }
 
@@ -67,9 +75,11 @@ export function createBindings(deps: { cloud: WechatCloudPort; identity: Identit
       const phone = phoneOf(input.phone);
       const name = input.name.trim();
       if (!name) throw new AppError('VALIDATION_FAILED', '字段 name 不能为空');
-      const codeId = await checkCode(phone, input.sms_code);
-      const member = mustBeStaff(await staff.findByNameAndPhone(name, phone), '考拉系统中没有该姓名和手机号的员工');
-      await bind(weixinUserId, phone, codeId);
+      const member = await withCode(phone, input.sms_code, async () => {
+        const found = mustBeStaff(await staff.findByNameAndPhone(name, phone), '考拉系统中没有该姓名和手机号的员工');
+        await bind(weixinUserId, phone);
+        return found;
+      });
       return profile(member);
     },
 
@@ -80,8 +90,7 @@ export function createBindings(deps: { cloud: WechatCloudPort; identity: Identit
 
     async bindVisitor(weixinUserId, input) {
       const phone = phoneOf(input.phone);
-      const codeId = await checkCode(phone, input.sms_code);
-      const binding = await bind(weixinUserId, phone, codeId);
+      const binding = await withCode(phone, input.sms_code, () => bind(weixinUserId, phone));
       return { nick: binding.nick, avatar: binding.avatar, phone: binding.phone };
     },
 

@@ -11,17 +11,26 @@ export interface Identity {
 }
 
 /**
- * Bindings belong to the cloud service; we ask it, and keep each answer for a few seconds so
- * one page load (several API calls) costs one lookup. Only this process's own bind/unbind can
- * make an entry wrong, and those update it at once.
+ * Bindings belong to the cloud service; we ask it, and keep a binding for a couple of seconds so
+ * one page load (several API calls) costs one lookup. Bindings also change elsewhere (the cloud
+ * service's own pages, another replica of this service), so the cache stays short, and "not
+ * bound" is never kept: the usual next step is a binding, which must be seen at once. This
+ * process's own bind/unbind update the entry immediately.
  */
 export function createIdentity(deps: { cloud: WechatCloudPort; now: () => number; ttlMs?: number; maxEntries?: number }): Identity {
-  const ttlMs = deps.ttlMs ?? 10_000;
+  const ttlMs = deps.ttlMs ?? 2_000;
   const maxEntries = deps.maxEntries ?? 10_000;
   const cache = new Map<string, { binding: WechatBinding | null; until: number }>();
   const inflight = new Map<string, Promise<WechatBinding | null>>();
+  // A lookup that was under way when this process bound or unbound must not overwrite that.
+  let seq = 0;
+  const changedAt = new Map<string, number>();
 
   const put = (id: string, binding: WechatBinding | null) => {
+    if (!binding) {
+      cache.delete(id);
+      return;
+    }
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
     cache.set(id, { binding, until: deps.now() + ttlMs });
   };
@@ -31,13 +40,18 @@ export function createIdentity(deps: { cloud: WechatCloudPort; now: () => number
     if (hit && hit.until > deps.now()) return hit.binding;
     let pending = inflight.get(weixinUserId);
     if (!pending) {
-      pending = deps.cloud.getBinding(weixinUserId).then(
-        (b) => {
-          put(weixinUserId, b);
+      const started = ++seq;
+      const lookup: Promise<WechatBinding | null> = deps.cloud
+        .getBinding(weixinUserId)
+        .then((b) => {
+          if ((changedAt.get(weixinUserId) ?? 0) < started) put(weixinUserId, b);
           return b;
-        },
-      ).finally(() => inflight.delete(weixinUserId));
-      inflight.set(weixinUserId, pending);
+        })
+        .finally(() => {
+          if (inflight.get(weixinUserId) === lookup) inflight.delete(weixinUserId);
+        });
+      pending = lookup;
+      inflight.set(weixinUserId, lookup);
     }
     return pending;
   }
@@ -51,6 +65,8 @@ export function createIdentity(deps: { cloud: WechatCloudPort; now: () => number
     },
     remember(weixinUserId, b) {
       inflight.delete(weixinUserId);
+      if (changedAt.size >= maxEntries && !changedAt.has(weixinUserId)) changedAt.delete(changedAt.keys().next().value as string);
+      changedAt.set(weixinUserId, ++seq);
       put(weixinUserId, b);
     },
   };

@@ -18,10 +18,13 @@ const LIMITS = [
 export interface SmsCodes {
   /** Sends a new code (the SMS goes out before this returns). */
   send(phone: string): Promise<void>;
-  /** The id of the valid code `code` for `phone`; counts a wrong try and throws SMS_CODE_INVALID otherwise. */
-  check(phone: string, code: string | undefined): Promise<number>;
-  /** Marks a checked code as used, once the binding it guarded has succeeded. */
-  spend(codeId: number): Promise<void>;
+  /**
+   * Takes the valid code `code` for `phone` (spends it at once, so concurrent requests cannot
+   * both use it) and returns its id; counts a wrong try and throws SMS_CODE_INVALID otherwise.
+   */
+  claim(phone: string, code: string | undefined): Promise<number>;
+  /** Gives a claimed code back, when the binding it guarded was refused for another reason (§3.0). */
+  release(codeId: number): Promise<void>;
 }
 
 /**
@@ -75,7 +78,7 @@ export function createSmsCodes(deps: { db: Db; sms: SmsPort; template: string; s
       }
     },
 
-    async check(phone, code) {
+    async claim(phone, code) {
       const now = new Date(deps.now());
       const active = await db
         .select({ id: smsCodes.id, codeHash: smsCodes.codeHash })
@@ -84,21 +87,37 @@ export function createSmsCodes(deps: { db: Db; sms: SmsPort; template: string; s
       if (code !== undefined && /^\d{6}$/.test(code)) {
         const given = Buffer.from(hash(phone, code));
         const match = active.find((r) => timingSafeEqual(Buffer.from(r.codeHash), given));
-        if (match) return match.id;
+        if (match) {
+          // Only one request gets the row; a concurrent one with the same code finds it spent.
+          const [taken] = await db
+            .update(smsCodes)
+            .set({ spentAt: now })
+            .where(and(eq(smsCodes.id, match.id), isNull(smsCodes.spentAt)))
+            .returning({ id: smsCodes.id });
+          if (taken) return taken.id;
+          throw new AppError('SMS_CODE_INVALID', '短信验证码已被使用（sms_code）');
+        }
       }
       if (code !== undefined && active.length > 0) {
         // A wrong try counts against every live code of the phone; the 5th spends them.
         const ids = active.map((r) => r.id);
         await db
           .update(smsCodes)
-          .set({ wrongTries: sql`${smsCodes.wrongTries} + 1`, spentAt: sql`case when ${smsCodes.wrongTries} + 1 >= ${MAX_WRONG_TRIES} then ${now} else null end` })
-          .where(inArray(smsCodes.id, ids));
+          // The typed cast matters: an untyped parameter in CASE is text, which timestamptz refuses.
+          .set({ wrongTries: sql`${smsCodes.wrongTries} + 1`, spentAt: sql`case when ${smsCodes.wrongTries} + 1 >= ${MAX_WRONG_TRIES} then ${now.toISOString()}::timestamptz else null end` })
+          // Only codes still live: one taken meanwhile by a right try must stay spent.
+          .where(and(inArray(smsCodes.id, ids), isNull(smsCodes.spentAt)));
       }
       throw new AppError('SMS_CODE_INVALID', code === undefined ? '请填写短信验证码（sms_code）' : '短信验证码错误或已过期（sms_code）');
     },
 
-    async spend(codeId) {
-      await db.update(smsCodes).set({ spentAt: new Date(deps.now()) }).where(and(eq(smsCodes.id, codeId), isNull(smsCodes.spentAt)));
+    async release(codeId) {
+      try {
+        await db.update(smsCodes).set({ spentAt: null }).where(eq(smsCodes.id, codeId));
+      } catch (err) {
+        // The code stays spent: the user asks for a new one. The refusal itself is what the caller reports.
+        deps.logger.warn({ err, codeId }, 'a claimed SMS code could not be given back');
+      }
     },
   };
 }

@@ -4,6 +4,7 @@ import type { KoalaPort } from '../../adapters/koala/port.js';
 import type { StoragePort } from '../../adapters/storage/port.js';
 import type { Db } from '../../db/client.js';
 import { landedFiles } from '../../db/schema.js';
+import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 
 const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/jpg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp', 'image/bmp': 'bmp' };
@@ -35,7 +36,15 @@ export function createAvatars(deps: { db: Db; koala: KoalaPort; storage: Storage
     const contentType = image.contentType.split(';')[0]!.trim().toLowerCase();
     const hash = createHash('sha256').update(image.body).digest('hex');
     const key = `avatars/${hash.slice(0, 2)}/${hash}.${EXTENSIONS[contentType] ?? 'img'}`;
-    if (!(await deps.storage.exists(key))) await deps.storage.put(key, image.body, contentType);
+    try {
+      if (!(await deps.storage.exists(key))) await deps.storage.put(key, image.body, contentType);
+    } catch (err) {
+      // Our storage failing must not fail the answer: a staff binding has already been made
+      // (and its SMS code spent) when its profile is drawn. No picture now; the next request retries.
+      if (!(err instanceof UpstreamError)) throw err;
+      deps.logger.warn({ err, key }, 'avatar could not be stored');
+      return '';
+    }
     await deps.db
       .insert(landedFiles)
       .values({ sourceUrl: koalaUrl, storageKey: key, contentType, bytes: image.body.length, landedAt: new Date(deps.now()) })

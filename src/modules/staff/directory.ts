@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { KoalaEmployee, KoalaPort } from '../../adapters/koala/port.js';
 import type { Db } from '../../db/client.js';
 import { appState, staffCache } from '../../db/schema.js';
@@ -35,12 +35,31 @@ export function createStaffDirectory(deps: { db: Db; koala: KoalaPort; logger: L
   let scanning: Promise<void> | null = null;
   const fresh = (at: Date) => deps.now() - at.getTime() < deps.cacheSeconds * 1000;
 
-  async function remember(e: KoalaEmployee): Promise<StaffMember> {
-    const row = { phone: e.phone, subjectId: e.subjectId, name: e.name, department: e.department, koalaAvatarUrl: e.avatarUrl, refreshedAt: new Date(deps.now()) };
+  /** A cache row; Koala's free text is cut to the columns' sizes (front desks type anything). */
+  function toRow(e: KoalaEmployee) {
+    return { phone: e.phone, subjectId: e.subjectId, name: e.name.slice(0, 64), department: e.department.slice(0, 128), koalaAvatarUrl: e.avatarUrl, refreshedAt: new Date(deps.now()) };
+  }
+
+  /** Upserts many employees in one statement (phones must be distinct). */
+  async function rememberAll(employees: KoalaEmployee[]): Promise<void> {
+    if (employees.length === 0) return;
     await db
       .insert(staffCache)
-      .values(row)
-      .onConflictDoUpdate({ target: staffCache.phone, set: { subjectId: row.subjectId, name: row.name, department: row.department, koalaAvatarUrl: row.koalaAvatarUrl, refreshedAt: row.refreshedAt } });
+      .values(employees.map(toRow))
+      .onConflictDoUpdate({
+        target: staffCache.phone,
+        set: {
+          subjectId: sql`excluded.subject_id`,
+          name: sql`excluded.name`,
+          department: sql`excluded.department`,
+          koalaAvatarUrl: sql`excluded.koala_avatar_url`,
+          refreshedAt: sql`excluded.refreshed_at`,
+        },
+      });
+  }
+
+  async function remember(e: KoalaEmployee): Promise<StaffMember> {
+    await rememberAll([e]);
     return { subjectId: e.subjectId, name: e.name, phone: e.phone, department: e.department, koalaAvatarUrl: e.avatarUrl };
   }
 
@@ -57,12 +76,15 @@ export function createStaffDirectory(deps: { db: Db; koala: KoalaPort; logger: L
     const seen = new Set<string>();
     for (let page = 1; page <= MAX_PAGES; page++) {
       const result = await koala.searchEmployees('', page, PAGE_SIZE);
+      const batch: KoalaEmployee[] = [];
       for (const e of result.items) {
         if (e.phone && !seen.has(e.phone)) {
           seen.add(e.phone);
-          await remember(e);
+          batch.push(e);
         }
       }
+      // One statement a page: a directory of thousands is read on a user's request.
+      await rememberAll(batch);
       if (result.items.length === 0 || page >= result.page.total) break;
     }
     const now = new Date(deps.now());
@@ -73,9 +95,10 @@ export function createStaffDirectory(deps: { db: Db; koala: KoalaPort; logger: L
     deps.logger.info({ employees: seen.size }, 'Koala employee directory scanned');
   }
 
-  async function recentlyScanned(): Promise<boolean> {
+  /** When the employee list was last read through completely (null: never). */
+  async function scannedAt(): Promise<Date | null> {
     const [row] = await db.select({ at: appState.updatedAt }).from(appState).where(eq(appState.key, SCAN_KEY)).limit(1);
-    return row ? fresh(row.at) : false;
+    return row?.at ?? null;
   }
 
   function scanOnce(): Promise<void> {
@@ -106,7 +129,17 @@ export function createStaffDirectory(deps: { db: Db; koala: KoalaPort; logger: L
         throw err;
       }
     }
-    if (!(await recentlyScanned()) || row) await scanOnce();
+    const lastScan = await scannedAt();
+    if (!lastScan || !fresh(lastScan) || row) {
+      try {
+        await scanOnce();
+      } catch (err) {
+        // Koala is down: the last complete pass (however old) did not have this phone, so
+        // answer from it, as for a remembered employee. Without any pass we cannot tell.
+        if (!(err instanceof UpstreamError) || !lastScan) throw err;
+        deps.logger.warn({ err }, 'Koala unreachable: using the last pass through the employees');
+      }
+    }
     const after = await cached(phone);
     return after ? toMember(after) : null;
   }
