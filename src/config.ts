@@ -30,8 +30,10 @@ export interface Config {
     | { driver: 'local'; dir: string }
     | { driver: 's3'; endpoint?: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; publicUrl?: string; forcePathStyle: boolean };
   notify: { pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; batchSize: number; expireInSeconds: number; maintenanceIntervalSeconds: number };
-  /** How long staff lookups and purposes from Koala are trusted before asking again. */
+  /** How long purposes and a full pass through Koala's employees are trusted before asking again. */
   koalaCacheSeconds: number;
+  /** How long a remembered employee is used without re-reading it from Koala (0 = every time). */
+  koalaStaffRefreshSeconds: number;
 }
 
 export const TEMPLATE_NAMES = [
@@ -205,6 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
       maintenanceIntervalSeconds: int('NOTIFY_MAINTENANCE_S', 15, 1, 3600),
     },
     koalaCacheSeconds: int('KOALA_CACHE_SECONDS', 600, 0, 86_400 * 30),
+    koalaStaffRefreshSeconds: int('KOALA_STAFF_REFRESH_SECONDS', 0, 0, 86_400),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -203,9 +203,9 @@ describe('HTTP and network failures', () => {
     expect(await failure(send())).toMatchObject({ code: 'RATE_LIMITED', transient: true, providerCode: 'isv.DAY_LIMIT_CONTROL' });
   });
 
-  it('a non-JSON error page is a transient UPSTREAM_FAILED', async () => {
+  it('a non-JSON error page (a gateway answering for Aliyun) is a transient UPSTREAM_UNAVAILABLE', async () => {
     sim.server.setFault({ status: 502, body: '<html>Bad Gateway</html>', contentType: 'text/html', times: 1 });
-    expect(await failure(send())).toMatchObject({ code: 'UPSTREAM_FAILED', transient: true });
+    expect(await failure(send())).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', transient: true });
   });
 
   it('no answer in time, a dropped connection and a refused one are UPSTREAM_UNAVAILABLE', async () => {

@@ -287,6 +287,15 @@ describe('3.1 for a phone bound elsewhere, and what Koala says later', () => {
     expect(h.sims.koala.server.received.some((r) => r.path === '/subject/1106')).toBe(true);
   });
 
+  it('a remembered employee is re-read from Koala on every lookup: removed just now → 404 at once', async () => {
+    h.sims.koala.addEmployee({ id: 1108, name: '刚走', phone: '13800000110', department: '研发部', avatar: '', photos: [] });
+    const { token } = await staffSession('wx-just-left', { name: '刚走', phone: '13800000110' });
+    expect((await staffStatus(token)).status).toBe(200);
+    h.sims.koala.removeSubject(1108);
+    // No clock moved: §3.1 re-reads GET /subject/{id}, so the removal is seen immediately.
+    expectFailure(await staffStatus(token), 404, 'STAFF_NOT_FOUND');
+  });
+
   it('an employee whose phone changed in Koala is not found under the old phone', async () => {
     const e = h.sims.koala.addEmployee({ id: 1107, name: '换号', phone: '13800000108', avatar: '', photos: [] });
     const { token } = await staffSession('wx-new-number', { name: '换号', phone: '13800000108' });

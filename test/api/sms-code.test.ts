@@ -230,7 +230,14 @@ describe('Aliyun refuses or is unreachable: nothing usable is left behind, nothi
   });
 
   it('Aliyun unreachable (connection dropped, 502–504, no answer in time) is 503 UPSTREAM_UNAVAILABLE', async () => {
-    const faults = [{ status: 0 }, { status: 503, body: '{"Code":"ServiceUnavailable","Message":"busy","RequestId":"D1"}' }, { status: 504, body: '{"Code":"GatewayTimeout","Message":"timeout","RequestId":"D2"}' }, { delayMs: 2_600 }];
+    const faults = [
+      { status: 0 },
+      { status: 503, body: '{"Code":"ServiceUnavailable","Message":"busy","RequestId":"D1"}' },
+      { status: 504, body: '{"Code":"GatewayTimeout","Message":"timeout","RequestId":"D2"}' },
+      // A gateway's own HTML page: the SDK cannot read its status, but it is still "no answer".
+      { status: 502, body: '<html><body>502 Bad Gateway</body></html>', contentType: 'text/html' },
+      { delayMs: 2_600 },
+    ];
     for (const [i, f] of faults.entries()) {
       const phone = `1390000054${i}`;
       h.sims.sms.server.setFault({ ...f, times: 1 });

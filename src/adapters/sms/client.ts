@@ -126,8 +126,9 @@ function mapSdkError(err: unknown): UpstreamError {
   }
   if (name === 'SyntaxError') {
     // The SDK parses every answer (errors included) as JSON and loses the status when that
-    // fails. A non-JSON answer is in practice a proxy's or gateway's error page: worth a retry.
-    return new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `SendSms: answer is not JSON (${message})`, { transient: true });
+    // fails. A non-JSON answer is in practice a proxy's or gateway's error page (nginx's
+    // 502/504), i.e. Aliyun did not answer: 503, and worth a retry.
+    return new UpstreamError(SYSTEM, 'UPSTREAM_UNAVAILABLE', `SendSms: answer is not JSON (${message})`, { transient: true });
   }
   return new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `SendSms: ${name} ${code} ${message}`.replace(/\s+/g, ' '), { transient: false, providerCode: code || undefined });
 }

@@ -25,15 +25,25 @@ const PAGE_SIZE = 100;
 const MAX_PAGES = 500;
 
 /**
- * Koala is slow and fragile, so what it said is kept in `staff_cache` (by phone): a fresh
- * entry is used as it is, a stale one is re-read with GET /subject/{id}, and while Koala is
- * unreachable the last answer is used. A phone we have never seen costs one pass through the
+ * Koala is slow and fragile, so what it said is kept in `staff_cache` (by phone): a remembered
+ * employee is re-read with GET /subject/{id} (unless read within KOALA_STAFF_REFRESH_SECONDS),
+ * and while Koala is unreachable the last answer is used. A phone we have never seen costs one pass through the
  * employee list, shared by concurrent callers and not repeated within the cache period.
  */
-export function createStaffDirectory(deps: { db: Db; koala: KoalaPort; logger: Logger; now: () => number; cacheSeconds: number }): StaffDirectory {
+export function createStaffDirectory(deps: {
+  db: Db;
+  koala: KoalaPort;
+  logger: Logger;
+  now: () => number;
+  /** How long a full pass through the employees answers "not staff" without another pass. */
+  cacheSeconds: number;
+  /** How long a remembered employee is used without re-reading GET /subject/{id} (0: always re-read, as §3.1 says). */
+  refreshSeconds: number;
+}): StaffDirectory {
   const { db, koala } = deps;
   let scanning: Promise<void> | null = null;
   const fresh = (at: Date) => deps.now() - at.getTime() < deps.cacheSeconds * 1000;
+  const current = (at: Date) => deps.now() - at.getTime() < deps.refreshSeconds * 1000;
 
   /** A cache row; Koala's free text is cut to the columns' sizes (front desks type anything). */
   function toRow(e: KoalaEmployee) {
@@ -114,7 +124,7 @@ export function createStaffDirectory(deps: { db: Db; koala: KoalaPort; logger: L
 
   async function findByPhone(phone: string): Promise<StaffMember | null> {
     const row = await cached(phone);
-    if (row && fresh(row.refreshedAt)) return toMember(row);
+    if (row && current(row.refreshedAt)) return toMember(row);
     if (row) {
       try {
         const e = await koala.getEmployee(row.subjectId);
