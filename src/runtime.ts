@@ -121,10 +121,6 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       recordsUrl: `${config.publicUrl}/h5/#/records`,
       applyPerHour: config.applyPerHour,
       now,
-      // Not worker.nudge(): a send that starts the instant the answer leaves is the one a crash
-      // right after answering would cut in flight (and a provider cannot take a message back).
-      // The worker's polling interval (1 s) keeps delivery prompt without that exposure.
-      onNotificationsQueued: () => {},
     });
 
     const app = await buildApp({ config, logger, database, tokens, oauth: ports.oauth, identity, bindings, smsCodes, applications, purposes, now, isReady: () => ready, serverFactory: opts.serverFactory });

@@ -21,8 +21,6 @@ export interface NotifyWorkerDeps {
 }
 
 export interface NotifyWorker {
-  /** Wakes the worker now (after a commit that queued notifications) instead of at its next poll. */
-  nudge(): void;
   stop(): Promise<void>;
 }
 
@@ -99,7 +97,6 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
   );
 
   return {
-    nudge: () => boss.notifyWorker(workerId),
     stop: () => boss.offWork(NOTIFY_QUEUE),
   };
 }

@@ -1,23 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAliyunSmsClient } from '../../src/adapters/sms/client.js';
 import { DEFAULT_SMS_ACCESS_KEY_ID, DEFAULT_SMS_ACCESS_KEY_SECRET, startAliyunSmsSimulator, type AliyunSmsSimulator } from '../../src/adapters/sms/simulator.js';
-import { UpstreamError } from '../../src/errors.js';
-import { createLogger } from '../../src/log.js';
-
-function captureLogger() {
-  const lines: string[] = [];
-  return { logger: createLogger('debug', { write: (s: string) => void lines.push(s) }), lines };
-}
-
-async function failure(p: Promise<unknown>): Promise<UpstreamError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(UpstreamError);
-    return err as UpstreamError;
-  }
-  throw new Error('expected a failure');
-}
+import { captureLogger, failure } from '../helpers/upstream.js';
 
 const VERIFY = 'SMS_VERIFY_1';
 const NOTICE = 'SMS_NOTICE_1';

@@ -1,23 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWechatCloudClient } from '../../src/adapters/wechat-cloud/client.js';
 import { startWechatCloudSimulator, type WechatCloudSimulator } from '../../src/adapters/wechat-cloud/simulator.js';
-import { UpstreamError } from '../../src/errors.js';
-import { createLogger } from '../../src/log.js';
-
-function captureLogger() {
-  const lines: string[] = [];
-  return { logger: createLogger('debug', { write: (s: string) => void lines.push(s) }), lines };
-}
-
-async function failure(p: Promise<unknown>): Promise<UpstreamError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(UpstreamError);
-    return err as UpstreamError;
-  }
-  throw new Error('expected a failure');
-}
+import { captureLogger, failure } from '../helpers/upstream.js';
 
 let sim: WechatCloudSimulator;
 const log = captureLogger();

@@ -2,22 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWechatOAuthClient } from '../../src/adapters/wechat-oauth/client.js';
 import { DEFAULT_WECHAT_APP_ID, DEFAULT_WECHAT_APP_SECRET, startWechatOAuthSimulator, type WechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
 import { AppError, UpstreamError } from '../../src/errors.js';
-import { createLogger } from '../../src/log.js';
+import { captureLogger, failure as failureOf } from '../helpers/upstream.js';
 
-function captureLogger() {
-  const lines: string[] = [];
-  return { logger: createLogger('debug', { write: (s: string) => void lines.push(s) }), lines };
-}
-
-async function failure(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    return err as AppError;
-  }
-  throw new Error('expected a failure');
-}
+const failure = (p: Promise<unknown>) => failureOf(p, AppError);
 
 let clock = Date.now();
 let sim: WechatOAuthSimulator;

@@ -78,49 +78,43 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
     async () => ok(await deps.purposes.list()),
   );
 
-  r.get(
-    '/v1/visit/records',
-    {
-      config: { auth: 'session', callerParams: [wx('query'), { source: 'query', field: 'phone', kind: 'phone' }] },
-      preValidation: decimalPaging,
-      schema: {
-        tags: ['applications'],
-        summary: '3.9 Applications that involve me (host, visitor or companion) and that somebody else proposed; newest first',
-        security: BearerAuth,
-        querystring: ListQuery,
-        response: { 200: ListEnvelope(Record), ...errorResponses(400, 401, 403, 502, 503) },
+  /** 3.9 and 3.10 differ only in which parameters name the caller and which list they read. */
+  const listRoute = (path: string, summary: string, callerParams: CallerParam[], list: Applications['listInvolving']) =>
+    r.get(
+      path,
+      {
+        config: { auth: 'session', callerParams: [wx('query'), ...callerParams] },
+        preValidation: decimalPaging,
+        schema: {
+          tags: ['applications'],
+          summary,
+          security: BearerAuth,
+          querystring: ListQuery,
+          response: { 200: ListEnvelope(Record), ...errorResponses(400, 401, 403, 502, 503) },
+        },
       },
-    },
-    async (req) => {
-      const phone = await identity.requirePhone(callerOf(req));
-      const { page, size, is_auth } = req.query;
-      const { rows, count } = await applications.listInvolving(phone, is_auth, { page, size });
-      return okList(rows, count, page, size);
-    },
-  );
+      async (req) => {
+        const phone = await identity.requirePhone(callerOf(req));
+        const { page, size, is_auth } = req.query;
+        const { rows, count } = await list(phone, is_auth, { page, size });
+        return okList(rows, count, page, size);
+      },
+    );
 
-  r.get(
+  listRoute(
+    '/v1/visit/records',
+    '3.9 Applications that involve me (host, visitor or companion) and that somebody else proposed; newest first',
+    [{ source: 'query', field: 'phone', kind: 'phone' }],
+    applications.listInvolving,
+  );
+  listRoute(
     '/v1/auth/records',
-    {
-      config: {
-        auth: 'session',
-        callerParams: [wx('query'), { source: 'query', field: 'proposer', kind: 'phone' }, { source: 'query', field: 'phone', kind: 'phone' }],
-      },
-      preValidation: decimalPaging,
-      schema: {
-        tags: ['applications'],
-        summary: '3.10 Applications I proposed; newest first',
-        security: BearerAuth,
-        querystring: ListQuery,
-        response: { 200: ListEnvelope(Record), ...errorResponses(400, 401, 403, 502, 503) },
-      },
-    },
-    async (req) => {
-      const phone = await identity.requirePhone(callerOf(req));
-      const { page, size, is_auth } = req.query;
-      const { rows, count } = await applications.listProposedBy(phone, is_auth, { page, size });
-      return okList(rows, count, page, size);
-    },
+    '3.10 Applications I proposed; newest first',
+    [
+      { source: 'query', field: 'proposer', kind: 'phone' },
+      { source: 'query', field: 'phone', kind: 'phone' },
+    ],
+    applications.listProposedBy,
   );
 
   r.put(

@@ -39,8 +39,6 @@ export interface ApplicationsDeps {
   recordsUrl: string;
   applyPerHour: number;
   now: () => number;
-  /** Called after a commit that queued notifications. */
-  onNotificationsQueued: () => void;
 }
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -98,11 +96,10 @@ export function createApplications(deps: ApplicationsDeps): Applications {
     }
   }
 
-  async function queueNotifications(tx: Db, id: number, event: NotificationEvent, facts: ApplicationFacts): Promise<number> {
+  async function queueNotifications(tx: Db, id: number, event: NotificationEvent, facts: ApplicationFacts): Promise<void> {
     const planned = planNotifications(event, facts, deps.templates, deps.recordsUrl);
     const ids = await applicationRepo.insertNotifications(tx, id, planned, new Date(deps.now()));
     await deps.queue.enqueueNotifications(deps.database.executorFor(tx), ids);
-    return ids.length;
   }
 
   return {
@@ -156,7 +153,6 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         ...retinues.map((r) => ({ role: 'companion' as const, name: r.name, phone: r.phone })),
       ];
 
-      let queued = 0;
       const record = await db.transaction(async (tx) => {
         // One caller's applications are created one at a time (on every replica), so the
         // hourly limit and an Idempotency-Key hold under concurrent requests.
@@ -190,14 +186,13 @@ export function createApplications(deps: ApplicationsDeps): Applications {
           },
           people,
         );
-        queued = await queueNotifications(tx, id, kind === 'invitation' ? 'invitation_created' : 'request_created', facts);
+        await queueNotifications(tx, id, kind === 'invitation' ? 'invitation_created' : 'request_created', facts);
         const created = (await applicationRepo.findById(tx, id))!;
         if (idempotencyKey) {
           await idempotencyRepo.save(tx, { owner: caller.weixinUserId, key: idempotencyKey, requestHash: hash, applicationId: id, response: created, createdAt: new Date(deps.now()) });
         }
         return created;
       });
-      if (queued > 0) deps.onNotificationsQueued();
       return record;
     },
 
@@ -205,7 +200,6 @@ export function createApplications(deps: ApplicationsDeps): Applications {
     listProposedBy: (phone, isAuth, page) => applicationRepo.listProposedBy(db, phone, isAuth, page),
 
     async authorize(callerPhone, id) {
-      let queued = 0;
       const record = await db.transaction(async (tx) => {
         const current = await applicationRepo.findById(tx, id, { forUpdate: true });
         // Not the host: the record's existence is not revealed.
@@ -213,7 +207,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         if (current.is_auth === 1) return current;
         const at = nowSeconds();
         await applicationRepo.markAuthorized(tx, id, at);
-        queued = await queueNotifications(tx, id, 'request_authorized', {
+        await queueNotifications(tx, id, 'request_authorized', {
           kind: 'request',
           name: current.name,
           phone: current.phone,
@@ -225,7 +219,6 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         });
         return { ...current, is_auth: 1, auth_time: at };
       });
-      if (queued > 0) deps.onNotificationsQueued();
       return record;
     },
   };
