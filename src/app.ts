@@ -21,6 +21,7 @@ import { bindingRoutes } from './modules/binding/routes.js';
 import type { Bindings } from './modules/binding/service.js';
 import type { Identity } from './modules/identity/service.js';
 import { sessionRoutes } from './modules/session/routes.js';
+import type { RedeemedCodes } from './modules/session/redeemed-codes.js';
 import type { SessionTokens } from './modules/session/tokens.js';
 import { smsCodeRoutes } from './modules/sms-codes/routes.js';
 import type { SmsCodes } from './modules/sms-codes/service.js';
@@ -32,6 +33,7 @@ export interface AppDeps {
   database: Database;
   tokens: SessionTokens;
   oauth: WechatOAuthPort;
+  redeemedCodes: RedeemedCodes;
   identity: Identity;
   bindings: Bindings;
   smsCodes: SmsCodes;
@@ -114,7 +116,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const nowSeconds = () => Math.floor(deps.now() / 1000);
   installAuth(app, { tokens: deps.tokens, identity: deps.identity, nowSeconds });
-  sessionRoutes(app, { oauth: deps.oauth, tokens: deps.tokens, nowSeconds, devLogin: config.simulated });
+  sessionRoutes(app, { oauth: deps.oauth, redeemed: deps.redeemedCodes, tokens: deps.tokens, nowSeconds, devLogin: config.simulated });
   smsCodeRoutes(app, { smsCodes: deps.smsCodes });
   bindingRoutes(app, { bindings: deps.bindings });
   applicationRoutes(app, { applications: deps.applications, identity: deps.identity, purposes: deps.purposes });

@@ -21,6 +21,7 @@ import { createLogger, type Logger } from './log.js';
 import { createApplications } from './modules/applications/service.js';
 import { createBindings } from './modules/binding/service.js';
 import { createIdentity } from './modules/identity/service.js';
+import { createRedeemedCodes } from './modules/session/redeemed-codes.js';
 import { createSessionTokens } from './modules/session/tokens.js';
 import { createSmsCodes } from './modules/sms-codes/service.js';
 import { createAvatars } from './modules/staff/avatars.js';
@@ -106,6 +107,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
 
     const db = database.db;
     const tokens = createSessionTokens(secret, config.sessionTtlSeconds);
+    const redeemedCodes = createRedeemedCodes({ db, secret, now });
     const identity = createIdentity({ cloud: ports.cloud, now });
     const staff = createStaffDirectory({ db, koala: ports.koala, logger, now, cacheSeconds: config.koalaCacheSeconds, refreshSeconds: config.koalaStaffRefreshSeconds });
     const avatars = createAvatars({ db, koala: ports.koala, storage, logger, now });
@@ -123,7 +125,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       now,
     });
 
-    const app = await buildApp({ config, logger, database, tokens, oauth: ports.oauth, identity, bindings, smsCodes, applications, purposes, now, isReady: () => ready, serverFactory: opts.serverFactory });
+    const app = await buildApp({ config, logger, database, tokens, redeemedCodes, oauth: ports.oauth, identity, bindings, smsCodes, applications, purposes, now, isReady: () => ready, serverFactory: opts.serverFactory });
     closers.push(() => app.close());
     await app.ready();
     ready = true;

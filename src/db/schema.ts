@@ -125,6 +125,19 @@ export const appState = pgTable('app_state', {
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
 });
 
+/**
+ * WeChat OAuth codes already exchanged for a session (a keyed hash): a code works once here,
+ * whatever the OAuth endpoint does. Rows older than a day are swept (codes live 5 minutes).
+ */
+export const redeemedOAuthCodes = pgTable(
+  'redeemed_oauth_codes',
+  {
+    codeHash: varchar('code_hash', { length: 64 }).primaryKey(),
+    redeemedAt: timestamp('redeemed_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('redeemed_oauth_codes_at_idx').on(t.redeemedAt)],
+);
+
 /** Fixed-window counters shared by every replica (per-address request limit). */
 export const rateCounters = pgTable(
   'rate_counters',
@@ -167,5 +180,5 @@ export const notifications = pgTable(
   ],
 );
 
-export const schema = { applications, applicationPeople, idempotencyKeys, smsCodes, staffCache, landedFiles, appState, rateCounters, notifications };
+export const schema = { applications, applicationPeople, idempotencyKeys, smsCodes, staffCache, landedFiles, appState, redeemedOAuthCodes, rateCounters, notifications };
 export type Schema = typeof schema;

@@ -81,6 +81,18 @@ describe('POST /v1/session', () => {
     expectFailure(await h.request('POST', '/v1/session', { body: { code } }), 401, 'UNAUTHENTICATED');
   });
 
+  it('a code works once here even if the OAuth endpoint would take it again', async () => {
+    // An endpoint (or proxy) that answers every exchange of this code with the same openid.
+    const lenient = JSON.stringify({ access_token: 'AT', expires_in: 7200, openid: 'wx-lenient', scope: 'snsapi_base' });
+    h.sims.oauth.server.setFault({ status: 200, body: lenient, times: 2, path: '/sns/oauth2/access_token' });
+    const first = await h.request('POST', '/v1/session', { body: { code: 'reused-code' } });
+    expect(first.status).toBe(200);
+    expect(first.body.data.weixinUserId).toBe('wx-lenient');
+    const second = await h.request('POST', '/v1/session', { body: { code: 'reused-code' } });
+    expect(second.status).toBe(401);
+    expect(second.body).toMatchObject({ code: 401, error: 'UNAUTHENTICATED' });
+  });
+
   it('a code WeChat does not know is 401 UNAUTHENTICATED', async () => {
     expectFailure(await h.request('POST', '/v1/session', { body: { code: 'no-such-code' } }), 401, 'UNAUTHENTICATED');
   });

@@ -4,11 +4,13 @@ import { Type } from 'typebox';
 import type { WechatOAuthPort } from '../../adapters/wechat-oauth/port.js';
 import { Envelope, errorResponses, ok } from '../../http/envelope.js';
 import { WeixinUserId } from '../../http/schemas.js';
+import { AppError } from '../../errors.js';
+import type { RedeemedCodes } from './redeemed-codes.js';
 import type { SessionTokens } from './tokens.js';
 
 const SessionData = Type.Object({ token: Type.String(), expires_at: Type.Integer(), weixinUserId: Type.String() });
 
-export function sessionRoutes(app: FastifyInstance, deps: { oauth: WechatOAuthPort; tokens: SessionTokens; nowSeconds: () => number; devLogin: boolean }): void {
+export function sessionRoutes(app: FastifyInstance, deps: { oauth: WechatOAuthPort; redeemed: RedeemedCodes; tokens: SessionTokens; nowSeconds: () => number; devLogin: boolean }): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post(
@@ -23,6 +25,9 @@ export function sessionRoutes(app: FastifyInstance, deps: { oauth: WechatOAuthPo
     },
     async (req) => {
       const { openid } = await deps.oauth.exchangeCode(req.body.code);
+      // WeChat refuses a used code itself; this holds the contract's "a code works once" even
+      // against an OAuth endpoint (or proxy) that does not, and across replicas.
+      if (!(await deps.redeemed.claim(req.body.code))) throw new AppError('UNAUTHENTICATED', '登录凭证已使用，请重新进入页面');
       const { token, expiresAt } = deps.tokens.issue(openid, deps.nowSeconds());
       return ok({ token, expires_at: expiresAt, weixinUserId: openid });
     },
