@@ -63,6 +63,16 @@ export interface Page {
   size: number;
 }
 
+function involvingCondition(phone: string, isAuth: number | undefined): SQL | undefined {
+  const where: SQL[] = [eq(p.phone, phone), sql`not ${p.isProposer}`];
+  if (isAuth !== undefined) where.push(eq(a.isAuth, isAuth));
+  return and(...where);
+}
+
+function proposedCondition(phone: string, isAuth: number | undefined): SQL | undefined {
+  return isAuth === undefined ? eq(a.proposer, phone) : and(eq(a.proposer, phone), eq(a.isAuth, isAuth));
+}
+
 export const applicationRepo = {
   async insert(tx: Db, row: NewApplication, people: NewPerson[]): Promise<number> {
     const [created] = await tx.insert(applications).values(row).returning({ id: applications.id });
@@ -87,21 +97,34 @@ export const applicationRepo = {
     return row ?? null;
   },
 
-  /** 3.9: records involving `phone` (host, visitor or companion) that somebody else proposed. */
+  /** 3.9 page query: records involving `phone` (host, visitor or companion) that somebody else proposed. */
+  involvingPage(db: Db, phone: string, isAuth: number | undefined, page: Page) {
+    return db
+      .select(recordColumns)
+      .from(applicationPeople)
+      .innerJoin(applications, eq(applications.id, applicationPeople.applicationId))
+      .where(involvingCondition(phone, isAuth))
+      // NULLS LAST matches the index's order, so the index serves the sort.
+      .orderBy(sql`${p.createdAt} desc nulls last`, sql`${p.applicationId} desc nulls last`)
+      .limit(page.size)
+      .offset((page.page - 1) * page.size);
+  },
+
+  /** 3.10 page query: records proposed by `phone`. */
+  proposedPage(db: Db, phone: string, isAuth: number | undefined, page: Page) {
+    return db
+      .select(recordColumns)
+      .from(applications)
+      .where(proposedCondition(phone, isAuth))
+      .orderBy(sql`${a.createdAt} desc nulls last`, sql`${a.id} desc nulls last`)
+      .limit(page.size)
+      .offset((page.page - 1) * page.size);
+  },
+
   async listInvolving(db: Db, phone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }> {
-    const where: SQL[] = [eq(p.phone, phone), sql`not ${p.isProposer}`];
-    if (isAuth !== undefined) where.push(eq(a.isAuth, isAuth));
-    const cond = and(...where);
+    const cond = involvingCondition(phone, isAuth);
     const [rows, [total]] = await Promise.all([
-      db
-        .select(recordColumns)
-        .from(applicationPeople)
-        .innerJoin(applications, eq(applications.id, applicationPeople.applicationId))
-        .where(cond)
-        // NULLS LAST matches the index's order, so the index serves the sort.
-        .orderBy(sql`${p.createdAt} desc nulls last`, sql`${p.applicationId} desc nulls last`)
-        .limit(page.size)
-        .offset((page.page - 1) * page.size),
+      applicationRepo.involvingPage(db, phone, isAuth, page),
       isAuth === undefined
         ? db.select({ n: count() }).from(applicationPeople).where(cond)
         : db.select({ n: count() }).from(applicationPeople).innerJoin(applications, eq(applications.id, applicationPeople.applicationId)).where(cond),
@@ -109,18 +132,10 @@ export const applicationRepo = {
     return { rows, count: Number(total?.n ?? 0) };
   },
 
-  /** 3.10: records proposed by `phone`. */
   async listProposedBy(db: Db, phone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }> {
-    const cond = isAuth === undefined ? eq(a.proposer, phone) : and(eq(a.proposer, phone), eq(a.isAuth, isAuth));
     const [rows, [total]] = await Promise.all([
-      db
-        .select(recordColumns)
-        .from(applications)
-        .where(cond)
-        .orderBy(sql`${a.createdAt} desc nulls last`, sql`${a.id} desc nulls last`)
-        .limit(page.size)
-        .offset((page.page - 1) * page.size),
-      db.select({ n: count() }).from(applications).where(cond),
+      applicationRepo.proposedPage(db, phone, isAuth, page),
+      db.select({ n: count() }).from(applications).where(proposedCondition(phone, isAuth)),
     ]);
     return { rows, count: Number(total?.n ?? 0) };
   },
