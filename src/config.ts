@@ -29,7 +29,7 @@ export interface Config {
   storage:
     | { driver: 'local'; dir: string }
     | { driver: 's3'; endpoint?: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; publicUrl?: string; forcePathStyle: boolean };
-  notify: { pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; batchSize: number; expireInSeconds: number; maintenanceIntervalSeconds: number };
+  notify: { pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; maxRetryDelaySeconds: number; batchSize: number; expireInSeconds: number; maintenanceIntervalSeconds: number };
   /** How long purposes and a full pass through Koala's employees are trusted before asking again. */
   koalaCacheSeconds: number;
   /** How long a remembered employee is used without re-reading it from Koala (0 = every time). */
@@ -199,8 +199,11 @@ export function loadConfig(env: Env = process.env): Config {
     storage,
     notify: {
       pollingIntervalSeconds: Math.max(0.5, int('NOTIFY_POLL_MS', 1000, 500, 60_000) / 1000),
-      retryLimit: int('NOTIFY_RETRY_LIMIT', 12, 0, 100),
+      // 5 s doubling to 60 s, 60 retries: about an hour of trying, and delivery within a minute
+      // of an outage's end.
+      retryLimit: int('NOTIFY_RETRY_LIMIT', 60, 0, 10_000),
       retryDelaySeconds: int('NOTIFY_RETRY_DELAY_S', 5, 1, 3600),
+      maxRetryDelaySeconds: int('NOTIFY_RETRY_MAX_DELAY_S', 60, 1, 86_400),
       batchSize: int('NOTIFY_BATCH_SIZE', 50, 1, 1000),
       // A job taken by a worker that died is retried after this long (two upstream timeouts and then some).
       expireInSeconds: int('NOTIFY_EXPIRE_S', 60, 5, 3600),

@@ -85,7 +85,8 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const queue = await startQueue(
       database.executor,
       {
-        retryLimit: config.notify.retryLimit,
+        // Only for a job whose worker died or whose handling crashed: a few quick tries.
+        retryLimit: 5,
         retryDelaySeconds: config.notify.retryDelaySeconds,
         expireInSeconds: config.notify.expireInSeconds,
         maintenanceIntervalSeconds: config.notify.maintenanceIntervalSeconds,
@@ -94,14 +95,17 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     );
     closers.push(() => queue.stop());
     const worker = await startNotifyWorker({
-      db: database.db,
-      boss: queue.boss,
+      database,
+      queue,
       sms: ports.sms,
       wechat: ports.cloud,
       logger,
       now,
       batchSize: config.notify.batchSize,
       pollingIntervalSeconds: config.notify.pollingIntervalSeconds,
+      retryLimit: config.notify.retryLimit,
+      retryDelaySeconds: config.notify.retryDelaySeconds,
+      maxRetryDelaySeconds: config.notify.maxRetryDelaySeconds,
     });
     closers.push(() => worker.stop());
 

@@ -2,22 +2,27 @@ import { eq, sql } from 'drizzle-orm';
 import type PgBoss from 'pg-boss';
 import type { SmsPort } from '../adapters/sms/port.js';
 import type { WechatCloudPort } from '../adapters/wechat-cloud/port.js';
-import type { Db } from '../db/client.js';
+import type { Database } from '../db/client.js';
 import { notifications } from '../db/schema.js';
 import { UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SmsPayload, WechatPayload } from '../modules/applications/messages.js';
-import { NOTIFY_QUEUE } from './queue.js';
+import { NOTIFY_QUEUE, type Queue } from './queue.js';
 
 export interface NotifyWorkerDeps {
-  db: Db;
-  boss: PgBoss;
+  database: Database;
+  queue: Queue;
   sms: SmsPort;
   wechat: WechatCloudPort;
   logger: Logger;
   now: () => number;
   batchSize: number;
   pollingIntervalSeconds: number;
+  /** Attempts after the first before a transiently failing notification is given up. */
+  retryLimit: number;
+  /** First retry delay; it doubles per attempt up to maxRetryDelaySeconds. */
+  retryDelaySeconds: number;
+  maxRetryDelaySeconds: number;
 }
 
 export interface NotifyWorker {
@@ -28,20 +33,30 @@ type Outcome = { status: 'sent'; ref: string } | { status: 'skipped'; reason: st
 
 /**
  * Sends queued notifications. The notification row is the record of what was sent: a job
- * whose row is no longer pending (a retried or redelivered job) sends nothing. Transient
- * failures throw back to pg-boss, which retries with exponential back-off; permanent ones,
- * and the last transient one, are recorded with their reason.
+ * whose row is no longer pending (a retried or redelivered job) sends nothing. A transient
+ * failure queues the next attempt as a new job after a capped exponential back-off; permanent
+ * ones, and the last transient one, are recorded with their reason.
  */
 export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyWorker> {
-  const { db, boss, logger } = deps;
+  const { logger } = deps;
+  const { db } = deps.database;
+  const boss = deps.queue.boss;
 
-  async function deliver(id: number): Promise<Outcome | null> {
+  /** Exponential back-off with a ceiling (so a message follows an outage's end within a minute), ±20 % jitter. */
+  const retryDelay = (attempts: number) =>
+    Math.min(deps.retryDelaySeconds * 2 ** Math.max(0, attempts - 1), deps.maxRetryDelaySeconds) * (0.8 + Math.random() * 0.4);
+
+  /** Counts an attempt on a notification that is still pending (null: nothing left to do). */
+  async function claim(id: number) {
     const [row] = await db
       .update(notifications)
       .set({ attempts: sql`${notifications.attempts} + 1` })
       .where(sql`${notifications.id} = ${id} and ${notifications.status} = 'pending'`)
       .returning();
-    if (!row) return null;
+    return row ?? null;
+  }
+
+  async function deliver(row: typeof notifications.$inferSelect): Promise<Outcome> {
     if (row.channel === 'sms') {
       const p = row.payload as SmsPayload;
       const { bizId } = await deps.sms.send({ phone: row.phone, templateCode: p.templateCode, params: p.params, outId: String(row.id) });
@@ -66,21 +81,36 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
 
   async function handle(job: PgBoss.JobWithMetadata<{ notificationId: number }>): Promise<void> {
     const id = job.data.notificationId;
+    const row = await claim(id);
+    if (!row) return;
     try {
-      const outcome = await deliver(id);
-      if (outcome) await record(id, outcome);
+      await record(id, await deliver(row));
     } catch (err) {
       // Anything that is not a provider's verdict (a database hiccup) is worth another try.
       const transient = err instanceof UpstreamError ? err.transient : true;
       const reason = err instanceof UpstreamError ? (err.detail ?? err.message) : err instanceof Error ? err.message : String(err);
-      if (transient && job.retryCount < job.retryLimit) {
-        await db.update(notifications).set({ lastError: reason }).where(eq(notifications.id, id));
-        logger.warn({ notificationId: id, attempt: job.retryCount + 1, reason }, 'notification failed, will retry');
-        await boss.fail(NOTIFY_QUEUE, job.id, { message: reason });
+      if (transient && row.attempts <= deps.retryLimit) {
+        const delaySeconds = retryDelay(row.attempts);
+        // The next attempt is a new job, written with the error in one transaction.
+        await db.transaction(async (tx) => {
+          await tx.update(notifications).set({ lastError: reason }).where(eq(notifications.id, id));
+          await deps.queue.enqueueNotifications(deps.database.executorFor(tx), [id], { delaySeconds });
+        });
+        logger.warn({ notificationId: id, attempt: row.attempts, retryInSeconds: Math.round(delaySeconds), reason }, 'notification failed, will retry');
         return;
       }
-      logger.error({ notificationId: id, reason }, 'notification failed for good');
-      await record(id, { status: 'failed', reason: transient ? `gave up after ${job.retryCount + 1} attempts: ${reason}` : reason });
+      logger.error({ notificationId: id, attempts: row.attempts, reason }, 'notification failed for good');
+      await record(id, { status: 'failed', reason: transient ? `gave up after ${row.attempts} attempts: ${reason}` : reason });
+    }
+  }
+
+  /** A job whose handling itself failed (database down) goes back to pg-boss alone, not its whole batch. */
+  async function settle(job: PgBoss.JobWithMetadata<{ notificationId: number }>): Promise<void> {
+    try {
+      await handle(job);
+    } catch (err) {
+      logger.warn({ err, notificationId: job.data.notificationId }, 'notification job failed; pg-boss will retry it');
+      await boss.fail(NOTIFY_QUEUE, job.id, { message: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
     }
   }
 
@@ -90,7 +120,7 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
     { batchSize: deps.batchSize, pollingIntervalSeconds: deps.pollingIntervalSeconds, includeMetadata: true },
     async (jobs) => {
       // One job's failure must not fail the batch: each is settled on its own.
-      await Promise.all(jobs.map((job) => handle(job)));
+      await Promise.all(jobs.map((job) => settle(job)));
       // A full batch means a backlog: fetch the next one at once instead of after the polling interval.
       if (jobs.length >= deps.batchSize) boss.notifyWorker(workerId);
     },

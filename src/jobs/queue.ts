@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 export const NOTIFY_QUEUE = 'notify';
 
 export interface QueueOptions {
+  /** pg-boss's own retries: only for jobs whose worker died (expired) or whose handler crashed. */
   retryLimit: number;
   retryDelaySeconds: number;
   /** How long a fetched job may stay active before it counts as lost (worker killed) and is retried. */
@@ -15,8 +16,8 @@ export interface QueueOptions {
 
 export interface Queue {
   boss: PgBoss;
-  /** Queues one job per notification id, inside the caller's transaction. */
-  enqueueNotifications(executor: SqlExecutor, notificationIds: number[]): Promise<void>;
+  /** Queues one job per notification id, inside the caller's transaction (optionally to start later). */
+  enqueueNotifications(executor: SqlExecutor, notificationIds: number[], opts?: { delaySeconds?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -52,10 +53,12 @@ export async function startQueue(executor: SqlExecutor, opts: QueueOptions, logg
 
   return {
     boss,
-    async enqueueNotifications(txExecutor, ids) {
+    async enqueueNotifications(txExecutor, ids, opts = {}) {
       if (ids.length === 0) return;
+      // pg-boss reads a startAfter without a zone as an interval from the database's now().
+      const startAfter = opts.delaySeconds ? String(Math.max(1, Math.round(opts.delaySeconds))) : undefined;
       await boss.insert(
-        ids.map((id) => ({ name: NOTIFY_QUEUE, data: { notificationId: id } })),
+        ids.map((id) => ({ name: NOTIFY_QUEUE, data: { notificationId: id }, ...(startAfter ? { startAfter } : {}) })),
         { db: txExecutor } as Parameters<PgBoss['insert']>[1],
       );
     },

@@ -1,0 +1,213 @@
+/**
+ * A process that bench/run.ts starts and steers over IPC (`fork`): either the baseline, or
+ * the real service — createRuntime() with its protocol simulators in the same process, as
+ * test/helpers/harness.ts runs them — so that the load generator (in run.ts) never shares an
+ * event loop with what it measures.
+ *
+ *   role "baseline": bench/baseline.ts on the database
+ *   role "service":  simulators + createRuntime(loadConfig({...})) on the database
+ *
+ * Requests from run.ts: { id, cmd, args } → answers { id, ok, result | error }.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startKoalaSimulator } from '../../src/adapters/koala/simulator.js';
+import type { Fault } from '../../src/adapters/simulator.js';
+import { startAliyunSmsSimulator } from '../../src/adapters/sms/simulator.js';
+import { startWechatCloudSimulator } from '../../src/adapters/wechat-cloud/simulator.js';
+import { startWechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
+import { loadConfig, randomSecret, TEMPLATE_NAMES } from '../../src/config.js';
+import { notifications } from '../../src/db/schema.js';
+import { planNotifications } from '../../src/modules/applications/messages.js';
+import { createRuntime } from '../../src/runtime.js';
+import { startBaseline } from '../baseline.js';
+
+export type ChildRole = 'baseline' | 'service';
+export type SimName = 'koala' | 'cloud' | 'oauth' | 'sms';
+
+export interface ChildStart {
+  role: ChildRole;
+  databaseUrl: string;
+  /** Extra environment for loadConfig (service only), e.g. NOTIFY_BATCH_SIZE. */
+  env?: Record<string, string>;
+}
+
+interface Message {
+  id: number;
+  cmd: string;
+  args?: unknown;
+}
+
+const send = (m: unknown) => process.send?.(m);
+
+/** Counts the SQL statements this process sends (pg's Client.query), while switched on. */
+function sqlTracer() {
+  let on = false;
+  const seen = new Map<string, { count: number; values: unknown }>();
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const original = proto.query;
+  proto.query = function (this: unknown, ...a: unknown[]) {
+    if (on) {
+      const q = a[0];
+      const text = typeof q === 'string' ? q : q && typeof q === 'object' && 'text' in q ? String((q as { text: unknown }).text) : '?';
+      const values = typeof q === 'string' ? a[1] : q && typeof q === 'object' && 'values' in q ? (q as { values: unknown }).values : a[1];
+      const entry = seen.get(text);
+      if (entry) entry.count += 1;
+      else seen.set(text, { count: 1, values });
+    }
+    return original.apply(this, a);
+  };
+  return {
+    start() {
+      seen.clear();
+      on = true;
+    },
+    stop() {
+      on = false;
+      return [...seen].map(([text, e]) => ({ text, count: e.count, values: e.values }));
+    },
+  };
+}
+
+async function runBaseline(start: ChildStart): Promise<void> {
+  const b = await startBaseline({ databaseUrl: start.databaseUrl });
+  const handlers: Record<string, (args: unknown) => Promise<unknown>> = {
+    usage: async () => ({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss }),
+    stop: async () => {
+      await b.close();
+      setImmediate(() => process.exit(0));
+      return {};
+    },
+  };
+  serve(handlers);
+  send({ ready: true, url: b.url });
+}
+
+async function runService(start: ChildStart): Promise<void> {
+  const tracer = sqlTracer();
+  const [koala, cloud, oauth, sms] = await Promise.all([
+    startKoalaSimulator(),
+    startWechatCloudSimulator(),
+    startWechatOAuthSimulator(),
+    // No per-number flow control: the benchmark sends many messages to made-up numbers.
+    startAliyunSmsSimulator({ verificationTemplates: ['SMS_TPL_VERIFICATION_CODE'], limits: null }),
+  ]);
+  const sims = { koala, cloud, oauth, sms };
+  const storageDir = mkdtempSync(join(tmpdir(), 'laifang-bench-files-'));
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    DATABASE_URL: start.databaseUrl,
+    SESSION_SECRET: randomSecret(),
+    PUBLIC_URL: 'http://laifang.bench',
+    KOALA_URL: koala.url,
+    KOALA_USERNAME: koala.username,
+    KOALA_PASSWORD: koala.password,
+    WECHAT_CLOUD_URL: cloud.url,
+    WECHAT_APP_ID: oauth.appId,
+    WECHAT_APP_SECRET: oauth.appSecret,
+    WECHAT_API_URL: oauth.url,
+    ALIYUN_SMS_ENDPOINT: sms.url,
+    ALIYUN_ACCESS_KEY_ID: sms.accessKeyId,
+    ALIYUN_ACCESS_KEY_SECRET: sms.accessKeySecret,
+    SMS_SIGN_NAME: '来访',
+    STORAGE_LOCAL_DIR: storageDir,
+    RATE_LIMIT_PER_MINUTE: '0',
+    LOG_LEVEL: 'silent',
+    APPLY_PER_HOUR: '100000',
+    ...Object.fromEntries(TEMPLATE_NAMES.flatMap((n) => [[`SMS_TPL_${n.toUpperCase()}`, `SMS_TPL_${n.toUpperCase()}`], [`WECHAT_TPL_${n.toUpperCase()}`, `WX_TPL_${n.toUpperCase()}`]])),
+    ...start.env,
+  };
+  const config = loadConfig(env);
+  const runtime = await createRuntime(config);
+  const address = await runtime.app.listen({ host: '127.0.0.1', port: 0 });
+
+  const handlers: Record<string, (args: unknown) => Promise<unknown>> = {
+    usage: async () => ({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss }),
+    bind: async (args) => {
+      for (const [openid, phone] of args as Array<[string, string]>) cloud.bind(openid, phone);
+      return {};
+    },
+    codes: async (args) => (args as string[]).map((openid) => oauth.issueCode(openid)),
+    addEmployees: async (args) => {
+      for (const e of args as Array<{ name: string; phone: string; department: string }>) koala.addEmployee(e);
+      return {};
+    },
+    /** null clears; the simulators delay (without a status) and then answer normally. */
+    fault: async (args) => {
+      const { sims: names, fault } = args as { sims: SimName[]; fault: Fault | null };
+      for (const n of names) sims[n].server.setFault(fault);
+      return {};
+    },
+    traceStart: async () => {
+      tracer.start();
+      return {};
+    },
+    traceStop: async () => tracer.stop(),
+    /**
+     * Queues one invitation's notifications (SMS + WeChat to the visitor) per application, as
+     * POST /v1/subject does (planNotifications → rows → one pg-boss job per row, in one
+     * transaction), with the visitors bound in the cloud simulator so WeChat messages are sent.
+     */
+    queueNotifications: async (args) => {
+      const apps = args as Array<{ id: number; phone: string; name: string }>;
+      for (const a of apps) cloud.bind(`notify-${a.phone}`, a.phone);
+      const at = new Date();
+      const ids: number[] = [];
+      const startTime = Math.floor(Date.now() / 1000) + 3600;
+      for (let i = 0; i < apps.length; i += 500) {
+        const chunk = apps.slice(i, i + 500);
+        const rows = chunk.flatMap((a) =>
+          planNotifications(
+            'invitation_created',
+            { kind: 'invitation', name: a.name, phone: a.phone, proposer: '13800000001', interviewee: '张伟', intervieweePhone: '13800000001', startTime, retinues: [] },
+            config.templates,
+            `${config.publicUrl}/h5/#/records`,
+          ).map((n) => ({ applicationId: a.id, event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload, createdAt: at })),
+        );
+        await runtime.database.db.transaction(async (tx) => {
+          const created = await tx.insert(notifications).values(rows).returning({ id: notifications.id });
+          const chunkIds = created.map((r) => r.id);
+          await runtime.queue.enqueueNotifications(runtime.database.executorFor(tx), chunkIds);
+          ids.push(...chunkIds);
+        });
+      }
+      return { ids: ids.length, minId: Math.min(...ids), maxId: Math.max(...ids) };
+    },
+    simStats: async () => ({ smsSent: sms.messages().length, wechatSent: cloud.messages().length, koalaRequests: koala.server.received.length, cloudRequests: cloud.server.received.length }),
+    stop: async () => {
+      await runtime.close();
+      await Promise.all([koala.close(), cloud.close(), oauth.close(), sms.close()]);
+      rmSync(storageDir, { recursive: true, force: true });
+      setImmediate(() => process.exit(0));
+      return {};
+    },
+  };
+  serve(handlers);
+  send({ ready: true, url: address.replace('localhost', '127.0.0.1') });
+}
+
+function serve(handlers: Record<string, (args: unknown) => Promise<unknown>>): void {
+  process.on('message', (raw: unknown) => {
+    const m = raw as Message;
+    if (!m || typeof m.id !== 'number') return;
+    const h = handlers[m.cmd];
+    if (!h) {
+      send({ id: m.id, ok: false, error: `unknown command ${m.cmd}` });
+      return;
+    }
+    h(m.args).then(
+      (result) => send({ id: m.id, ok: true, result }),
+      (err: unknown) => send({ id: m.id, ok: false, error: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) }),
+    );
+  });
+  // The parent went away: do not linger.
+  process.on('disconnect', () => process.exit(0));
+}
+
+const start = JSON.parse(process.argv[2] ?? '{}') as ChildStart;
+(start.role === 'baseline' ? runBaseline(start) : runService(start)).catch((err: unknown) => {
+  send({ ready: false, error: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) });
+  process.exit(1);
+});
