@@ -9,7 +9,9 @@
  *
  * Requests from run.ts: { id, cmd, args } → answers { id, ok, result | error }.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { performance as nodePerformance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -24,7 +26,7 @@ import { planNotifications } from '../../src/modules/applications/messages.js';
 import { createRuntime } from '../../src/runtime.js';
 import { startBaseline } from '../baseline.js';
 
-export type ChildRole = 'baseline' | 'service';
+export type ChildRole = 'baseline' | 'service' | 'sims';
 export type SimName = 'koala' | 'cloud' | 'oauth' | 'sms';
 
 export interface ChildStart {
@@ -32,6 +34,16 @@ export interface ChildStart {
   databaseUrl: string;
   /** Extra environment for loadConfig (service only), e.g. NOTIFY_BATCH_SIZE. */
   env?: Record<string, string>;
+  /** Service only: simulators already running in another process (role "sims"); else in this one. */
+  sims?: SimEndpoints;
+}
+
+/** Where the simulators listen and the credentials they want. */
+export interface SimEndpoints {
+  koala: { url: string; username: string; password: string };
+  cloud: { url: string };
+  oauth: { url: string; appId: string; appSecret: string };
+  sms: { url: string; accessKeyId: string; accessKeySecret: string };
 }
 
 interface Message {
@@ -71,9 +83,34 @@ function sqlTracer() {
   };
 }
 
+/** In-process V8 CPU profiling, switched on and off per measurement. */
+function profilerHandlers(): Record<string, (args: unknown) => Promise<unknown>> {
+  const session = new Session();
+  session.connect();
+  return {
+    profStart: async () => {
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 500 });
+      await session.post('Profiler.start');
+      return {};
+    },
+    /** Event-loop utilisation so far (busy and idle ms), for a share over one run. */
+    elu: async () => {
+      const e = nodePerformance.eventLoopUtilization();
+      return { active: e.active, idle: e.idle };
+    },
+    profStop: async (file) => {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(String(file), JSON.stringify(profile));
+      return {};
+    },
+  };
+}
+
 async function runBaseline(start: ChildStart): Promise<void> {
   const b = await startBaseline({ databaseUrl: start.databaseUrl });
   const handlers: Record<string, (args: unknown) => Promise<unknown>> = {
+    ...profilerHandlers(),
     usage: async () => ({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss }),
     stop: async () => {
       await b.close();
@@ -85,8 +122,7 @@ async function runBaseline(start: ChildStart): Promise<void> {
   send({ ready: true, url: b.url });
 }
 
-async function runService(start: ChildStart): Promise<void> {
-  const tracer = sqlTracer();
+async function startSims() {
   const [koala, cloud, oauth, sms] = await Promise.all([
     startKoalaSimulator(),
     startWechatCloudSimulator(),
@@ -94,23 +130,69 @@ async function runService(start: ChildStart): Promise<void> {
     // No per-number flow control: the benchmark sends many messages to made-up numbers.
     startAliyunSmsSimulator({ verificationTemplates: ['SMS_TPL_VERIFICATION_CODE'], limits: null }),
   ]);
-  const sims = { koala, cloud, oauth, sms };
+  const endpoints: SimEndpoints = {
+    koala: { url: koala.url, username: koala.username, password: koala.password },
+    cloud: { url: cloud.url },
+    oauth: { url: oauth.url, appId: oauth.appId, appSecret: oauth.appSecret },
+    sms: { url: sms.url, accessKeyId: sms.accessKeyId, accessKeySecret: sms.accessKeySecret },
+  };
+  const all = { koala, cloud, oauth, sms };
+  const handlers: Record<string, (args: unknown) => Promise<unknown>> = {
+    bind: async (args) => {
+      for (const [openid, phone] of args as Array<[string, string]>) cloud.bind(openid, phone);
+      return {};
+    },
+    codes: async (args) => (args as string[]).map((openid) => oauth.issueCode(openid)),
+    addEmployees: async (args) => {
+      for (const e of args as Array<{ name: string; phone: string; department: string }>) koala.addEmployee(e);
+      return {};
+    },
+    /** null clears; the simulators delay (without a status) and then answer normally. */
+    fault: async (args) => {
+      const { sims: names, fault } = args as { sims: SimName[]; fault: Fault | null };
+      for (const n of names) all[n].server.setFault(fault);
+      return {};
+    },
+    simStats: async () => ({ sms: sms.server.received.length, cloud: cloud.server.received.length, koala: koala.server.received.length, oauth: oauth.server.received.length }),
+  };
+  return { endpoints, handlers, close: () => Promise.all([koala.close(), cloud.close(), oauth.close(), sms.close()]).then(() => {}) };
+}
+
+async function runSims(): Promise<void> {
+  const sims = await startSims();
+  serve({
+    ...profilerHandlers(),
+    ...sims.handlers,
+    endpoints: async () => sims.endpoints,
+    stop: async () => {
+      await sims.close();
+      setImmediate(() => process.exit(0));
+      return {};
+    },
+  });
+  send({ ready: true, url: sims.endpoints.cloud.url });
+}
+
+async function runService(start: ChildStart): Promise<void> {
+  const tracer = sqlTracer();
+  const local = start.sims ? null : await startSims();
+  const ep = start.sims ?? local!.endpoints;
   const storageDir = mkdtempSync(join(tmpdir(), 'laifang-bench-files-'));
   const env: Record<string, string> = {
     NODE_ENV: 'production',
     DATABASE_URL: start.databaseUrl,
     SESSION_SECRET: randomSecret(),
     PUBLIC_URL: 'http://laifang.bench',
-    KOALA_URL: koala.url,
-    KOALA_USERNAME: koala.username,
-    KOALA_PASSWORD: koala.password,
-    WECHAT_CLOUD_URL: cloud.url,
-    WECHAT_APP_ID: oauth.appId,
-    WECHAT_APP_SECRET: oauth.appSecret,
-    WECHAT_API_URL: oauth.url,
-    ALIYUN_SMS_ENDPOINT: sms.url,
-    ALIYUN_ACCESS_KEY_ID: sms.accessKeyId,
-    ALIYUN_ACCESS_KEY_SECRET: sms.accessKeySecret,
+    KOALA_URL: ep.koala.url,
+    KOALA_USERNAME: ep.koala.username,
+    KOALA_PASSWORD: ep.koala.password,
+    WECHAT_CLOUD_URL: ep.cloud.url,
+    WECHAT_APP_ID: ep.oauth.appId,
+    WECHAT_APP_SECRET: ep.oauth.appSecret,
+    WECHAT_API_URL: ep.oauth.url,
+    ALIYUN_SMS_ENDPOINT: ep.sms.url,
+    ALIYUN_ACCESS_KEY_ID: ep.sms.accessKeyId,
+    ALIYUN_ACCESS_KEY_SECRET: ep.sms.accessKeySecret,
     SMS_SIGN_NAME: '来访',
     STORAGE_LOCAL_DIR: storageDir,
     RATE_LIMIT_PER_MINUTE: '0',
@@ -124,22 +206,8 @@ async function runService(start: ChildStart): Promise<void> {
   const address = await runtime.app.listen({ host: '127.0.0.1', port: 0 });
 
   const handlers: Record<string, (args: unknown) => Promise<unknown>> = {
-    usage: async () => ({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss }),
-    bind: async (args) => {
-      for (const [openid, phone] of args as Array<[string, string]>) cloud.bind(openid, phone);
-      return {};
-    },
-    codes: async (args) => (args as string[]).map((openid) => oauth.issueCode(openid)),
-    addEmployees: async (args) => {
-      for (const e of args as Array<{ name: string; phone: string; department: string }>) koala.addEmployee(e);
-      return {};
-    },
-    /** null clears; the simulators delay (without a status) and then answer normally. */
-    fault: async (args) => {
-      const { sims: names, fault } = args as { sims: SimName[]; fault: Fault | null };
-      for (const n of names) sims[n].server.setFault(fault);
-      return {};
-    },
+    ...profilerHandlers(),
+    ...(local?.handlers ?? {}),
     traceStart: async () => {
       tracer.start();
       return {};
@@ -147,12 +215,11 @@ async function runService(start: ChildStart): Promise<void> {
     traceStop: async () => tracer.stop(),
     /**
      * Queues one invitation's notifications (SMS + WeChat to the visitor) per application, as
-     * POST /v1/subject does (planNotifications → rows → one pg-boss job per row, in one
-     * transaction), with the visitors bound in the cloud simulator so WeChat messages are sent.
+     * POST /v1/subject does: planNotifications → rows → one pg-boss job per row, in one
+     * transaction per 500 applications. (run.ts binds the visitors first, so WeChat sends.)
      */
     queueNotifications: async (args) => {
       const apps = args as Array<{ id: number; phone: string; name: string }>;
-      for (const a of apps) cloud.bind(`notify-${a.phone}`, a.phone);
       const at = new Date();
       const ids: number[] = [];
       const startTime = Math.floor(Date.now() / 1000) + 3600;
@@ -175,10 +242,9 @@ async function runService(start: ChildStart): Promise<void> {
       }
       return { ids: ids.length, minId: Math.min(...ids), maxId: Math.max(...ids) };
     },
-    simStats: async () => ({ smsSent: sms.messages().length, wechatSent: cloud.messages().length, koalaRequests: koala.server.received.length, cloudRequests: cloud.server.received.length }),
     stop: async () => {
       await runtime.close();
-      await Promise.all([koala.close(), cloud.close(), oauth.close(), sms.close()]);
+      await local?.close();
       rmSync(storageDir, { recursive: true, force: true });
       setImmediate(() => process.exit(0));
       return {};
@@ -207,7 +273,7 @@ function serve(handlers: Record<string, (args: unknown) => Promise<unknown>>): v
 }
 
 const start = JSON.parse(process.argv[2] ?? '{}') as ChildStart;
-(start.role === 'baseline' ? runBaseline(start) : runService(start)).catch((err: unknown) => {
+(start.role === 'baseline' ? runBaseline(start) : start.role === 'sims' ? runSims() : runService(start)).catch((err: unknown) => {
   send({ ready: false, error: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) });
   process.exit(1);
 });
