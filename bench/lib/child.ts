@@ -20,11 +20,12 @@ import type { Fault } from '../../src/adapters/simulator.js';
 import { startAliyunSmsSimulator } from '../../src/adapters/sms/simulator.js';
 import { startWechatCloudSimulator } from '../../src/adapters/wechat-cloud/simulator.js';
 import { startWechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
-import { loadConfig, randomSecret, TEMPLATE_NAMES } from '../../src/config.js';
+import { loadConfig, randomSecret } from '../../src/config.js';
 import { notifications } from '../../src/db/schema.js';
 import { planNotifications } from '../../src/modules/applications/messages.js';
 import { createRuntime } from '../../src/runtime.js';
 import { startBaseline } from '../baseline.js';
+import { integrationEnv } from '../../src/simulators.js';
 
 export type ChildRole = 'baseline' | 'service' | 'sims';
 export type SimName = 'koala' | 'cloud' | 'oauth' | 'sms';
@@ -183,22 +184,11 @@ async function runService(start: ChildStart): Promise<void> {
     DATABASE_URL: start.databaseUrl,
     SESSION_SECRET: randomSecret(),
     PUBLIC_URL: 'http://laifang.bench',
-    KOALA_URL: ep.koala.url,
-    KOALA_USERNAME: ep.koala.username,
-    KOALA_PASSWORD: ep.koala.password,
-    WECHAT_CLOUD_URL: ep.cloud.url,
-    WECHAT_APP_ID: ep.oauth.appId,
-    WECHAT_APP_SECRET: ep.oauth.appSecret,
-    WECHAT_API_URL: ep.oauth.url,
-    ALIYUN_SMS_ENDPOINT: ep.sms.url,
-    ALIYUN_ACCESS_KEY_ID: ep.sms.accessKeyId,
-    ALIYUN_ACCESS_KEY_SECRET: ep.sms.accessKeySecret,
-    SMS_SIGN_NAME: '来访',
+    ...integrationEnv(ep),
     STORAGE_LOCAL_DIR: storageDir,
     RATE_LIMIT_PER_MINUTE: '0',
     LOG_LEVEL: 'silent',
     APPLY_PER_HOUR: '100000',
-    ...Object.fromEntries(TEMPLATE_NAMES.flatMap((n) => [[`SMS_TPL_${n.toUpperCase()}`, `SMS_TPL_${n.toUpperCase()}`], [`WECHAT_TPL_${n.toUpperCase()}`, `WX_TPL_${n.toUpperCase()}`]])),
     ...start.env,
   };
   const config = loadConfig(env);

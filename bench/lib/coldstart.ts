@@ -12,11 +12,12 @@ import { startKoalaSimulator } from '../../src/adapters/koala/simulator.js';
 import { startAliyunSmsSimulator } from '../../src/adapters/sms/simulator.js';
 import { startWechatCloudSimulator } from '../../src/adapters/wechat-cloud/simulator.js';
 import { startWechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
-import { randomSecret, TEMPLATE_NAMES } from '../../src/config.js';
+import { randomSecret } from '../../src/config.js';
 import { generate } from '../generate.js';
 import { hostPhone } from './dataset.js';
 import { runLoad, type LoadResult } from './load.js';
 import { memoryOf } from './proc.js';
+import { integrationEnv } from '../../src/simulators.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const PROBE = fileURLToPath(new URL('./probe.ts', import.meta.url));
@@ -149,19 +150,8 @@ export async function measureColdStart(opts: { runs: number; applications: numbe
       ...base,
       NODE_ENV: 'production',
       SESSION_SECRET: randomSecret(),
-      KOALA_URL: koala.url,
-      KOALA_USERNAME: koala.username,
-      KOALA_PASSWORD: koala.password,
-      WECHAT_CLOUD_URL: cloud.url,
-      WECHAT_APP_ID: oauth.appId,
-      WECHAT_APP_SECRET: oauth.appSecret,
-      WECHAT_API_URL: oauth.url,
-      ALIYUN_SMS_ENDPOINT: sms.url,
-      ALIYUN_ACCESS_KEY_ID: sms.accessKeyId,
-      ALIYUN_ACCESS_KEY_SECRET: sms.accessKeySecret,
-      SMS_SIGN_NAME: '来访',
+      ...integrationEnv({ koala, cloud, oauth, sms }),
       RATE_LIMIT_PER_MINUTE: '0',
-      ...Object.fromEntries(TEMPLATE_NAMES.flatMap((n) => [[`SMS_TPL_${n.toUpperCase()}`, `SMS_TPL_${n.toUpperCase()}`], [`WECHAT_TPL_${n.toUpperCase()}`, `WX_TPL_${n.toUpperCase()}`]])),
     };
 
     // The first start after generating also warms tsx's transpile cache; it is not counted.

@@ -8,8 +8,8 @@ import { startKoalaSimulator } from '../../src/adapters/koala/simulator.js';
 import { startAliyunSmsSimulator } from '../../src/adapters/sms/simulator.js';
 import { startWechatCloudSimulator } from '../../src/adapters/wechat-cloud/simulator.js';
 import { startWechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
-import { TEMPLATE_NAMES } from '../../src/config.js';
 import { futureWindow, openTestDatabase, STAFF, type Sims } from '../helpers/harness.js';
+import { integrationEnv } from '../../src/simulators.js';
 
 /**
  * The service as a real process, killed with SIGKILL the moment it has answered
@@ -43,24 +43,13 @@ function env(): NodeJS.ProcessEnv {
     HOST: '127.0.0.1',
     DATABASE_URL: dbUrl,
     SESSION_SECRET: 'crash-test-secret-crash-test-secret-0123456789',
-    KOALA_URL: sims.koala.url,
-    KOALA_USERNAME: sims.koala.username,
-    KOALA_PASSWORD: sims.koala.password,
-    WECHAT_CLOUD_URL: sims.cloud.url,
-    WECHAT_APP_ID: sims.oauth.appId,
-    WECHAT_APP_SECRET: sims.oauth.appSecret,
-    WECHAT_API_URL: sims.oauth.url,
-    ALIYUN_SMS_ENDPOINT: sims.sms.url,
-    ALIYUN_ACCESS_KEY_ID: sims.sms.accessKeyId,
-    ALIYUN_ACCESS_KEY_SECRET: sims.sms.accessKeySecret,
-    SMS_SIGN_NAME: '来访',
+    ...integrationEnv(sims),
     STORAGE_LOCAL_DIR: storage,
     RATE_LIMIT_PER_MINUTE: '0',
     // A job a killed worker had taken is retried after 5 s here (60 s by default).
     NOTIFY_EXPIRE_S: '5',
     NOTIFY_MAINTENANCE_S: '1',
     LOG_LEVEL: 'warn',
-    ...Object.fromEntries(TEMPLATE_NAMES.flatMap((n) => [[`SMS_TPL_${n.toUpperCase()}`, `SMS_${n}`], [`WECHAT_TPL_${n.toUpperCase()}`, `WX_${n}`]])),
   };
 }
 

@@ -8,10 +8,11 @@ import { startKoalaSimulator, type KoalaSimulator, type KoalaSimulatorOptions } 
 import { startAliyunSmsSimulator, type AliyunSmsSimulator, type AliyunSmsSimulatorOptions } from '../../src/adapters/sms/simulator.js';
 import { startWechatCloudSimulator, type WechatCloudSimulator } from '../../src/adapters/wechat-cloud/simulator.js';
 import { startWechatOAuthSimulator, type WechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
-import { loadConfig, TEMPLATE_NAMES } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { integrationEnv } from '../../src/simulators.js';
 
 export type DbKind = 'pglite' | 'pg';
 
@@ -118,24 +119,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     DATABASE_URL: url,
     SESSION_SECRET: 'test-secret-test-secret-test-secret-0123456789',
     PUBLIC_URL: 'http://laifang.test',
-    KOALA_URL: koala.url,
-    KOALA_USERNAME: koala.username,
-    KOALA_PASSWORD: koala.password,
-    WECHAT_CLOUD_URL: cloud.url,
-    WECHAT_APP_ID: oauth.appId,
-    WECHAT_APP_SECRET: oauth.appSecret,
-    WECHAT_API_URL: oauth.url,
-    ALIYUN_SMS_ENDPOINT: sms.url,
-    ALIYUN_ACCESS_KEY_ID: sms.accessKeyId,
-    ALIYUN_ACCESS_KEY_SECRET: sms.accessKeySecret,
-    SMS_SIGN_NAME: '来访',
+    ...integrationEnv(sims),
     STORAGE_LOCAL_DIR: storageDir,
     RATE_LIMIT_PER_MINUTE: '0',
     NOTIFY_POLL_MS: '500',
     NOTIFY_RETRY_DELAY_S: '1',
     UPSTREAM_TIMEOUT_MS: '2000',
     LOG_LEVEL: process.env.LAIFANG_TEST_LOG ?? 'silent',
-    ...Object.fromEntries(TEMPLATE_NAMES.flatMap((n) => [[`SMS_TPL_${n.toUpperCase()}`, `SMS_TPL_${n.toUpperCase()}`], [`WECHAT_TPL_${n.toUpperCase()}`, `WX_TPL_${n.toUpperCase()}`]])),
     ...opts.env,
   };
   const config = loadConfig(env);
