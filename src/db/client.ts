@@ -26,8 +26,6 @@ export interface Database {
   ping(): Promise<void>;
   /** Applies the committed SQL migrations (idempotent). */
   migrate(): Promise<void>;
-  /** PGlite only: the whole data directory as a tarball (tests clone a migrated template from it). */
-  dump?: () => Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -36,21 +34,19 @@ const MIGRATION_LOCK = 0x1af40001;
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
 
 export interface OpenOptions {
-  /** PGlite only: start from this data directory dump (tests clone a migrated template). */
-  loadDataDir?: Blob;
   /** pg only: pool size. */
   poolSize?: number;
 }
 
 export async function openDatabase(url: string, opts: OpenOptions = {}): Promise<Database> {
-  if (url.startsWith('pglite://')) return openPglite(url.slice('pglite://'.length), opts);
+  if (url.startsWith('pglite://')) return openPglite(url.slice('pglite://'.length));
   return openPg(url, opts);
 }
 
-async function openPglite(location: string, opts: OpenOptions): Promise<Database> {
+async function openPglite(location: string): Promise<Database> {
   const inMemory = location === '' || location === 'memory';
   if (!inMemory) mkdirSync(location, { recursive: true });
-  const client = new PGlite(inMemory ? undefined : location, opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
+  const client = new PGlite(inMemory ? undefined : location);
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   const run = async (q: { query(t: string, v?: unknown[]): Promise<{ rows: unknown[] }>; exec(t: string): Promise<Array<{ rows: unknown[] }>> }, text: string, values?: unknown[]) => {
@@ -72,7 +68,6 @@ async function openPglite(location: string, opts: OpenOptions): Promise<Database
     migrate: async () => {
       await migratePglite(db as never, { migrationsFolder: MIGRATIONS_DIR });
     },
-    dump: () => client.dumpDataDir('none'),
     close: async () => {
       if (!client.closed) await client.close();
     },
