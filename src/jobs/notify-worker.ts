@@ -114,19 +114,32 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
     }
   }
 
+  let inFlight = 0;
   let workerId = '';
   workerId = await boss.work<{ notificationId: number }>(
     NOTIFY_QUEUE,
     { batchSize: deps.batchSize, pollingIntervalSeconds: deps.pollingIntervalSeconds, includeMetadata: true },
     async (jobs) => {
-      // One job's failure must not fail the batch: each is settled on its own.
-      await Promise.all(jobs.map((job) => settle(job)));
+      inFlight++;
+      try {
+        // One job's failure must not fail the batch: each is settled on its own.
+        await Promise.all(jobs.map((job) => settle(job)));
+      } finally {
+        inFlight--;
+      }
       // A full batch means a backlog: fetch the next one at once instead of after the polling interval.
       if (jobs.length >= deps.batchSize) boss.notifyWorker(workerId);
     },
   );
 
   return {
-    stop: () => boss.offWork(NOTIFY_QUEUE),
+    async stop() {
+      await boss.offWork(NOTIFY_QUEUE);
+      // pg-boss completes a batch with a query it does not await, issued right after our
+      // handler returns: wait for running batches, then one turn of the event loop so that
+      // query has reached the pool before the database is closed.
+      while (inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setImmediate(r));
+    },
   };
 }
