@@ -135,11 +135,10 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
   return {
     async stop() {
       await boss.offWork(NOTIFY_QUEUE);
-      // pg-boss completes a batch with a query it does not await, issued right after our
-      // handler returns: wait for running batches, then one turn of the event loop so that
-      // query has reached the pool before the database is closed.
-      while (inFlight > 0) await new Promise((r) => setTimeout(r, 10));
-      await new Promise((r) => setImmediate(r));
+      // The worker may be fetching as it is told to stop; the batch it gets still runs, and
+      // pg-boss completes it with a query it does not await. Wait for all of that to finish
+      // before the database can be closed.
+      await deps.queue.drain(() => inFlight > 0);
     },
   };
 }

@@ -18,6 +18,12 @@ export interface Queue {
   boss: PgBoss;
   /** Queues one job per notification id, inside the caller's transaction (optionally to start later). */
   enqueueNotifications(executor: SqlExecutor, notificationIds: number[], opts?: { delaySeconds?: number }): Promise<void>;
+  /**
+   * Resolves once none of pg-boss's own queries is running and `busy()` reports nothing, over
+   * two turns of the event loop (pg-boss issues some queries without awaiting them, such as
+   * the completion of a batch right after its handler returns). Gives up after timeoutMs.
+   */
+  drain(busy?: () => boolean, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -26,8 +32,36 @@ export interface Queue {
  * transaction as the record that causes it: it exists iff that record committed.
  */
 export async function startQueue(executor: SqlExecutor, opts: QueueOptions, logger: Logger): Promise<Queue> {
+  // Every query pg-boss runs through the pool is counted, so that shutdown can wait for the
+  // ones it does not await before the database is closed.
+  let pending = 0;
+  const tracked: SqlExecutor = {
+    async executeSql(text, values) {
+      pending++;
+      try {
+        return await executor.executeSql(text, values);
+      } finally {
+        pending--;
+      }
+    },
+  };
+  const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+  async function drain(busy: () => boolean = () => false, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let quietTurns = 0;
+    while (quietTurns < 2 && Date.now() < deadline) {
+      await nextTurn();
+      if (pending === 0 && !busy()) quietTurns++;
+      else {
+        quietTurns = 0;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    if (quietTurns < 2) logger.warn({ pending }, 'job queue still busy at shutdown');
+  }
+
   const boss = new PgBoss({
-    db: executor,
+    db: tracked,
     schedule: false,
     supervise: true,
     migrate: true,
@@ -62,8 +96,10 @@ export async function startQueue(executor: SqlExecutor, opts: QueueOptions, logg
         { db: txExecutor } as Parameters<PgBoss['insert']>[1],
       );
     },
+    drain,
     async stop() {
       await boss.stop({ graceful: true, wait: true, timeout: 10_000, close: false } as Parameters<PgBoss['stop']>[0]);
+      await drain();
     },
   };
 }
