@@ -58,12 +58,13 @@ async function startService(): Promise<void> {
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   child = proc;
-  const deadline = Date.now() + 30_000;
+  // Generous: a cold tsx start on a loaded two-core machine has taken over 30 s.
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`service exited: ${stderr}`);
     const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`service not ready in 30 s: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`service not ready in 120 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -24,8 +24,10 @@ describe('SMS provider outage', () => {
       const started = Date.now();
       const res = await h.request('POST', '/v1/subject', { token: host, body: { name: `访客${i}`, phone, interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() } });
       expect(res.status).toBe(200);
-      // The answer does not depend on the provider: no SMS call is on this path.
-      expect(Date.now() - started).toBeLessThan(2000);
+      // The answer does not depend on the provider: no SMS call is on this path. A path that
+      // waited for the SMS would wait through its retries (tens of seconds): the bound separates
+      // the two on a loaded machine; it is not a performance figure (see bench/).
+      expect(Date.now() - started).toBeLessThan(10_000);
       const list = await h.request('GET', '/v1/auth/records?size=10', { token: host });
       expect(list.status).toBe(200);
     }
@@ -36,10 +38,11 @@ describe('SMS provider outage', () => {
 
     h.sims.sms.server.setFault(null);
     const recovered = Date.now();
-    await h.waitFor(() => h.sims.sms.messages().length >= visitors.length, { timeoutMs: 15_000, what: 'delivery after recovery' });
+    // Back-off ceiling 2 s (+20 % jitter) plus the 0.5 s polling interval, with wide slack for a
+    // busy machine: a missing back-off ceiling would leave retries minutes apart.
+    await h.waitFor(() => h.sims.sms.messages().length >= visitors.length, { timeoutMs: 20_000, what: 'delivery after recovery' });
     const lag = Date.now() - recovered;
-    // Back-off ceiling 2 s (+20 % jitter) plus the 0.5 s polling interval, with slack for a busy machine.
-    expect(lag).toBeLessThan(6000);
+    expect(lag).toBeLessThan(20_000);
     await new Promise((r) => setTimeout(r, 1500));
     expect(h.sims.sms.messages().map((m) => m.phone).sort()).toEqual(visitors);
   }, 60_000);
