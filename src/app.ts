@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
@@ -11,21 +12,27 @@ import type { WechatOAuthPort } from './adapters/wechat-oauth/port.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import { installAuth } from './http/auth.js';
+import { registerH5Pages } from './http/h5-pages.js';
 import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
 import { databaseRateLimitStore } from './http/rate-limit-store.js';
 import type { Logger } from './log.js';
+import { registerAdminApi, type AdminApi } from './modules/admin/register.js';
 import { applicationRoutes } from './modules/applications/routes.js';
 import type { Applications } from './modules/applications/service.js';
 import { bindingRoutes } from './modules/binding/routes.js';
 import type { Bindings } from './modules/binding/service.js';
 import type { Identity } from './modules/identity/service.js';
+import { privacyRoutes } from './modules/privacy/routes.js';
+import { createPrivacy } from './modules/privacy/service.js';
 import { sessionRoutes } from './modules/session/routes.js';
 import type { RedeemedCodes } from './modules/session/redeemed-codes.js';
 import type { SessionTokens } from './modules/session/tokens.js';
 import { smsCodeRoutes } from './modules/sms-codes/routes.js';
 import type { SmsCodes } from './modules/sms-codes/service.js';
 import type { Purposes } from './modules/staff/purposes.js';
+import { visitRoutes } from './modules/visits/routes.js';
+import type { Visits } from './modules/visits/service.js';
 
 export interface AppDeps {
   config: Config;
@@ -39,11 +46,15 @@ export interface AppDeps {
   smsCodes: SmsCodes;
   applications: Applications;
   purposes: Purposes;
+  /** Front desk (issue 3): kiosk sign-in, turnstile, check-out, pass pictures. */
+  visits?: Visits;
   now: () => number;
   /** True once migrations are applied (GET /readyz). */
   isReady: () => boolean;
   /** An HTTP server that is already listening (main.ts answers /healthz on it while starting). */
   serverFactory?: FastifyServerOptions['serverFactory'];
+  /** Admin API, devices and audit (issue 3); absent: admin and device routes answer 401. */
+  adminApi?: AdminApi;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -55,6 +66,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
     },
     requestIdHeader: false,
+    // Fastify's 10 s per plugin is too short on a small, busy box (swagger-ui timed out while
+    // restarting under load in test/faults/sigkill-load): a slow start beats a failed one.
+    pluginTimeout: 60_000,
     bodyLimit: 64 * 1024,
     trustProxy: config.trustProxy,
     ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
@@ -76,7 +90,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
     parseJson(req, body as string, done);
   });
-  await app.register(helmet, { contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'https:', 'http:'] } } });
+  // No `upgrade-insecure-requests`: served over plain HTTP on a LAN address (a small box beside
+  // Koala), it makes the browser fetch the H5 pages' own scripts over HTTPS, and they never load.
+  await app.register(helmet, { contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'https:', 'http:'], 'upgrade-insecure-requests': null } } });
+  // CORS only for the configured origins (CORS_ORIGINS); none configured: no CORS headers at all.
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins,
+      methods: ['GET', 'POST', 'PUT', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+      exposedHeaders: ['Retry-After', 'X-Request-Id'],
+      maxAge: 600,
+    });
+  }
   if (config.rateLimitPerMinute > 0) {
     await app.register(rateLimit, {
       global: false,
@@ -96,7 +122,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'Laifang (来访) API', version: '1.0.0', description: 'WeChat H5 visitor appointments. Contract: shared/spec/api-contract.md' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'token from POST /v1/session' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'token from POST /v1/session' },
+          // Named by the kiosk / turnstile routes; without it app.swagger() (and /docs/json) throws.
+          device: { type: 'apiKey', in: 'header', name: 'authorization', description: 'Authorization: Device <device token>' },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
@@ -105,6 +137,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     mkdirSync(config.storage.dir, { recursive: true });
     await app.register(fastifyStatic, { root: resolve(config.storage.dir), prefix: '/files/', decorateReply: false, index: false, immutable: true, maxAge: '365d' });
   }
+
+  await registerH5Pages(app);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ code: 0, err_msg: '', data: { status: 'ok' } }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
@@ -115,10 +149,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const nowSeconds = () => Math.floor(deps.now() / 1000);
-  installAuth(app, { tokens: deps.tokens, identity: deps.identity, nowSeconds });
-  sessionRoutes(app, { oauth: deps.oauth, redeemed: deps.redeemedCodes, tokens: deps.tokens, nowSeconds, devLogin: config.simulated });
+  installAuth(app, { tokens: deps.tokens, identity: deps.identity, nowSeconds, devices: deps.adminApi?.devices, admins: deps.adminApi?.accounts });
+  sessionRoutes(app, { oauth: deps.oauth, redeemed: deps.redeemedCodes, tokens: deps.tokens, nowSeconds, devLogin: config.simulated, wechatAppId: config.wechatOAuth?.appId ?? '', smsRequired: config.bindVerifyPhone });
   smsCodeRoutes(app, { smsCodes: deps.smsCodes });
   bindingRoutes(app, { bindings: deps.bindings });
   applicationRoutes(app, { applications: deps.applications, identity: deps.identity, purposes: deps.purposes });
+  if (deps.visits) visitRoutes(app, { visits: deps.visits, identity: deps.identity });
+  if (deps.adminApi) registerAdminApi(app, { db: deps.database.db, api: deps.adminApi });
+  // PIPL export / erasure of one phone number: admin only (issue 6).
+  if (deps.adminApi) privacyRoutes(app, { db: deps.database.db, privacy: createPrivacy({ db: deps.database.db }), audit: deps.adminApi.audit });
   return app;
 }

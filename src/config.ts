@@ -26,14 +26,27 @@ export interface Config {
   wechatOAuth: { apiUrl: string; appId: string; appSecret: string; timeoutMs: number } | null;
   sms: { endpoint: string; accessKeyId: string; accessKeySecret: string; signName: string; timeoutMs: number } | null;
   templates: { sms: Record<TemplateName, string>; wechat: Record<TemplateName, string> };
+  /** The first admin, created at start-up when there is no admin yet (ADMIN_USERNAME / ADMIN_PASSWORD). */
+  firstAdmin: { username: string; password: string } | null;
   storage:
     | { driver: 'local'; dir: string }
-    | { driver: 's3'; endpoint?: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; publicUrl?: string; forcePathStyle: boolean };
+    | { driver: 's3'; endpoint?: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; publicUrl?: string; forcePathStyle: boolean; private: boolean; signedUrlTtlSeconds: number };
   notify: { pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; maxRetryDelaySeconds: number; batchSize: number; expireInSeconds: number; maintenanceIntervalSeconds: number };
   /** How long purposes and a full pass through Koala's employees are trusted before asking again. */
   koalaCacheSeconds: number;
   /** How long a remembered employee is used without re-reading it from Koala (0 = every time). */
   koalaStaffRefreshSeconds: number;
+  /** Front desk (issue 3): how early before its window a visitor may sign in; how often ended visits are checked out. */
+  visits: { signinLeadMinutes: number; sweepSeconds: number };
+  /** Origins allowed to call the API from a browser (CORS_ORIGINS); empty = no CORS headers at all. */
+  corsOrigins: string[];
+  /**
+   * Caps on SMS actually sent, counted in the database (all replicas): per target phone (an
+   * hour, a day) and for the whole service (an hour), whatever route caused them (issue 6).
+   */
+  smsCaps: { perPhonePerHour: number; perPhonePerDay: number; globalPerHour: number };
+  /** Visit records, companions and notifications are deleted this many days after the visit window ends. */
+  retention: { days: number; sweepIntervalSeconds: number; batchSize: number };
 }
 
 export const TEMPLATE_NAMES = [
@@ -41,6 +54,9 @@ export const TEMPLATE_NAMES = [
   'approval_pass_to_visitor',
   'approval_reminder_to_employee',
   'application_submitted_to_visitor',
+  // Front desk (issue 3): the pass sent at kiosk sign-in, and the host told of the arrival.
+  'signin_to_visitor',
+  'visitor_signin_to_employee',
 ] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
@@ -164,6 +180,9 @@ export function loadConfig(env: Env = process.env): Config {
       secretAccessKey: get('S3_SECRET_ACCESS_KEY') ?? '',
       publicUrl: url('S3_PUBLIC_URL'),
       forcePathStyle: bool('S3_FORCE_PATH_STYLE', false),
+      // A private bucket: avatars are handed out as short-lived signed URLs.
+      private: bool('S3_PRIVATE', false),
+      signedUrlTtlSeconds: int('S3_SIGNED_URL_TTL_S', 900, 60, 7 * 86_400),
     };
   } else {
     problems.push(`STORAGE_DRIVER=${JSON.stringify(driver)} must be "local" or "s3".`);
@@ -196,6 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
     wechatOAuth,
     sms,
     templates,
+    firstAdmin: firstAdmin(get('ADMIN_USERNAME'), get('ADMIN_PASSWORD'), problems),
     storage,
     notify: {
       pollingIntervalSeconds: Math.max(0.5, int('NOTIFY_POLL_MS', 1000, 500, 60_000) / 1000),
@@ -211,9 +231,49 @@ export function loadConfig(env: Env = process.env): Config {
     },
     koalaCacheSeconds: int('KOALA_CACHE_SECONDS', 600, 0, 86_400 * 30),
     koalaStaffRefreshSeconds: int('KOALA_STAFF_REFRESH_SECONDS', 0, 0, 86_400),
+    visits: { signinLeadMinutes: int('SIGNIN_LEAD_MINUTES', 30, 0, 24 * 60), sweepSeconds: int('VISIT_SWEEP_S', 30, 1, 3600) },
+    corsOrigins: corsOrigins(get('CORS_ORIGINS'), problems),
+    smsCaps: {
+      perPhonePerHour: int('SMS_PER_PHONE_PER_HOUR', 10, 1, 100_000),
+      perPhonePerDay: int('SMS_PER_PHONE_PER_DAY', 30, 1, 1_000_000),
+      globalPerHour: int('SMS_GLOBAL_PER_HOUR', 2000, 1, 10_000_000),
+    },
+    retention: {
+      days: int('RETENTION_DAYS', 90, 1, 36_500),
+      sweepIntervalSeconds: int('RETENTION_SWEEP_S', 3600, 1, 86_400),
+      batchSize: int('RETENTION_BATCH', 500, 1, 100_000),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** `https://a.example.com, https://b.example.com` → exact origins; `*` is refused (sessions are bearer tokens, but be explicit). */
+function corsOrigins(raw: string | undefined, problems: string[]): string[] {
+  if (raw === undefined) return [];
+  const out: string[] = [];
+  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    try {
+      const u = new URL(item);
+      if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== item.replace(/\/+$/, '')) throw new Error('not an origin');
+      out.push(u.origin);
+    } catch {
+      problems.push(`CORS_ORIGINS: ${JSON.stringify(item)} must be an origin such as https://h5.example.com (scheme, host and port only).`);
+    }
+  }
+  return out;
+}
+
+/** Both or neither; the password is checked here so a weak one stops the start, and never echoed. */
+function firstAdmin(username: string | undefined, password: string | undefined, problems: string[]): Config['firstAdmin'] {
+  if (username === undefined && password === undefined) return null;
+  if (username === undefined || password === undefined) {
+    problems.push('ADMIN_USERNAME and ADMIN_PASSWORD go together (the first admin, created when there is none).');
+    return null;
+  }
+  if (!/^[A-Za-z0-9_.@-]{3,64}$/.test(username)) problems.push('ADMIN_USERNAME must be 3–64 letters, digits or _ . @ -.');
+  if (password.length < 10) problems.push('ADMIN_PASSWORD must be at least 10 characters.');
+  return { username, password };
 }
 
 /** A fresh random secret, for data directories that have none yet (never used in production). */

@@ -13,6 +13,9 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'STAFF_NOT_FOUND'
   | 'CONFLICT'
+  | 'PASS_INVALID'
+  | 'PASS_NOT_YET_VALID'
+  | 'PASS_EXPIRED'
   | 'RATE_LIMITED'
   | 'UPSTREAM_FAILED'
   | 'UPSTREAM_UNAVAILABLE'
@@ -28,6 +31,11 @@ const STATUS: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   STAFF_NOT_FOUND: 404,
   CONFLICT: 409,
+  // Turnstile (issue 3): the device is authenticated and the request well formed, but this pass
+  // does not admit now — a refusal, like FORBIDDEN (docs/api-contract-frontdesk.md).
+  PASS_INVALID: 403,
+  PASS_NOT_YET_VALID: 403,
+  PASS_EXPIRED: 403,
   RATE_LIMITED: 429,
   UPSTREAM_FAILED: 502,
   UPSTREAM_UNAVAILABLE: 503,
@@ -44,6 +52,9 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   NOT_FOUND: '记录不存在',
   STAFF_NOT_FOUND: '未找到该员工',
   CONFLICT: '请求与当前状态冲突',
+  PASS_INVALID: '无效的通行码',
+  PASS_NOT_YET_VALID: '通行权限尚未生效',
+  PASS_EXPIRED: '通行权限已过期',
   RATE_LIMITED: '请求过于频繁，请稍后再试',
   UPSTREAM_FAILED: '外部系统返回错误，请稍后再试',
   UPSTREAM_UNAVAILABLE: '外部系统暂时不可用，请稍后再试',

@@ -1,9 +1,13 @@
 import 'dotenv/config';
 import { ConfigError, loadConfig } from './config.js';
 import { listenEarly } from './boot-server.js';
-import { createRuntime } from './runtime.js';
+import { isDatabaseUnavailable } from './db/client.js';
+import { createRuntime, DEMO_ADMIN } from './runtime.js';
 import { DEMO_WECHAT_USERS } from './simulators.js';
 import { normalizePhone } from './phone.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { H5_DIST_DIR } from './http/h5-pages.js';
 
 async function main(): Promise<void> {
   let config;
@@ -19,6 +23,15 @@ async function main(): Promise<void> {
 
   const boot = await listenEarly(config.port, config.host);
   const runtime = await createRuntime(config, { seedDemoBindings: true, serverFactory: boot.factory });
+  // pg-boss 10.4.2 does not await the query that completes (or fails) a finished batch
+  // (manager.js, work → onFetch). While the database is down that rejection has no handler,
+  // and Node would end the process on it. A lost completion is harmless: the job expires and
+  // is retried, and its notification is no longer pending, so nothing is sent again. Exactly
+  // those are logged; any other unhandled rejection still ends the process, as by default.
+  process.on('unhandledRejection', (reason) => {
+    if (!isDatabaseUnavailable(reason)) throw reason;
+    runtime.logger.warn({ detail: reason instanceof Error ? reason.message : String(reason) }, 'database unavailable for a background query');
+  });
   boot.activate();
   const bound = boot.server.address();
   const address = typeof bound === 'object' && bound ? `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
@@ -27,6 +40,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `Laifang (来访) is listening on ${address}`,
+    `  H5 pages (open on a phone, or a browser at 375 px): ${base}/h5/${existsSync(join(H5_DIST_DIR, 'index.html')) ? '' : '   (not built: run npm run build:web)'}`,
     `  API docs (OpenAPI / Swagger UI): ${base}/docs`,
     `  Health: ${base}/healthz   Ready: ${base}/readyz`,
     `  Database: ${config.databaseUrl.startsWith('pglite://') ? config.databaseUrl : 'PostgreSQL'}`,
@@ -53,6 +67,13 @@ async function main(): Promise<void> {
       'Try it:',
       `  curl -s -X POST ${base}/v1/session/dev -H 'content-type: application/json' -d '{"weixinUserId":"demo-staff-zhangwei"}'`,
       `  curl -s ${base}/v1/subject/binding -H 'authorization: Bearer <token>'`,
+      '',
+      ...(config.firstAdmin
+        ? []
+        : [
+            `Demo admin (simulated mode only; created when the database has no admin yet): ${DEMO_ADMIN.username} / ${DEMO_ADMIN.password}`,
+            `  curl -s -X POST ${base}/v1/admin/session -H 'content-type: application/json' -d '{"username":"${DEMO_ADMIN.username}","password":"${DEMO_ADMIN.password}"}'`,
+          ]),
     );
   }
   console.log(lines.join('\n'));

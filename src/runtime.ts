@@ -2,11 +2,10 @@ import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { createKoalaClient } from './adapters/koala/client.js';
 import type { KoalaPort } from './adapters/koala/port.js';
-import { createAliyunSmsClient } from './adapters/sms/client.js';
+import type { AliyunSmsClientOptions } from './adapters/sms/client.js';
 import type { SmsPort } from './adapters/sms/port.js';
 import { createLocalStorage } from './adapters/storage/local.js';
 import type { StoragePort } from './adapters/storage/port.js';
-import { createS3Storage } from './adapters/storage/s3.js';
 import { createWechatCloudClient } from './adapters/wechat-cloud/client.js';
 import type { WechatCloudPort } from './adapters/wechat-cloud/port.js';
 import { createWechatOAuthClient } from './adapters/wechat-oauth/client.js';
@@ -16,14 +15,27 @@ import { randomSecret, type Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
 import { appState } from './db/schema.js';
 import { startNotifyWorker, type NotifyWorker } from './jobs/notify-worker.js';
+import { startKoalaSync } from './jobs/koala-sync.js';
+import { startVisitSweep } from './jobs/visit-sweep.js';
+import { startRetention } from './jobs/retention.js';
 import { startQueue, type Queue } from './jobs/queue.js';
 import { createLogger, type Logger } from './log.js';
 import { createApplications } from './modules/applications/service.js';
+import { createAdminAccounts, type AdminAccounts } from './modules/admin/service.js';
+import { createAdminTokens } from './modules/admin/tokens.js';
+import { createDevices, type Devices } from './modules/devices/service.js';
+import { createSecretBox } from './modules/settings/secret-box.js';
+import { createServerSettings, livePort } from './modules/settings/servers.js';
+import { createTemplateSettings } from './modules/settings/templates.js';
+import { createAudit } from './modules/audit/service.js';
+import { createPassKeys } from './modules/visits/passes.js';
+import { createVisits } from './modules/visits/service.js';
 import { createBindings } from './modules/binding/service.js';
 import { createIdentity } from './modules/identity/service.js';
 import { createRedeemedCodes } from './modules/session/redeemed-codes.js';
 import { createSessionTokens } from './modules/session/tokens.js';
 import { createSmsCodes } from './modules/sms-codes/service.js';
+import { guardSms } from './modules/sms-guard/guard.js';
 import { createAvatars } from './modules/staff/avatars.js';
 import { createStaffDirectory } from './modules/staff/directory.js';
 import { createPurposes } from './modules/staff/purposes.js';
@@ -48,8 +60,14 @@ export interface Runtime {
   simulators: Simulators | null;
   queue: Queue;
   worker: NotifyWorker;
+  /** Front-desk devices and admin accounts (tests register devices and admins through these). */
+  devices: Devices;
+  admins: AdminAccounts;
   close(): Promise<void>;
 }
+
+/** Simulated mode only (`npm start` with no integration configured): printed in the start banner. */
+export const DEMO_ADMIN = { username: 'admin', password: 'laifang-demo-admin' } as const;
 
 interface Ports {
   koala: KoalaPort;
@@ -80,7 +98,34 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       closers.push(() => simulators!.close());
     }
     const ports = createPorts(config, simulators, logger);
-    const storage = createStorage(config);
+    // Koala and cloud connections an admin may change at run time (PUT /v1/config/servers): every
+    // call uses the settings in force (this replica at once, the others within 5 s).
+    const servers = createServerSettings({
+      db: database.db,
+      box: createSecretBox(secret),
+      logger,
+      now,
+      defaults: simulators
+        ? { koala: { url: simulators.koala.url, username: simulators.koala.username, password: simulators.koala.password }, cloudUrl: simulators.cloud.url }
+        : { koala: { url: config.koala!.url, username: config.koala!.username, password: config.koala!.password }, cloudUrl: config.wechatCloud!.url },
+    });
+    await servers.start(5000);
+    const templateSettings = createTemplateSettings({ db: database.db, defaults: config.templates, now });
+    closers.push(async () => servers.stop());
+    ports.koala = livePort(
+      () => JSON.stringify(servers.current().koala),
+      () => {
+        const c = servers.current().koala;
+        return createKoalaClient({ baseUrl: c.url, username: c.username, password: c.password, timeoutMs: config.koala?.timeoutMs ?? 5000, logger: logger.child({ upstream: 'koala' }) });
+      },
+    );
+    ports.cloud = livePort(
+      () => servers.current().cloudUrl,
+      () => createWechatCloudClient({ baseUrl: servers.current().cloudUrl, timeoutMs: config.wechatCloud?.timeoutMs ?? 5000, logger: logger.child({ upstream: 'wechat-cloud' }) }),
+    );
+    // Every SMS (codes and notifications) passes the per-phone and global caps (issue 6).
+    const sms = guardSms({ db: database.db, sms: ports.sms, caps: config.smsCaps, secret, now });
+    const storage = await createStorage(config);
 
     const queue = await startQueue(
       database.executor,
@@ -97,7 +142,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const worker = await startNotifyWorker({
       database,
       queue,
-      sms: ports.sms,
+      sms,
       wechat: ports.cloud,
       logger,
       now,
@@ -108,33 +153,75 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       maxRetryDelaySeconds: config.notify.maxRetryDelaySeconds,
     });
     closers.push(() => worker.stop());
+    const retention = startRetention({ database, logger, now, options: config.retention });
+    closers.push(() => retention.stop());
 
     const db = database.db;
     const tokens = createSessionTokens(secret, config.sessionTtlSeconds);
     const redeemedCodes = createRedeemedCodes({ db, secret, now });
     const identity = createIdentity({ cloud: ports.cloud, now });
     const staff = createStaffDirectory({ db, koala: ports.koala, logger, now, cacheSeconds: config.koalaCacheSeconds, refreshSeconds: config.koalaStaffRefreshSeconds });
-    const avatars = createAvatars({ db, koala: ports.koala, storage, logger, now });
+    const avatars = createAvatars({ db, koala: ports.koala, storage, logger, now, secret });
     const purposes = createPurposes({ db, koala: ports.koala, logger, now, cacheSeconds: config.koalaCacheSeconds });
-    const smsCodes = createSmsCodes({ db, sms: ports.sms, template: config.templates.sms.verification_code, secret, logger, now });
+    const smsCodes = createSmsCodes({ db, sms, template: async () => (await templateSettings.current()).sms.verification_code, secret, logger, now });
     const bindings = createBindings({ cloud: ports.cloud, identity, staff, avatars, smsCodes, verifyPhone: config.bindVerifyPhone });
+    const audit = createAudit({ db, now });
     const applications = createApplications({
       database,
       queue,
       staff,
       purposes,
       templates: config.templates,
+      templateSource: (tx) => templateSettings.current(tx),
+      audit,
       recordsUrl: `${config.publicUrl}/h5/#/records`,
       applyPerHour: config.applyPerHour,
       now,
     });
 
-    const app = await buildApp({ config, logger, database, tokens, redeemedCodes, oauth: ports.oauth, identity, bindings, smsCodes, applications, purposes, now, isReady: () => ready, serverFactory: opts.serverFactory });
+    // Front desk (issue 3): Koala visitors written and deleted by a job, sign-in, turnstile, check-out.
+    const koalaSync = await startKoalaSync({
+      database,
+      queue,
+      koala: ports.koala,
+      logger,
+      now,
+      pollingIntervalSeconds: config.notify.pollingIntervalSeconds,
+      retryDelaySeconds: config.notify.retryDelaySeconds,
+      maxRetryDelaySeconds: config.notify.maxRetryDelaySeconds,
+      createRetryLimit: config.notify.retryLimit,
+      leaseSeconds: Math.ceil((config.koala?.timeoutMs ?? 5000) / 1000) * 2 + 5,
+      expireInSeconds: config.notify.expireInSeconds,
+    });
+    closers.push(() => koalaSync.stop());
+    const visits = createVisits({
+      database,
+      queue,
+      koalaSync,
+      audit,
+      keys: createPassKeys(secret),
+      logger,
+      now,
+      templates: (tx) => templateSettings.current(tx),
+      publicUrl: config.publicUrl,
+      signinLeadMinutes: config.visits.signinLeadMinutes,
+    });
+    const visitSweep = startVisitSweep({ sweep: () => visits.sweepEnded(), intervalSeconds: config.visits.sweepSeconds, logger });
+    closers.push(() => visitSweep.stop());
+
+    // Admin API and devices (issue 3).
+    const devices = createDevices({ db, now });
+    const admins = createAdminAccounts({ db, tokens: createAdminTokens(secret, 12 * 3600), audit, now });
+    if (config.firstAdmin && (await admins.ensureFirst(config.firstAdmin))) logger.info({ username: config.firstAdmin.username }, 'created the first admin from ADMIN_USERNAME');
+    if (config.simulated && !config.firstAdmin && opts.seedDemoBindings && (await admins.ensureFirst(DEMO_ADMIN))) logger.info({ username: DEMO_ADMIN.username }, 'created the demo admin (simulated mode)');
+    const adminApi = { devices, audit, accounts: admins, servers, templates: templateSettings };
+
+    const app = await buildApp({ config, logger, database, tokens, redeemedCodes, oauth: ports.oauth, identity, bindings, smsCodes, applications, visits, purposes, now, isReady: () => ready, serverFactory: opts.serverFactory, adminApi });
     closers.push(() => app.close());
     await app.ready();
     ready = true;
 
-    return { app, config, database, logger, simulators, queue, worker, close: closeAll };
+    return { app, config, database, logger, simulators, queue, worker, devices, admins, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
@@ -153,14 +240,36 @@ function createPorts(config: Config, sims: Simulators | null, logger: Logger): P
     koala: createKoalaClient({ baseUrl: koala.url, username: koala.username, password: koala.password, timeoutMs: koala.timeoutMs, logger: logger.child({ upstream: 'koala' }) }),
     cloud: createWechatCloudClient({ baseUrl: cloud.url, timeoutMs: cloud.timeoutMs, logger: logger.child({ upstream: 'wechat-cloud' }) }),
     oauth: createWechatOAuthClient({ apiUrl: oauth.apiUrl, appId: oauth.appId, appSecret: oauth.appSecret, timeoutMs: oauth.timeoutMs, logger: logger.child({ upstream: 'wechat-oauth' }) }),
-    sms: createAliyunSmsClient({ ...sms, logger: logger.child({ upstream: 'sms' }) }),
+    sms: lazySms({ ...sms, logger: logger.child({ upstream: 'sms' }) }),
   };
 }
 
-function createStorage(config: Config): StoragePort {
+/**
+ * The Aliyun SDK takes ~0.5 s to import (a third of a cold start): it is loaded by the first
+ * SMS, not at start (issue 5).
+ */
+function lazySms(opts: AliyunSmsClientOptions): SmsPort {
+  let client: Promise<SmsPort> | null = null;
+  return {
+    async send(input) {
+      client ??= import('./adapters/sms/client.js').then(
+        (m) => m.createAliyunSmsClient(opts),
+        (err: unknown) => {
+          client = null; // the next SMS tries again
+          throw err;
+        },
+      );
+      return (await client).send(input);
+    },
+  };
+}
+
+/** The S3 SDK (~0.25 s to import) is loaded only when the storage is S3. */
+async function createStorage(config: Config): Promise<StoragePort> {
   const s = config.storage;
   if (s.driver === 'local') return createLocalStorage({ dir: s.dir, publicBaseUrl: config.publicUrl });
-  return createS3Storage({ endpoint: s.endpoint, region: s.region, bucket: s.bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, publicUrl: s.publicUrl, forcePathStyle: s.forcePathStyle });
+  const { createS3Storage } = await import('./adapters/storage/s3.js');
+  return createS3Storage({ endpoint: s.endpoint, region: s.region, bucket: s.bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, publicUrl: s.publicUrl, forcePathStyle: s.forcePathStyle, private: s.private, signedUrlTtlSeconds: s.signedUrlTtlSeconds });
 }
 
 /** Outside production a secret is generated once per data directory and kept in the database. */

@@ -28,8 +28,13 @@ export const applications = pgTable(
     isAuth: smallint('is_auth').notNull(),
     authTime: bigint('auth_time', { mode: 'number' }),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    /** Front desk (issue 3): first kiosk sign-in and check-out (explicit or at window end), Unix seconds. */
+    signinTime: bigint('signin_time', { mode: 'number' }),
+    signoutTime: bigint('signout_time', { mode: 'number' }),
   },
   (t) => [
+    // The check-out sweep: visits signed in and not yet out, by the end of their window.
+    index('applications_open_visits_idx').on(t.endTime).where(sql`${t.signinTime} is not null and ${t.signoutTime} is null`),
     // 3.10: "applications I proposed", newest first, paged.
     index('applications_proposer_created_idx').on(t.proposer, t.createdAt.desc(), t.id.desc()),
   ],
@@ -180,5 +185,86 @@ export const notifications = pgTable(
   ],
 );
 
-export const schema = { applications, applicationPeople, idempotencyKeys, smsCodes, staffCache, landedFiles, appState, redeemedOAuthCodes, rateCounters, notifications };
+/**
+ * One QR pass per person of a signed-in visit (issue 3): the visitor (position 1) and each
+ * companion, positions as in application_people. The token is never stored: it is
+ * HMAC(server key, token_salt) (docs/api-contract-frontdesk.md "Passes"), so that the kiosk can
+ * show it again; `token_hash` (SHA-256 of the token) is what the turnstile looks up. The Koala
+ * visitor subject is written and deleted by the koala-sync job; `koala_lease_until` keeps two
+ * writers (the sign-in request and the job) from creating the same visitor twice.
+ */
+export const visitPasses = pgTable(
+  'visit_passes',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    applicationId: bigint('application_id', { mode: 'number' })
+      .notNull()
+      .references(() => applications.id, { onDelete: 'cascade' }),
+    position: smallint('position').notNull(),
+    name: varchar('name', { length: 64 }).notNull(),
+    phone: varchar('phone', { length: 11 }).notNull(),
+    tokenSalt: varchar('token_salt', { length: 32 }).notNull(),
+    tokenHash: varchar('token_hash', { length: 64 }).notNull(),
+    subjectId: integer('subject_id'),
+    koalaLeaseUntil: bigint('koala_lease_until', { mode: 'number' }),
+    koalaAttempts: integer('koala_attempts').notNull().default(0),
+    koalaError: text('koala_error'),
+    subjectDeletedAt: bigint('subject_deleted_at', { mode: 'number' }),
+    revokedAt: bigint('revoked_at', { mode: 'number' }),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [uniqueIndex('visit_passes_token_idx').on(t.tokenHash), uniqueIndex('visit_passes_person_idx').on(t.applicationId, t.position)],
+);
+
+/** Kiosks and turnstile readers (issue 3). Only a SHA-256 of the 256-bit token is kept. */
+export const devices = pgTable('devices', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  name: varchar('name', { length: 64 }).notNull(),
+  /** 'kiosk' | 'turnstile' */
+  kind: varchar('kind', { length: 16 }).notNull(),
+  tokenHash: varchar('token_hash', { length: 64 }).notNull().unique('devices_token_hash_key'),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  /** Set at revocation: the token stops working at once. */
+  revokedAt: bigint('revoked_at', { mode: 'number' }),
+});
+
+/**
+ * Admin accounts. `password_hash` is `scrypt$N$r$p$salt$hash` (parameters recorded per row, so
+ * they can be raised later without breaking old hashes). `session_version` is in every admin
+ * token; bumping it (password change) ends every session at once.
+ */
+export const admins = pgTable('admins', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  username: varchar('username', { length: 64 }).notNull().unique('admins_username_key'),
+  passwordHash: text('password_hash').notNull(),
+  sessionVersion: integer('session_version').notNull().default(0),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+});
+
+/** Who did what: every admin change, authorization, sign-in and check-out (append-only). */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /** Unix seconds. */
+    at: bigint('at', { mode: 'number' }).notNull(),
+    actorKind: varchar('actor_kind', { length: 16 }).notNull(),
+    actorId: varchar('actor_id', { length: 128 }).notNull(),
+    action: varchar('action', { length: 64 }).notNull(),
+    targetType: varchar('target_type', { length: 32 }).notNull(),
+    targetId: varchar('target_id', { length: 128 }).notNull(),
+    detail: jsonb('detail').notNull().default({}),
+  },
+  (t) => [index('audit_log_at_idx').on(t.at.desc(), t.id.desc()), index('audit_log_target_idx').on(t.targetType, t.targetId)],
+);
+
+/** Settings an admin changes at run time (servers, template overrides): one JSON value per key. */
+export const settings = pgTable('settings', {
+  key: varchar('key', { length: 64 }).primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+});
+
+export const schema = { applications, applicationPeople, idempotencyKeys, smsCodes, staffCache, landedFiles, appState, redeemedOAuthCodes, rateCounters, notifications, devices, admins, auditLog, settings, visitPasses };
 export type Schema = typeof schema;

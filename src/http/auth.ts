@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
+import type { Device, DeviceKind } from '../modules/devices/service.js';
 import type { Identity } from '../modules/identity/service.js';
+import { ADMIN_TOKEN_PREFIX } from '../modules/admin/tokens.js';
 import type { SessionTokens } from '../modules/session/tokens.js';
 import { normalizePhone } from '../phone.js';
 
@@ -11,15 +13,41 @@ export interface CallerParam {
   kind: 'weixinUserId' | 'phone';
 }
 
+/**
+ * 'session': a phone session, `Authorization: Bearer <token from POST /v1/session>`.
+ * 'device': a kiosk or turnstile, `Authorization: Device <device token>`.
+ * 'admin': `Authorization: Bearer <token from POST /v1/admin/session>`.
+ * An array accepts any of them. A credential of a kind the route does not accept is a 401.
+ */
+export type AuthKind = 'session' | 'device' | 'admin';
+
+export interface AdminPrincipal {
+  id: number;
+  username: string;
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** 'session': needs `Authorization: Bearer <token>`. */
-    auth?: 'session';
+    auth?: AuthKind | AuthKind[];
+    /** With auth 'device': only these kinds of device (403 FORBIDDEN for the others). */
+    deviceKinds?: DeviceKind[];
     callerParams?: CallerParam[];
   }
   interface FastifyRequest {
     weixinUserId: string | null;
+    device: Device | null;
+    admin: AdminPrincipal | null;
   }
+}
+
+export interface AuthDeps {
+  tokens: SessionTokens;
+  identity: Identity;
+  nowSeconds: () => number;
+  /** Absent: routes with auth 'device' answer 401 to everyone. */
+  devices?: { authenticate(token: string): Promise<Device | null> };
+  /** Absent: routes with auth 'admin' answer 401 to everyone. */
+  admins?: { authenticate(token: string): Promise<AdminPrincipal | null> };
 }
 
 const ANY_WEIXIN_USER_ID: CallerParam[] = (['query', 'body', 'params'] as const).map((source) => ({ source, field: 'weixinUserId', kind: 'weixinUserId' }));
@@ -30,25 +58,72 @@ export function callerOf(req: FastifyRequest): string {
   return req.weixinUserId;
 }
 
+/** The device of a route declared with `auth: 'device'`. */
+export function deviceOf(req: FastifyRequest): Device {
+  if (!req.device) throw new AppError('UNAUTHENTICATED', '需要设备凭证（Authorization: Device <token>）');
+  return req.device;
+}
+
+/** The admin of a route declared with `auth: 'admin'`. */
+export function adminOf(req: FastifyRequest): AdminPrincipal {
+  if (!req.admin) throw new AppError('UNAUTHENTICATED', '需要管理员登录');
+  return req.admin;
+}
+
+const kindsOf = (auth: AuthKind | AuthKind[] | undefined): AuthKind[] => (auth === undefined ? [] : Array.isArray(auth) ? auth : [auth]);
+
+const NEEDS: Record<AuthKind, string> = {
+  session: '微信会话（Authorization: Bearer）',
+  device: '设备凭证（Authorization: Device）',
+  admin: '管理员会话（Authorization: Bearer，来自 POST /v1/admin/session）',
+};
+
 /**
  * Checks run in the contract's order: route (unknown routes never get here), session (401),
  * caller parameters (403), then the route's schema (400) and the business rules.
  */
-export function installAuth(app: FastifyInstance, deps: { tokens: SessionTokens; identity: Identity; nowSeconds: () => number }): void {
+export function installAuth(app: FastifyInstance, deps: AuthDeps): void {
   app.decorateRequest('weixinUserId', null);
+  app.decorateRequest('device', null);
+  app.decorateRequest('admin', null);
 
   app.addHook('onRequest', async (req) => {
-    if (req.routeOptions.config?.auth !== 'session') return;
+    const kinds = kindsOf(req.routeOptions.config?.auth);
+    if (kinds.length === 0) return;
     const header = req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match?.[1]) throw new AppError('UNAUTHENTICATED', '请先登录（缺少 Authorization: Bearer 会话）');
-    const claims = deps.tokens.verify(match[1], deps.nowSeconds());
+    const match = typeof header === 'string' ? /^(Bearer|Device)\s+(\S+)\s*$/i.exec(header) : null;
+    const needs = kinds.map((k) => NEEDS[k]).join(' 或 ');
+    if (!match?.[2]) {
+      throw new AppError('UNAUTHENTICATED', kinds.length === 1 && kinds[0] === 'session' ? '请先登录（缺少 Authorization: Bearer 会话）' : `请先登录：此接口需要${needs}`);
+    }
+    const scheme = match[1]!.toLowerCase();
+    const token = match[2];
+
+    if (scheme === 'device') {
+      if (!kinds.includes('device')) throw new AppError('UNAUTHENTICATED', `设备凭证不能用于此接口：需要${needs}`);
+      const device = (await deps.devices?.authenticate(token)) ?? null;
+      if (!device) throw new AppError('UNAUTHENTICATED', '设备凭证无效或已被吊销');
+      const allowed = req.routeOptions.config?.deviceKinds;
+      if (allowed && !allowed.includes(device.kind)) throw new AppError('FORBIDDEN', `此接口不接受 ${device.kind} 类设备`);
+      req.device = device;
+      return;
+    }
+    // Admin tokens carry their own prefix (and key), so the two Bearer kinds never mix.
+    if (token.startsWith(ADMIN_TOKEN_PREFIX)) {
+      if (!kinds.includes('admin')) throw new AppError('UNAUTHENTICATED', `管理员会话不能用于此接口：需要${needs}`);
+      const admin = (await deps.admins?.authenticate(token)) ?? null;
+      if (!admin) throw new AppError('UNAUTHENTICATED', '管理员会话无效或已过期，请重新登录');
+      req.admin = admin;
+      return;
+    }
+    if (!kinds.includes('session')) throw new AppError('UNAUTHENTICATED', `微信会话不能用于此接口：需要${needs}`);
+    const claims = deps.tokens.verify(token, deps.nowSeconds());
     if (!claims) throw new AppError('UNAUTHENTICATED', '会话无效或已过期，请重新登录');
     req.weixinUserId = claims.sub;
   });
 
   app.addHook('preValidation', async (req) => {
-    if (req.routeOptions.config?.auth !== 'session' || !req.weixinUserId) return;
+    if (!req.weixinUserId) return;
     // `weixinUserId` names the caller wherever a client puts it (§2), declared by the route or not.
     const params = [...ANY_WEIXIN_USER_ID, ...(req.routeOptions.config.callerParams ?? [])];
     for (const p of params) {

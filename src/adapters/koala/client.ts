@@ -1,8 +1,8 @@
 import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { httpCall, httpGetBytes, parseJson, statusError, type HttpResponse } from '../http.js';
-import type { KoalaEmployee, KoalaPage, KoalaPort, KoalaPurpose, KoalaVisitorInput } from './port.js';
-import { isEmployee, isRecord, resolveUrl, saysNotFound, toEmployee, toInt, toPurposes, type Json } from './wire.js';
+import type { KoalaEmployee, KoalaPage, KoalaPort, KoalaPurpose, KoalaVisitor, KoalaVisitorInput } from './port.js';
+import { isEmployee, isRecord, resolveUrl, saysNotFound, toEmployee, toInt, toPurposes, toVisitor, type Json } from './wire.js';
 
 export interface KoalaClientOptions {
   baseUrl: string;
@@ -145,6 +145,14 @@ export function createKoalaClient(opts: KoalaClientOptions): KoalaPort {
       const id = isRecord(env.data) ? toInt(env.data.id) : null;
       if (id === null || id <= 0) throw new UpstreamError('koala', 'UPSTREAM_FAILED', `${what}: answer has no subject id`);
       return id;
+    },
+
+    async findVisitors(name: string): Promise<KoalaVisitor[]> {
+      const q = new URLSearchParams({ category: 'visitor', name, page: '1', size: '100' });
+      const what = 'GET /subject/list';
+      const env = envelope(await call('GET', `/subject/list?${q.toString()}`), what);
+      if (!Array.isArray(env.data)) throw new UpstreamError('koala', 'UPSTREAM_FAILED', `${what}: data is not a list`);
+      return env.data.map(toVisitor).filter((v): v is KoalaVisitor => v !== null);
     },
 
     async deleteSubject(subjectId: number): Promise<void> {

@@ -23,6 +23,16 @@ export interface KoalaPage<T> {
   page: { count: number; current: number; size: number; total: number };
 }
 
+/** A visitor subject as Koala lists it (subject_type 1). */
+export interface KoalaVisitor {
+  subjectId: number;
+  name: string;
+  phone: string;
+  startTime: number | null;
+  endTime: number | null;
+  remark: string;
+}
+
 export interface KoalaVisitorInput {
   name: string;
   phone: string;
@@ -51,6 +61,11 @@ export interface KoalaPort {
   fetchImage(url: string): Promise<{ contentType: string; body: Buffer }>;
   /** POST /subject with subject_type 1 (front desk). Returns the new subject id. */
   createVisitor(input: KoalaVisitorInput): Promise<number>;
+  /**
+   * GET /subject/list?category=visitor&name= — the visitors whose name contains `name` (first
+   * 100). Used to find a visitor a timed-out POST /subject may have created after all.
+   */
+  findVisitors(name: string): Promise<KoalaVisitor[]>;
   /** DELETE /subject/{id}; deleting what is already gone succeeds. */
   deleteSubject(subjectId: number): Promise<void>;
 }

@@ -10,7 +10,8 @@ import { DEMO_IMAGES, SELF_ORIGIN, demoEmployees, demoPurposes, demoVisitors, so
  * answered with 401 or (switchable, as some Koala versions do) an HTML login page, and
  * pictures under /static/upload/ that need no cookie.
  *
- * Inspection (not Koala): GET /__sim/koala/subjects lists every subject.
+ * Inspection (not Koala): GET /__sim/koala/subjects lists every subject, GET /__sim/koala/visitors
+ * the visitors (subject_type 1) only.
  */
 export interface KoalaSimulatorOptions {
   port?: number;
@@ -45,6 +46,8 @@ export interface KoalaSimulator {
   /** Serves a picture under `path` (e.g. /static/upload/avatar/x.png) without a cookie. */
   addImage(path: string, body: Buffer, contentType?: string): void;
   subjects(): KoalaSimSubject[];
+  /** The visitors (subject_type 1), by id. */
+  visitors(): KoalaSimSubject[];
 }
 
 export const KOALA_SIM_USERNAME = 'admin@koala.demo';
@@ -168,6 +171,7 @@ export async function startKoalaSimulator(opts: KoalaSimulatorOptions = {}): Pro
   });
 
   app.get('/__sim/koala/subjects', async () => [...subjects.values()].sort((a, b) => a.id - b.id).map(render));
+  app.get('/__sim/koala/visitors', async () => [...subjects.values()].filter((x) => x.subject_type === 1).sort((a, b) => a.id - b.id).map(render));
 
   const url = await sim.listen(opts.port ?? 0);
   return {
@@ -197,5 +201,6 @@ export async function startKoalaSimulator(opts: KoalaSimulatorOptions = {}): Pro
       images.set(path, { body, contentType });
     },
     subjects: () => [...subjects.values()].map(render),
+    visitors: () => [...subjects.values()].filter((x) => x.subject_type === 1).sort((a, b) => a.id - b.id).map(render),
   };
 }

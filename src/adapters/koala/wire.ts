@@ -1,5 +1,5 @@
 import { normalizePhone as normalizeMobile } from '../../phone.js';
-import type { KoalaEmployee, KoalaPurpose } from './port.js';
+import type { KoalaEmployee, KoalaPurpose, KoalaVisitor } from './port.js';
 
 /**
  * Reading Koala's answers. Koala versions differ and its data is typed in by front desks, so
@@ -56,6 +56,21 @@ export function toEmployee(raw: unknown, baseUrl: string): KoalaEmployee | null 
     phone: normalizePhone(raw.phone),
     department: typeof raw.department === 'string' ? raw.department.trim() : '',
     avatarUrl: resolveUrl(raw.avatar, baseUrl) || (isRecord(firstPhoto) ? resolveUrl(firstPhoto.url, baseUrl) : ''),
+  };
+}
+
+/** A listed subject that is a visitor (subject_type 1); null for anything else. */
+export function toVisitor(raw: unknown): KoalaVisitor | null {
+  if (!isRecord(raw) || toInt(raw.subject_type) !== 1) return null;
+  const id = toInt(raw.id);
+  if (id === null || id <= 0) return null;
+  return {
+    subjectId: id,
+    name: typeof raw.name === 'string' ? raw.name.trim() : '',
+    phone: normalizePhone(raw.phone),
+    startTime: toInt(raw.start_time),
+    endTime: toInt(raw.end_time),
+    remark: typeof raw.remark === 'string' ? raw.remark : '',
   };
 }
 

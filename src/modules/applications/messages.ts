@@ -51,6 +51,8 @@ const REMARK: Record<TemplateName, string> = {
   approval_pass_to_visitor: '请按时到访，到达后在前台签到。',
   approval_reminder_to_employee: '请打开“来访记录”进行授权。',
   application_submitted_to_visitor: '授权结果将另行通知您。',
+  signin_to_visitor: '请在有效时间内凭二维码通行。',
+  visitor_signin_to_employee: '访客已在前台签到。',
 };
 
 /** Who is told what (api-contract.md §5); each recipient gets an SMS and a WeChat message. */

@@ -31,7 +31,8 @@ export interface SmsCodes {
  * Verification codes live in the database (every replica sees the same codes and limits);
  * only a keyed hash of a code is stored.
  */
-export function createSmsCodes(deps: { db: Db; sms: SmsPort; template: string; secret: string; logger: Logger; now: () => number }): SmsCodes {
+/** `template`: the Aliyun TemplateCode, or a function giving the one in force (admin overrides). */
+export function createSmsCodes(deps: { db: Db; sms: SmsPort; template: string | (() => Promise<string>); secret: string; logger: Logger; now: () => number }): SmsCodes {
   const { db } = deps;
   const key = createHmac('sha256', deps.secret).update('laifang/sms-code/v1').digest();
   const hash = (phone: string, code: string) => createHmac('sha256', key).update(`${phone}:${code}`).digest('hex');
@@ -67,7 +68,8 @@ export function createSmsCodes(deps: { db: Db; sms: SmsPort; template: string; s
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
       const id = await reserve(phone, code);
       try {
-        await deps.sms.send({ phone, templateCode: deps.template, params: { code }, outId: `code-${id}` });
+        const templateCode = typeof deps.template === 'string' ? deps.template : await deps.template();
+        await deps.sms.send({ phone, templateCode, params: { code }, outId: `code-${id}` });
       } catch (err) {
         // Not sent: it must neither be usable nor count against the phone's limits.
         await db.delete(smsCodes).where(eq(smsCodes.id, id));

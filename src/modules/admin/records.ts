@@ -1,0 +1,92 @@
+import { and, count, desc, eq, exists, gte, ilike, inArray, lte, or, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { applicationPeople, applications } from '../../db/schema.js';
+import { AppError } from '../../errors.js';
+import type { ApplicationRecord } from '../applications/repo.js';
+
+export interface AdminRecordFilter {
+  name?: string;
+  interviewee?: string;
+  phone?: string;
+  interviewee_phone?: string;
+  start_time?: number;
+  end_time?: number;
+  is_auth?: number;
+  page: number;
+  size: number;
+}
+
+export type AdminRecord = ApplicationRecord & { kind: string; signin_time: number | null; signout_time: number | null };
+
+const a = applications;
+const p = applicationPeople;
+
+/** `%`, `_` and `\` typed into a search box are matched as themselves. */
+const contains = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+const retinues = sql<Array<{ name: string; phone: string }>>`(
+  select coalesce(json_agg(json_build_object('name', r.name, 'phone', r.phone) order by r.position), '[]'::json)
+  from ${applicationPeople} r where r.application_id = ${applications.id} and r.role = 'companion')`;
+
+const columns = {
+  id: a.id,
+  subject_type: a.subjectType,
+  kind: a.kind,
+  name: a.name,
+  phone: a.phone,
+  purpose: a.purpose,
+  purpose_name: a.purposeName,
+  come_from: a.comeFrom,
+  remark: a.remark,
+  proposer: a.proposer,
+  interviewee: a.interviewee,
+  interviewee_phone: a.intervieweePhone,
+  start_time: a.startTime,
+  end_time: a.endTime,
+  is_auth: a.isAuth,
+  auth_time: a.authTime,
+  created_at: a.createdAt,
+  signin_time: a.signinTime,
+  signout_time: a.signoutTime,
+  retinues,
+};
+
+/** A visitor or a companion of the application matching `cond` on application_people. */
+const somePerson = (db: Db, cond: SQL) =>
+  exists(db.select({ x: sql`1` }).from(p).where(and(eq(p.applicationId, a.id), inArray(p.role, ['visitor', 'companion']), cond)));
+
+export const adminRecords = {
+  /**
+   * Every application, newest first. `name` and `phone` match the visitor or any companion;
+   * `start_time`/`end_time` select visits whose window overlaps that range.
+   */
+  async list(db: Db, f: AdminRecordFilter): Promise<{ rows: AdminRecord[]; count: number }> {
+    const where: SQL[] = [];
+    if (f.name) where.push(or(ilike(a.name, contains(f.name)), somePerson(db, ilike(p.name, contains(f.name))))!);
+    if (f.phone) where.push(or(eq(a.phone, f.phone), somePerson(db, eq(p.phone, f.phone)))!);
+    if (f.interviewee) where.push(ilike(a.interviewee, contains(f.interviewee)));
+    if (f.interviewee_phone) where.push(eq(a.intervieweePhone, f.interviewee_phone));
+    if (f.start_time !== undefined) where.push(gte(a.endTime, f.start_time));
+    if (f.end_time !== undefined) where.push(lte(a.startTime, f.end_time));
+    if (f.is_auth !== undefined) where.push(eq(a.isAuth, f.is_auth));
+    const filter = where.length > 0 ? and(...where) : undefined;
+    const [rows, [total]] = await Promise.all([
+      db.select(columns).from(a).where(filter).orderBy(desc(a.createdAt), desc(a.id)).limit(f.size).offset((f.page - 1) * f.size),
+      db.select({ n: count() }).from(a).where(filter),
+    ]);
+    return { rows: rows as AdminRecord[], count: total?.n ?? 0 };
+  },
+
+  /**
+   * Deletes an application with its people and notifications (pending ones are thereby
+   * cancelled: the worker finds no row and sends nothing). A visit in progress — signed in and
+   * not yet out — is refused, so no visitor is left in Koala without a record to check out.
+   */
+  async remove(tx: Db, id: number): Promise<{ name: string; interviewee: string; start_time: number; end_time: number }> {
+    const [row] = await tx.select({ name: a.name, interviewee: a.interviewee, start_time: a.startTime, end_time: a.endTime, signin: a.signinTime, signout: a.signoutTime }).from(a).where(eq(a.id, id)).for('update').limit(1);
+    if (!row) throw new AppError('NOT_FOUND');
+    if (row.signin !== null && row.signout === null) throw new AppError('CONFLICT', '访客已签到尚未签出，请先签出再删除记录');
+    await tx.delete(a).where(eq(a.id, id));
+    return { name: row.name, interviewee: row.interviewee, start_time: row.start_time, end_time: row.end_time };
+  },
+};

@@ -1,0 +1,17 @@
+import { eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { settings } from '../../db/schema.js';
+
+/** One JSON value per key in `settings`; reads and writes go through the given db or transaction. */
+export const settingsStore = {
+  async read<T>(db: Db, key: string): Promise<T | null> {
+    const [row] = await db.select({ value: settings.value }).from(settings).where(eq(settings.key, key)).limit(1);
+    return row ? (row.value as T) : null;
+  },
+  async write(db: Db, key: string, value: unknown, atSeconds: number): Promise<void> {
+    await db
+      .insert(settings)
+      .values({ key, value, updatedAt: atSeconds })
+      .onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: atSeconds } });
+  },
+};

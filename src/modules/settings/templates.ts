@@ -1,0 +1,67 @@
+import type { Config, TemplateName } from '../../config.js';
+import { TEMPLATE_NAMES } from '../../config.js';
+import type { Db } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import { settingsStore } from './store.js';
+
+export type Templates = Config['templates'];
+/** Per event: a stored id per channel (absent: the environment's). */
+type Stored = Partial<Record<TemplateName, { sms?: string; wechat?: string }>>;
+
+export type TemplatesInput = Record<string, { sms?: string | null; wechat?: string | null }>;
+
+const KEY = 'templates';
+/** Aliyun template codes (SMS_123456789) and WeChat template ids (43 URL-safe characters). */
+const TEMPLATE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface TemplateSettings {
+  /** Stored overrides over the environment's ids; read through `db` (pass the open transaction). */
+  current(db?: Db): Promise<Templates>;
+  /** Every event with its ids in force and where each comes from. */
+  view(db?: Db): Promise<Record<TemplateName, { sms: string; wechat: string; sms_source: 'database' | 'environment'; wechat_source: 'database' | 'environment' }>>;
+  /** null (or '') removes an override. Returns `event.channel` names that changed. */
+  update(tx: Db, input: TemplatesInput): Promise<string[]>;
+}
+
+export function createTemplateSettings(deps: { db: Db; defaults: Templates; now: () => number }): TemplateSettings {
+  const load = async (db: Db) => (await settingsStore.read<Stored>(db, KEY)) ?? {};
+  const merge = (s: Stored): Templates => {
+    const out: Templates = { sms: { ...deps.defaults.sms }, wechat: { ...deps.defaults.wechat } };
+    for (const name of TEMPLATE_NAMES) {
+      if (s[name]?.sms) out.sms[name] = s[name].sms;
+      if (s[name]?.wechat) out.wechat[name] = s[name].wechat;
+    }
+    return out;
+  };
+  return {
+    current: async (db = deps.db) => merge(await load(db)),
+    async view(db = deps.db) {
+      const s = await load(db);
+      const m = merge(s);
+      return Object.fromEntries(
+        TEMPLATE_NAMES.map((n) => [n, { sms: m.sms[n], wechat: m.wechat[n], sms_source: s[n]?.sms ? 'database' : 'environment', wechat_source: s[n]?.wechat ? 'database' : 'environment' }]),
+      ) as Awaited<ReturnType<TemplateSettings['view']>>;
+    },
+    async update(tx, input) {
+      const before = await load(tx);
+      const next: Stored = structuredClone(before);
+      const changed: string[] = [];
+      for (const [name, ids] of Object.entries(input)) {
+        if (!(TEMPLATE_NAMES as readonly string[]).includes(name)) throw new AppError('VALIDATION_FAILED', `未知的模板事件 ${name}（可选：${TEMPLATE_NAMES.join('、')}）`);
+        const event = name as TemplateName;
+        for (const channel of ['sms', 'wechat'] as const) {
+          const v = ids[channel];
+          if (v === undefined) continue;
+          const entry = (next[event] ??= {});
+          if (v === null || v === '') delete entry[channel];
+          else if (!TEMPLATE_ID.test(v)) throw new AppError('VALIDATION_FAILED', `字段 ${event}.${channel} 必须是 1–64 个字母、数字、_ 或 -`);
+          else entry[channel] = v;
+          if (entry[channel] !== before[event]?.[channel]) changed.push(`${event}.${channel}`);
+          if (Object.keys(entry).length === 0) delete next[event];
+        }
+      }
+      if (changed.length > 0) await settingsStore.write(tx, KEY, next, Math.floor(deps.now() / 1000));
+      return changed;
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import type { Config } from '../../config.js';
+import type { SmsPayload, WechatPayload } from '../applications/messages.js';
+import { shanghaiTime } from '../applications/messages.js';
+
+/** The notifications table's `event` for everything a sign-in sends (one row per phone and channel). */
+export const SIGNIN_EVENT = 'visitor_signed_in';
+
+export interface PlannedSigninNotification {
+  event: typeof SIGNIN_EVENT;
+  channel: 'sms' | 'wechat';
+  phone: string;
+  template: 'signin_to_visitor' | 'visitor_signin_to_employee';
+  payload: SmsPayload | WechatPayload;
+}
+
+export interface SigninFacts {
+  interviewee: string;
+  intervieweePhone: string;
+  startTime: number;
+  endTime: number;
+  /** The visitor first, then each companion, each with the link to their own pass picture. */
+  people: Array<{ name: string; phone: string; passUrl: string }>;
+  recordsUrl: string;
+}
+
+/**
+ * Who a sign-in tells (issue 3): each person their own pass (`signin_to_visitor`, the link
+ * opens the QR picture), and the host that the visitor has arrived
+ * (`visitor_signin_to_employee`). Each by SMS and WeChat, like every other event.
+ */
+export function planSigninNotifications(f: SigninFacts, templates: Config['templates']): PlannedSigninNotification[] {
+  const until = shanghaiTime(f.endTime);
+  const out: PlannedSigninNotification[] = [];
+  const add = (phone: string, template: PlannedSigninNotification['template'], params: Record<string, string>, url: string, first: string, remark: string) => {
+    out.push({ event: SIGNIN_EVENT, channel: 'sms', phone, template, payload: { templateCode: templates.sms[template], params } });
+    out.push({
+      event: SIGNIN_EVENT,
+      channel: 'wechat',
+      phone,
+      template,
+      payload: { tplMessageId: templates.wechat[template], url, data: { first, keyword1: params.name ?? '', keyword2: f.interviewee, keyword3: until, remark } },
+    });
+  };
+  for (const p of f.people) {
+    add(p.phone, 'signin_to_visitor', { name: p.name, host: f.interviewee, time: until, url: p.passUrl }, p.passUrl, `${p.name}，您已签到，请凭二维码通行。`, `通行码有效至 ${until}。`);
+  }
+  const visitor = f.people[0]!;
+  const names = f.people.map((p) => p.name).join('、');
+  add(f.intervieweePhone, 'visitor_signin_to_employee', { name: visitor.name, count: String(f.people.length), time: shanghaiTime(f.startTime) }, f.recordsUrl, `您的访客${names}已在前台签到。`, '');
+  return out;
+}

@@ -1,0 +1,158 @@
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import type { Database, Db, Statement } from '../../db/client.js';
+import { applicationPeople, applications, notifications, visitPasses } from '../../db/schema.js';
+import type { PlannedSigninNotification } from './messages.js';
+
+export type PassRow = typeof visitPasses.$inferSelect;
+
+/** What sign-in and check-out need of an application. */
+export interface VisitApplication {
+  id: number;
+  name: string;
+  phone: string;
+  purpose: number;
+  comeFrom: string;
+  interviewee: string;
+  intervieweePhone: string;
+  startTime: number;
+  endTime: number;
+  isAuth: number;
+  signinTime: number | null;
+  signoutTime: number | null;
+}
+
+const visitColumns = {
+  id: applications.id,
+  name: applications.name,
+  phone: applications.phone,
+  purpose: applications.purpose,
+  comeFrom: applications.comeFrom,
+  interviewee: applications.interviewee,
+  intervieweePhone: applications.intervieweePhone,
+  startTime: applications.startTime,
+  endTime: applications.endTime,
+  isAuth: applications.isAuth,
+  signinTime: applications.signinTime,
+  signoutTime: applications.signoutTime,
+};
+
+/** The turnstile's one query: the pass by its token hash, with its visit's window and check-out. */
+const PASS_BY_HASH: Statement = {
+  name: 'visit_pass_by_token_hash',
+  text: `select p.id, p.application_id, p.name, p.revoked_at, a.start_time, a.end_time, a.signout_time
+           from visit_passes p join applications a on a.id = p.application_id
+          where p.token_hash = $1`,
+};
+
+export interface PassCheckRow {
+  id: string | number;
+  application_id: string | number;
+  name: string;
+  revoked_at: string | number | null;
+  start_time: string | number;
+  end_time: string | number;
+  signout_time: string | number | null;
+}
+
+export const visitRepo = {
+  /**
+   * Applications whose window touches [from, to) and in which `phone` is the visitor or a
+   * companion. Two index paths: people who did not propose (the partial index behind 3.9), and
+   * a visitor who proposed their own request (the proposer index).
+   */
+  async candidates(db: Db, phone: string, from: number, to: number): Promise<VisitApplication[]> {
+    return db
+      .select(visitColumns)
+      .from(applications)
+      .where(
+        and(
+          sql`${applications.id} in (
+            select ${applicationPeople.applicationId} from ${applicationPeople}
+             where ${applicationPeople.phone} = ${phone} and not ${applicationPeople.isProposer} and ${applicationPeople.role} <> 'host'
+            union
+            select ${applications.id} from ${applications} where ${applications.proposer} = ${phone} and ${applications.phone} = ${phone})`,
+          sql`${applications.endTime} > ${from}`,
+          sql`${applications.startTime} < ${to}`,
+        ),
+      )
+      .orderBy(asc(applications.startTime), asc(applications.id))
+      .limit(50);
+  },
+
+  async lockApplication(tx: Db, id: number): Promise<VisitApplication | null> {
+    const [row] = await tx.select(visitColumns).from(applications).where(eq(applications.id, id)).limit(1).for('update');
+    return row ?? null;
+  },
+
+  async findApplication(db: Db, id: number): Promise<VisitApplication | null> {
+    const [row] = await db.select(visitColumns).from(applications).where(eq(applications.id, id)).limit(1);
+    return row ?? null;
+  },
+
+  /** The visitor and the companions, in the record's order (the host is not a visitor). */
+  async visitors(tx: Db, applicationId: number): Promise<Array<{ position: number; name: string; phone: string }>> {
+    return tx
+      .select({ position: applicationPeople.position, name: applicationPeople.name, phone: applicationPeople.phone })
+      .from(applicationPeople)
+      .where(and(eq(applicationPeople.applicationId, applicationId), sql`${applicationPeople.role} <> 'host'`))
+      .orderBy(asc(applicationPeople.position));
+  },
+
+  async passes(db: Db, applicationId: number): Promise<PassRow[]> {
+    return db.select().from(visitPasses).where(eq(visitPasses.applicationId, applicationId)).orderBy(asc(visitPasses.position));
+  },
+
+  async pass(db: Db, id: number): Promise<PassRow | null> {
+    const [row] = await db.select().from(visitPasses).where(eq(visitPasses.id, id)).limit(1);
+    return row ?? null;
+  },
+
+  async insertPasses(tx: Db, rows: Array<typeof visitPasses.$inferInsert>): Promise<PassRow[]> {
+    return tx.insert(visitPasses).values(rows).returning();
+  },
+
+  async markSignedIn(tx: Db, id: number, at: number): Promise<void> {
+    await tx.update(applications).set({ signinTime: at }).where(eq(applications.id, id));
+  },
+
+  async markSignedOut(tx: Db, id: number, at: number): Promise<void> {
+    await tx.update(applications).set({ signoutTime: at }).where(eq(applications.id, id));
+  },
+
+  /** Revokes the passes still valid; returns every pass of the visit (their Koala subjects go). */
+  async revokePasses(tx: Db, applicationId: number, at: number): Promise<PassRow[]> {
+    await tx.update(visitPasses).set({ revokedAt: at }).where(and(eq(visitPasses.applicationId, applicationId), isNull(visitPasses.revokedAt)));
+    return visitRepo.passes(tx, applicationId);
+  },
+
+  /** A new token hash for a pass (the server secret changed since it was issued). */
+  async rehash(db: Db, id: number, tokenHash: string): Promise<void> {
+    await db.update(visitPasses).set({ tokenHash }).where(eq(visitPasses.id, id));
+  },
+
+  async checkPass(database: Database, tokenHash: string): Promise<PassCheckRow | null> {
+    const [row] = await database.query<PassCheckRow>(PASS_BY_HASH, [tokenHash]);
+    return row ?? null;
+  },
+
+  /** Visits signed in, not checked out, whose window has ended (oldest first). */
+  async ended(db: Db, now: number, limit: number): Promise<number[]> {
+    const rows = await db
+      .select({ id: applications.id })
+      .from(applications)
+      .where(and(sql`${applications.signinTime} is not null`, isNull(applications.signoutTime), sql`${applications.endTime} <= ${now}`))
+      .orderBy(asc(applications.endTime))
+      .limit(limit);
+    return rows.map((r) => r.id);
+  },
+
+  async insertNotifications(tx: Db, applicationId: number, planned: PlannedSigninNotification[], at: Date): Promise<number[]> {
+    if (planned.length === 0) return [];
+    const rows = await tx
+      .insert(notifications)
+      .values(planned.map((n) => ({ applicationId, event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload, createdAt: at })))
+      .onConflictDoNothing()
+      .returning({ id: notifications.id });
+    return rows.map((r) => r.id);
+  },
+};
