@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { WechatOAuthPort } from '../../adapters/wechat-oauth/port.js';
+import { DEMO_WECHAT_USERS } from '../../simulators.js';
 import { Envelope, errorResponses, ok } from '../../http/envelope.js';
 import { WeixinUserId } from '../../http/schemas.js';
 import { AppError } from '../../errors.js';
@@ -10,8 +11,22 @@ import type { SessionTokens } from './tokens.js';
 
 const SessionData = Type.Object({ token: Type.String(), expires_at: Type.Integer(), weixinUserId: Type.String() });
 
-export function sessionRoutes(app: FastifyInstance, deps: { oauth: WechatOAuthPort; redeemed: RedeemedCodes; tokens: SessionTokens; nowSeconds: () => number; devLogin: boolean }): void {
+export function sessionRoutes(app: FastifyInstance, deps: { oauth: WechatOAuthPort; redeemed: RedeemedCodes; tokens: SessionTokens; nowSeconds: () => number; devLogin: boolean; wechatAppId: string; smsRequired: boolean }): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  // What the H5 pages need before anyone signs in: WeChat OAuth (snsapi_base) with this appid,
+  // or, simulated, the login picker. The appid is public (it is in every OAuth URL); the secret never leaves config.
+  r.get(
+    '/v1/h5/config',
+    {
+      schema: {
+        tags: ['session'],
+        summary: 'Public settings of the H5 pages: simulated mode, the WeChat appid for OAuth, whether binding needs an SMS code',
+        response: { 200: Envelope(Type.Object({ simulated: Type.Boolean(), wechat_app_id: Type.String(), sms_required: Type.Boolean() })), ...errorResponses(429) },
+      },
+    },
+    async () => ok({ simulated: deps.devLogin, wechat_app_id: deps.wechatAppId, sms_required: deps.smsRequired }),
+  );
 
   r.post(
     '/v1/session',
@@ -49,6 +64,20 @@ export function sessionRoutes(app: FastifyInstance, deps: { oauth: WechatOAuthPo
         const { token, expiresAt } = deps.tokens.issue(req.body.weixinUserId, deps.nowSeconds());
         return ok({ token, expires_at: expiresAt, weixinUserId: req.body.weixinUserId });
       },
+    );
+
+    // The login picker of the H5 pages (simulated mode only, like /v1/session/dev): the demo
+    // WeChat users `npm start` binds at start; any other weixinUserId starts unbound.
+    r.get(
+      '/v1/session/dev/users',
+      {
+        schema: {
+          tags: ['session'],
+          summary: 'Simulated mode only: the demo WeChat users for the login picker',
+          response: { 200: Envelope(Type.Array(Type.Object({ weixinUserId: Type.String(), phone: Type.String(), who: Type.String() }))), ...errorResponses(429) },
+        },
+      },
+      async () => ok(DEMO_WECHAT_USERS.map((u) => ({ weixinUserId: u.weixinUserId, phone: u.phone, who: u.who }))),
     );
   }
 }

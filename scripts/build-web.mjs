@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Builds the H5 pages (web/ → web/dist/) when the output is missing or older than its sources.
+// `npm start` runs it first (prestart), so a fresh clone serves the pages; when nothing
+// changed it only compares file times. `--force` (npm run build:web) always builds.
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { firstPageJs } from './web-size.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const web = join(root, 'web');
+const dist = join(web, 'dist');
+const force = process.argv.includes('--force');
+
+/** The newest modification time among the page sources and what decides the dependencies. */
+function newestSource() {
+  let newest = 0;
+  let newestFile = '';
+  const visit = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name === 'dist' || entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) visit(path);
+      else if (statSync(path).mtimeMs > newest) [newest, newestFile] = [statSync(path).mtimeMs, path];
+    }
+  };
+  visit(web);
+  for (const file of ['package-lock.json', 'scripts/build-web.mjs']) {
+    const path = join(root, file);
+    if (existsSync(path) && statSync(path).mtimeMs > newest) [newest, newestFile] = [statSync(path).mtimeMs, path];
+  }
+  return { newest, newestFile };
+}
+
+// Test files in parallel workers (and a developer's `npm start`) may call this at the same
+// time: one builds, the others wait and then find the output fresh.
+const lock = join(web, '.build-lock');
+const waitUntil = Date.now() + 180_000;
+for (;;) {
+  try {
+    mkdirSync(lock);
+    break;
+  } catch (err) {
+    if (err.code !== 'EEXIST') throw err;
+    // A lock left by a killed build is older than any real build takes.
+    if (Date.now() - statSync(lock, { throwIfNoEntry: false })?.mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
+    else if (Date.now() > waitUntil) throw new Error(`${lock} is held by another build for too long; remove it if no build is running`);
+    else await new Promise((r) => setTimeout(r, 250));
+  }
+}
+const unlock = () => rmSync(lock, { recursive: true, force: true });
+process.on('exit', unlock);
+
+const index = join(dist, 'index.html');
+const { newest, newestFile } = newestSource();
+if (!force && existsSync(index) && statSync(index).mtimeMs >= newest) {
+  console.log('H5 pages are up to date (web/dist).');
+  process.exit(0);
+}
+console.log(force ? 'Building the H5 pages…' : `Building the H5 pages (${existsSync(index) ? `${relative(root, newestFile)} changed` : 'web/dist is missing'})…`);
+
+let vite;
+try {
+  vite = await import('vite');
+} catch {
+  // A production install without dev dependencies: the API still runs; /h5/ says how to build.
+  console.warn('Cannot build the H5 pages: vite is not installed (install the dev dependencies). /h5/ will answer 503 until they are built.');
+  process.exit(force ? 1 : 0);
+}
+
+const started = Date.now();
+try {
+  await vite.build({ configFile: join(web, 'vite.config.ts'), logLevel: 'warn' });
+} catch (err) {
+  console.error('Building the H5 pages failed:', err instanceof Error ? err.message : err);
+  process.exit(1);
+}
+const size = firstPageJs(dist);
+console.log(`H5 pages built in ${((Date.now() - started) / 1000).toFixed(1)} s: entry JS ${(size.gzipBytes / 1024).toFixed(1)} kB gzipped (${size.files.length} files).`);

@@ -1,0 +1,78 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { loadConfig } from '../../src/config.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { openTestDatabase, testLogger } from '../helpers/harness.js';
+import { freePort } from '../helpers/service-process.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * The service as `npm start` runs it: simulated mode, demo WeChat users bound, the H5 pages
+ * built (scripts/build-web.mjs, a no-op when web/dist is fresh) and served at /h5/.
+ */
+export async function startSimulatedService(): Promise<{ runtime: Runtime; base: string; close(): Promise<void> }> {
+  execFileSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
+  const port = await freePort();
+  const files = mkdtempSync(join(tmpdir(), 'laifang-e2e-files-'));
+  const { database, url, drop } = await openTestDatabase();
+  const config = loadConfig({ NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: url, STORAGE_LOCAL_DIR: files, RATE_LIMIT_PER_MINUTE: '0', APPLY_PER_HOUR: '100', NOTIFY_POLL_MS: '500' });
+  if (!config.simulated) throw new Error('the e2e service must run simulated');
+  const runtime = await createRuntime(config, { database, seedDemoBindings: true, logger: testLogger('info') });
+  await runtime.app.listen({ port, host: '127.0.0.1' });
+  return {
+    runtime,
+    base: `http://127.0.0.1:${port}`,
+    async close() {
+      await runtime.close();
+      await drop();
+      rmSync(files, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Debian's Chromium, headless, with a fresh profile, as a 375×667 phone in Beijing time. */
+export async function launchPhone(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'laifang-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 375, height: 667 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    locale: 'zh-CN',
+    timezoneId: 'Asia/Shanghai',
+    userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50',
+  });
+  context.setDefaultTimeout(10_000);
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whether the browser tests can run here; in CI a missing Chromium is a failure, not a skip. */
+export function chromiumState(): 'present' | 'missing-skip' | 'missing-fail' {
+  if (existsSync(CHROMIUM)) return 'present';
+  return process.env.CI ? 'missing-fail' : 'missing-skip';
+}
+
+/** The last verification code the SMS simulator received for a phone, from its request log. */
+export async function smsCodeFrom(smsUrl: string, phone: string): Promise<string> {
+  const log = (await (await fetch(`${smsUrl}/__sim/requests`)).json()) as Array<{ query?: Record<string, unknown>; body?: unknown }>;
+  for (const req of [...log].reverse()) {
+    const params = { ...(req.query ?? {}), ...Object.fromEntries(new URLSearchParams(typeof req.body === 'string' ? req.body : '')) } as Record<string, unknown>;
+    if (params.PhoneNumbers !== phone || typeof params.TemplateParam !== 'string') continue;
+    const code = (JSON.parse(params.TemplateParam) as { code?: string }).code;
+    if (code) return code;
+  }
+  throw new Error(`no verification code was sent to ${phone}`);
+}
