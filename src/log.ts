@@ -2,11 +2,13 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
-const PHONE_IN_TEXT = /(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)/g;
+// A UUID (request ids) is matched first and kept whole: its hex digits may hold 11 decimal
+// digits in a row ("…-e14110806009"), and a mangled request id breaks log correlation.
+const PHONE_IN_TEXT = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})|(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)/gi;
 
 /** `13812345678` → `138****5678`. */
 export function maskPhone(phone: string): string {
-  return phone.replace(PHONE_IN_TEXT, (_m, a: string, _b: string, c: string) => `${a}****${c}`);
+  return phone.replace(PHONE_IN_TEXT, (m, uuid: string | undefined, a: string, _b: string, c: string) => (uuid ? m : `${a}****${c}`));
 }
 
 /** Masks every mainland mobile number in any string, object or array (deeply); for log lines. */
@@ -19,6 +21,15 @@ export function maskDeep(value: unknown, depth = 0): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = maskDeep(v, depth + 1);
   return out;
+}
+
+// Query parameters that are credentials: a pass picture's key (it is as good as the pass), an
+// OAuth code, any token.
+const SECRET_QUERY = /([?&](?:k|code|token|sms_code|key|secret)=)[^&#]*/gi;
+
+/** A URL as it may be logged: credentials in its query replaced, phone numbers masked. */
+export function loggableUrl(url: string): string {
+  return maskPhone(url.replace(SECRET_QUERY, '$1[redacted]'));
 }
 
 const SECRET_PATHS = [
@@ -44,6 +55,9 @@ export function loggerOptions(level: string): LoggerOptions {
       log: (obj) => maskDeep(obj) as Record<string, unknown>,
     },
     hooks: {
+      // The last word on every line: child-logger bindings (`logger.child({ phone })`) bypass the
+      // formatters above, so the finished JSON line is masked once more before it is written.
+      streamWrite: (line) => maskPhone(line),
       logMethod(args, method) {
         const masked = args.map((a) => (typeof a === 'string' ? maskPhone(a) : a)) as Parameters<typeof method>;
         method.apply(this, masked);
@@ -53,7 +67,7 @@ export function loggerOptions(level: string): LoggerOptions {
       err: (err: unknown) => maskDeep(pino.stdSerializers.err(err as Error)),
       req: (req: { method?: string; url?: string; id?: string; raw?: { url?: string; method?: string } }) => {
         const url = req.url ?? req.raw?.url;
-        return { method: req.method ?? req.raw?.method, url: typeof url === 'string' ? maskPhone(url) : undefined, id: req.id };
+        return { method: req.method ?? req.raw?.method, url: typeof url === 'string' ? loggableUrl(url) : undefined, id: req.id };
       },
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },

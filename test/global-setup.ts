@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -6,11 +6,14 @@ import type { TestProject } from 'vitest/node';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { startQueue } from '../src/jobs/queue.js';
 import { createLogger } from '../src/log.js';
+import { scanLogDir } from './security/log-scan.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     pgliteTemplate: string;
     pgTemplate: string;
+    /** Where each test file's service logs go (level debug), scanned for full phone numbers at the end. */
+    logDir: string;
   }
 }
 
@@ -47,14 +50,27 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await database.close();
   }
   project.provide('pgTemplate', pgTemplate);
+  const logDir = join(dir, 'logs');
+  mkdirSync(logDir);
+  project.provide('logDir', logDir);
 
   return async () => {
+    // PIPL (issue 6): no log line of the whole run may carry a full mobile number.
+    const scan = scanLogDir(logDir);
+    const kept = scan.leakCount > 0 ? `${dir}-leaks` : null;
+    if (kept) cpSync(logDir, kept, { recursive: true });
     rmSync(dir, { recursive: true, force: true });
     if (url && pgTemplate) {
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
       await admin.query(`drop database if exists ${pgTemplate} with (force)`);
       await admin.end();
+    }
+    console.log(`log scan (${project.name || 'root'}): ${scan.lines} lines in ${scan.files} files, ${scan.leakCount} with a full phone number`);
+    if (scan.leakCount > 0) {
+      // Vitest only reports an error thrown here ("error during close"); the exit code makes it fail the run.
+      process.exitCode = 1;
+      throw new Error(`${scan.leakCount} log lines carry a full phone number (logs kept in ${kept}):\n${scan.leaks.join('\n')}`);
     }
   };
 }

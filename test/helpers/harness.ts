@@ -1,4 +1,5 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -103,6 +104,18 @@ export async function openTestDatabase(opts: { pgliteDir?: string } = {}): Promi
   };
 }
 
+/**
+ * The service's own logger; unless LAIFANG_TEST_LOG asks for output, every line at level debug
+ * goes to a file in the run's log directory, which the global teardown scans for full phone
+ * numbers (PIPL, issue 6).
+ */
+export function testLogger(level: string): Logger {
+  const dir = inject('logDir');
+  if (process.env.LAIFANG_TEST_LOG || !dir) return createLogger(level);
+  const file = join(dir, `${process.pid}-${randomBytes(4).toString('hex')}.log`);
+  return createLogger('debug', pino.destination({ dest: file, sync: true }));
+}
+
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const [koala, cloud, oauth, sms] = await Promise.all([
     startKoalaSimulator(opts.koala),
@@ -129,7 +142,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ...opts.env,
   };
   const config = loadConfig(env);
-  const runtime = await createRuntime(config, { database, now: opts.now, logger: opts.logger ?? createLogger(config.logLevel) });
+  const runtime = await createRuntime(config, { database, now: opts.now, logger: opts.logger ?? testLogger(config.logLevel) });
 
   const harness: Harness = {
     runtime,

@@ -72,5 +72,10 @@ export function createLocalStorage(opts: LocalStorageOptions): StoragePort {
       assertValidKey(key);
       return `${base}/files/${key}`;
     },
+
+    // Served by this service under unguessable keys (HMAC, see modules/staff/avatars.ts).
+    async browserUrl(key) {
+      return this.publicUrl(key);
+    },
   };
 }

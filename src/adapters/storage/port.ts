@@ -6,6 +6,11 @@
 export interface StoragePort {
   put(key: string, body: Buffer, contentType: string): Promise<void>;
   exists(key: string): Promise<boolean>;
-  /** The absolute URL a browser can load the file from. */
+  /** The absolute URL of the file, for a store browsers may read directly. */
   publicUrl(key: string): string;
+  /**
+   * The URL to hand to a browser now: the public URL, or for a private bucket a short-lived
+   * signed one (S3_PRIVATE), so a leaked link stops working.
+   */
+  browserUrl(key: string): Promise<string>;
 }

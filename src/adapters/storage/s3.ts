@@ -1,4 +1,5 @@
-import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { UpstreamError } from '../../errors.js';
 import { statusError } from '../http.js';
 import { assertValidKey } from './local.js';
@@ -17,10 +18,15 @@ export interface S3StorageOptions {
   forcePathStyle: boolean;
   /** Per-request deadline; default 10 s. */
   timeoutMs?: number;
+  /** A private bucket: browsers get presigned GET URLs valid `signedUrlTtlSeconds` (default 900). */
+  private?: boolean;
+  signedUrlTtlSeconds?: number;
 }
 
 /** Keys are content hashes: a key's bytes never change, so browsers may keep them for a year. */
 const CACHE_CONTROL = 'public, max-age=31536000, immutable';
+/** A private object must not sit in shared caches (CDN, proxies) beyond its signed URL. */
+const PRIVATE_CACHE_CONTROL = 'private, max-age=31536000, immutable';
 
 export function createS3Storage(opts: S3StorageOptions): StoragePort {
   const timeoutMs = opts.timeoutMs ?? 10_000;
@@ -42,7 +48,7 @@ export function createS3Storage(opts: S3StorageOptions): StoragePort {
     async put(key, body, contentType) {
       assertValidKey(key);
       try {
-        await client.send(new PutObjectCommand({ Bucket: opts.bucket, Key: key, Body: body, ContentType: contentType, CacheControl: CACHE_CONTROL }));
+        await client.send(new PutObjectCommand({ Bucket: opts.bucket, Key: key, Body: body, ContentType: contentType, CacheControl: opts.private ? PRIVATE_CACHE_CONTROL : CACHE_CONTROL }));
       } catch (err) {
         throw toUpstream(err, `PUT ${key}`);
       }
@@ -63,6 +69,13 @@ export function createS3Storage(opts: S3StorageOptions): StoragePort {
     publicUrl(key) {
       assertValidKey(key);
       return `${base}/${key}`;
+    },
+
+    async browserUrl(key) {
+      if (!opts.private) return this.publicUrl(key);
+      assertValidKey(key);
+      // Signing is local (no request to the store): the URL carries its own expiry and signature.
+      return getSignedUrl(client, new GetObjectCommand({ Bucket: opts.bucket, Key: key }), { expiresIn: opts.signedUrlTtlSeconds ?? 900 });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { KoalaPort } from '../../adapters/koala/port.js';
 import type { StoragePort } from '../../adapters/storage/port.js';
@@ -15,16 +15,19 @@ export interface Avatars {
 }
 
 /**
- * "落地": a Koala picture is downloaded once, stored under its content hash (identical pictures
- * share one file; the key is unguessable), and served from our storage. The source URL → key
- * mapping lives in the database so no replica downloads the same picture again.
+ * "落地": a Koala picture is downloaded once, stored under a keyed hash of its content
+ * (identical pictures share one file), and served from our storage. The key is an HMAC with a
+ * key derived from the service secret: a plain hash of the picture or of its Koala URL could be
+ * computed by anyone who has either, and would find a face in our storage (PIPL). The source
+ * URL → key mapping lives in the database so no replica downloads the same picture again.
  */
-export function createAvatars(deps: { db: Db; koala: KoalaPort; storage: StoragePort; logger: Logger; now: () => number }): Avatars {
+export function createAvatars(deps: { db: Db; koala: KoalaPort; storage: StoragePort; logger: Logger; now: () => number; secret: string }): Avatars {
   const inflight = new Map<string, Promise<string>>();
+  const keyKey = createHmac('sha256', deps.secret).update('laifang/avatar-key/v1').digest();
 
   async function land(koalaUrl: string): Promise<string> {
     const [known] = await deps.db.select({ key: landedFiles.storageKey }).from(landedFiles).where(eq(landedFiles.sourceUrl, koalaUrl)).limit(1);
-    if (known) return deps.storage.publicUrl(known.key);
+    if (known) return deps.storage.browserUrl(known.key);
     let image: { contentType: string; body: Buffer };
     try {
       image = await deps.koala.fetchImage(koalaUrl);
@@ -34,7 +37,7 @@ export function createAvatars(deps: { db: Db; koala: KoalaPort; storage: Storage
       return '';
     }
     const contentType = image.contentType.split(';')[0]!.trim().toLowerCase();
-    const hash = createHash('sha256').update(image.body).digest('hex');
+    const hash = createHmac('sha256', keyKey).update(image.body).digest('hex');
     const key = `avatars/${hash.slice(0, 2)}/${hash}.${EXTENSIONS[contentType] ?? 'img'}`;
     try {
       if (!(await deps.storage.exists(key))) await deps.storage.put(key, image.body, contentType);
@@ -49,7 +52,7 @@ export function createAvatars(deps: { db: Db; koala: KoalaPort; storage: Storage
       .insert(landedFiles)
       .values({ sourceUrl: koalaUrl, storageKey: key, contentType, bytes: image.body.length, landedAt: new Date(deps.now()) })
       .onConflictDoNothing();
-    return deps.storage.publicUrl(key);
+    return deps.storage.browserUrl(key);
   }
 
   return {

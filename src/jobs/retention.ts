@@ -1,0 +1,123 @@
+import { and, inArray, like, lt, sql } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { applications, idempotencyKeys, rateCounters, smsCodes, visitPasses } from '../db/schema.js';
+import type { Logger } from '../log.js';
+
+export interface RetentionOptions {
+  /** Days after a visit window ends before its record goes. */
+  days: number;
+  sweepIntervalSeconds: number;
+  /** Records deleted per statement: short transactions, so a big backlog never locks the table for long. */
+  batchSize: number;
+}
+
+export interface RetentionResult {
+  applications: number;
+  smsCodes: number;
+  idempotencyKeys: number;
+  counters: number;
+}
+
+export interface RetentionSweeper {
+  /** One full sweep now (also what the timer runs); returns what it deleted. */
+  sweep(): Promise<RetentionResult>;
+  stop(): Promise<void>;
+}
+
+/** Any constant: replicas taking turns on the sweep (pg_try_advisory_xact_lock). */
+const LOCK_KEY = 0x1a1f_0006;
+
+/**
+ * PIPL retention (issue 6): a visit record, its people (host, visitor, companions) and its
+ * notifications — payloads carry names and phones — are deleted `days` after the visit window
+ * ends (`application_people` and `notifications` go with the record, ON DELETE CASCADE). Spent
+ * SMS codes, idempotency keys (whose stored answers contain the record) and SMS cap counters go
+ * once they are of no use.
+ *
+ * A sweep runs at start and every `sweepIntervalSeconds`: the state is the database itself, so
+ * a restart loses nothing (the next sweep catches up) and nothing needs scheduling. Each batch
+ * is its own short transaction under a transaction-level advisory lock, so two replicas never
+ * sweep the same rows and a backlog of a million records never holds a lock for long. Batches
+ * walk the primary key from the oldest id: old records have small ids, so no extra index on
+ * `end_time` is needed.
+ */
+export function startRetention(deps: { database: Database; logger: Logger; now: () => number; options: RetentionOptions; autoStart?: boolean }): RetentionSweeper {
+  const { db } = deps.database;
+  const { days, batchSize } = deps.options;
+  let running: Promise<RetentionResult> | null = null;
+  let stopped = false;
+
+  async function batchOfApplications(cutoffSeconds: number): Promise<number | null> {
+    return db.transaction(async (tx) => {
+      // Both drivers answer `execute` with `{ rows }`.
+      const lock = (await tx.execute(sql`select pg_try_advisory_xact_lock(${LOCK_KEY}) as ok`)) as unknown as { rows: Array<{ ok: boolean }> };
+      if (!lock.rows[0]?.ok) return null;
+      // A record whose Koala visitor is not yet deleted waits: its pass row is what the check-out
+      // job works from, and a face must not stay in the access system unaccounted for.
+      const batch = tx
+        .select({ id: applications.id })
+        .from(applications)
+        .where(and(lt(applications.endTime, cutoffSeconds), sql`not exists (select 1 from ${visitPasses} p where p.application_id = ${applications.id} and p.subject_id is not null and p.subject_deleted_at is null)`))
+        .orderBy(applications.id)
+        .limit(batchSize);
+      const deleted = await tx.delete(applications).where(inArray(applications.id, batch)).returning({ id: applications.id });
+      return deleted.length;
+    });
+  }
+
+  async function sweepOnce(): Promise<RetentionResult> {
+    const nowMs = deps.now();
+    const cutoffSeconds = Math.floor(nowMs / 1000) - days * 86_400;
+    const result: RetentionResult = { applications: 0, smsCodes: 0, idempotencyKeys: 0, counters: 0 };
+    for (;;) {
+      if (stopped) break;
+      const n = await batchOfApplications(cutoffSeconds);
+      if (n === null) break; // another replica is sweeping
+      result.applications += n;
+      if (n < batchSize) break;
+    }
+    // Codes count towards a phone's daily limit; after two days they are of no use.
+    const twoDaysAgo = new Date(nowMs - 2 * 86_400_000);
+    result.smsCodes = (await db.delete(smsCodes).where(lt(smsCodes.createdAt, twoDaysAgo)).returning({ id: smsCodes.id })).length;
+    // Keys live 24 hours (§3.7); their stored answers hold the record.
+    result.idempotencyKeys = (await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, twoDaysAgo)).returning({ k: idempotencyKeys.key })).length;
+    // SMS cap windows are keyed by their end (modules/sms-guard): over ones go.
+    result.counters = (
+      await db
+        .delete(rateCounters)
+        .where(and(like(rateCounters.bucket, 'sms:%'), lt(rateCounters.windowStart, nowMs)))
+        .returning({ b: rateCounters.bucket })
+    ).length;
+    if (result.applications > 0) deps.logger.info({ ...result, retentionDays: days }, 'retention sweep deleted expired visit records');
+    return result;
+  }
+
+  function sweep(): Promise<RetentionResult> {
+    running ??= sweepOnce().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  let timer: NodeJS.Timeout | null = null;
+  if (deps.autoStart !== false) {
+    const tick = () => {
+      sweep()
+        .catch((err: unknown) => deps.logger.warn({ err }, 'retention sweep failed; the next one retries'))
+        .finally(() => {
+          if (!stopped) timer = setTimeout(tick, deps.options.sweepIntervalSeconds * 1000).unref();
+        });
+    };
+    // Not in the start-up path: the first sweep a few seconds after start.
+    timer = setTimeout(tick, Math.min(5, deps.options.sweepIntervalSeconds) * 1000).unref();
+  }
+
+  return {
+    sweep,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running?.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { adminOf } from '../../http/auth.js';
+import { Envelope, errorResponses, ok } from '../../http/envelope.js';
+import { BearerAuth, PhoneInput } from '../../http/schemas.js';
+import type { Db } from '../../db/client.js';
+import type { Audit } from '../audit/service.js';
+import type { Privacy } from './service.js';
+
+const ExportSchema = Type.Object({
+  phone: Type.String(),
+  applications: Type.Array(Type.Unknown()),
+  companion_of: Type.Array(Type.Object({ application_id: Type.Integer(), name: Type.String(), created_at: Type.Integer() })),
+  notifications: Type.Array(Type.Unknown()),
+  sms_codes: Type.Array(Type.Object({ created_at: Type.String(), expires_at: Type.String(), spent: Type.Boolean() })),
+  staff: Type.Union([Type.Null(), Type.Object({ subject_id: Type.Integer(), name: Type.String(), department: Type.String() })]),
+});
+
+const ErasureSchema = Type.Object({
+  phone: Type.String(),
+  applications_deleted: Type.Integer(),
+  companion_entries_deleted: Type.Integer(),
+  passes_deleted: Type.Integer(),
+  notifications_deleted: Type.Integer(),
+  sms_codes_deleted: Type.Integer(),
+  idempotency_keys_deleted: Type.Integer(),
+  staff_cache_deleted: Type.Integer(),
+  not_held_here: Type.Array(Type.String()),
+});
+
+/**
+ * The contract's field style (snake_case) for the answer's own fields and those of its list
+ * items; stored payloads (what a message said) are exported as they were kept.
+ */
+function snakeKeys(value: unknown, depth = 0): unknown {
+  if (Array.isArray(value)) return value.map((v) => snakeKeys(v, depth));
+  if (depth > 1 || value === null || typeof value !== 'object' || value instanceof Date) return value;
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(v, depth + 1)]));
+}
+
+/** Masked, for the audit log (which never holds a full number). */
+const masked = (phone: string) => `${phone.slice(0, 3)}****${phone.slice(7)}`;
+
+/** PIPL requests about one phone number (issue 6): admins only, each one audited. */
+export function privacyRoutes(app: FastifyInstance, deps: { db: Db; privacy: Privacy; audit: Audit }): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.get(
+    '/v1/privacy/export',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary: 'Admin: everything held about one phone number (PIPL access request)',
+        security: BearerAuth,
+        querystring: Type.Object({ phone: PhoneInput }),
+        response: { 200: Envelope(ExportSchema), ...errorResponses(400, 401) },
+      },
+    },
+    async (req) => {
+      const admin = adminOf(req);
+      const data = await deps.privacy.exportPhone(req.query.phone);
+      await deps.audit.record(deps.db, { actor: { kind: 'admin', id: String(admin.id) }, action: 'privacy.export', targetType: 'phone', targetId: masked(data.phone) });
+      return ok(snakeKeys(data) as never);
+    },
+  );
+
+  r.post(
+    '/v1/privacy/erase',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary: 'Admin: erase everything held about one phone number (PIPL deletion request); says what is held elsewhere',
+        security: BearerAuth,
+        body: Type.Object({ phone: PhoneInput }),
+        response: { 200: Envelope(ErasureSchema), ...errorResponses(400, 401, 409) },
+      },
+    },
+    async (req) => {
+      const admin = adminOf(req);
+      const result = await deps.privacy.erasePhone(req.body.phone);
+      const { phone: _phone, notHeldHere: _elsewhere, ...counts } = result;
+      await deps.audit.record(deps.db, { actor: { kind: 'admin', id: String(admin.id) }, action: 'privacy.erase', targetType: 'phone', targetId: masked(result.phone), detail: counts });
+      return ok(snakeKeys(result) as never);
+    },
+  );
+}
