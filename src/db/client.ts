@@ -16,9 +16,18 @@ export interface SqlExecutor {
   executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
+/** A statement of the hot paths, written once as SQL (no query building per call). */
+export interface Statement {
+  /** On PostgreSQL the name of a prepared statement: parsed and planned once per connection. */
+  name: string;
+  text: string;
+}
+
 export interface Database {
   kind: 'pglite' | 'pg';
   db: Db;
+  /** Runs a statement outside a transaction or, given `tx`, inside that drizzle transaction. */
+  query<T>(stmt: Statement, values: unknown[], tx?: Db): Promise<T[]>;
   /** For pg-boss outside transactions. */
   executor: SqlExecutor;
   /** The same, bound to an open drizzle transaction (so a job is sent iff the transaction commits). */
@@ -46,7 +55,9 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
 async function openPglite(location: string): Promise<Database> {
   const inMemory = location === '' || location === 'memory';
   if (!inMemory) mkdirSync(location, { recursive: true });
-  const client = new PGlite(inMemory ? undefined : location);
+  // Embedded mode serves one site from one process: PGlite's default 128 MB of shared
+  // buffers is memory the process holds for data the OS caches anyway (issue 5: RSS ≤ 300 MB).
+  const client = new PGlite(inMemory ? undefined : location, { startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'] });
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   const run = async (q: { query(t: string, v?: unknown[]): Promise<{ rows: unknown[] }>; exec(t: string): Promise<Array<{ rows: unknown[] }>> }, text: string, values?: unknown[]) => {
@@ -60,6 +71,11 @@ async function openPglite(location: string): Promise<Database> {
   return {
     kind: 'pglite',
     db,
+    // PGlite runs in this process: there is no round trip to save by naming a statement.
+    query: async <T>(stmt: Statement, values: unknown[], tx?: Db) => {
+      const target = (tx ? sessionClient(tx) : client) as Pick<PGlite, 'query'>;
+      return (await target.query<T>(stmt.text, values)).rows;
+    },
     executor: { executeSql: (text, values) => run(client, text, values) },
     executorFor: (tx) => ({ executeSql: (text, values) => run(sessionClient(tx) as never, text, values) }),
     ping: async () => {
@@ -76,12 +92,22 @@ async function openPglite(location: string): Promise<Database> {
 
 async function openPg(url: string, opts: OpenOptions): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
-  // A dropped connection must not crash the process; the pool replaces it on next use.
+  // A dropped connection must not crash the process; the pool replaces it on next use. The
+  // pool's 'error' covers idle clients only: a client that is checked out but between queries
+  // (inside a transaction, waiting on other work) when the server goes away emits 'error' on
+  // itself, and an 'error' without a listener ends the process. Its next query fails instead.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   const db = drizzlePg(pool, { schema }) as unknown as Db;
   return {
     kind: 'pg',
     db,
+    query: async <T>(stmt: Statement, values: unknown[], tx?: Db) => {
+      const target = tx ? (sessionClient(tx) as pg.PoolClient) : pool;
+      return (await target.query({ name: stmt.name, text: stmt.text, values })).rows as T[];
+    },
     executor: { executeSql: (text, values) => pool.query(text, values as unknown[]) },
     executorFor: (tx) => ({ executeSql: (text, values) => (sessionClient(tx) as pg.PoolClient).query(text, values as unknown[]) }),
     ping: async () => {
@@ -117,4 +143,24 @@ function sessionClient(tx: Db): unknown {
   const client = (tx as unknown as { session?: { client?: unknown } }).session?.client;
   if (!client) throw new Error('drizzle transaction has no session.client: drizzle-orm internals changed');
   return client;
+}
+
+/** SQLSTATEs that mean "the server is not there (now)": class 08 (connection), 57P01–57P03 (shutting down, crashed, starting). */
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123])$/;
+const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+/** What node-postgres throws itself when a connection dies or cannot be had in time. */
+const UNAVAILABLE_MESSAGE = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated unexpectedly|the database system is (shutting down|starting up|in recovery mode)/i;
+
+/**
+ * True when an error (or one of its causes: drizzle wraps the driver's error) says the database
+ * could not be reached, as opposed to a query that failed. The error handler answers those
+ * 503 UPSTREAM_UNAVAILABLE, like any other system that is down.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) return true;
+    if (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message)) return true;
+  }
+  return false;
 }

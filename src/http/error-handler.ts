@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/client.js';
 import { AppError, defaultMessage, UpstreamError, type ErrorCode } from '../errors.js';
 
 interface ValidationItem {
@@ -61,6 +62,12 @@ export function installErrorHandler(app: FastifyInstance): void {
       req.log.info({ err }, 'bad request');
       return send(reply, status === 404 ? 404 : 400, status === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED', status === 404 ? defaultMessage('NOT_FOUND') : `请求不正确：${fe.message}`);
     }
+    if (isDatabaseUnavailable(err)) {
+      // The database is down or restarting: like any system that is down, 503 and "try again", not a bug (500).
+      req.log.warn({ detail: databaseCause(err) }, 'database unavailable');
+      void reply.header('retry-after', '2');
+      return send(reply, 503, 'UPSTREAM_UNAVAILABLE', `${defaultMessage('UPSTREAM_UNAVAILABLE')}（请求编号 ${req.id}）`);
+    }
     req.log.error({ err }, 'unexpected error');
     return send(reply, 500, 'INTERNAL', `${defaultMessage('INTERNAL')}（请求编号 ${req.id}）`);
   });
@@ -76,6 +83,13 @@ export function installErrorHandler(app: FastifyInstance): void {
 export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
   const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? '请求路径中的参数过长（path）' : '请求路径不是有效的 URL（path）';
   return send(reply, 400, 'VALIDATION_FAILED', message);
+}
+
+/** The driver's own message (drizzle's wrapper carries the SQL and its parameters: kept out of the log). */
+function databaseCause(err: unknown): string {
+  let e = err as { cause?: unknown; message?: unknown; code?: unknown };
+  for (let i = 0; i < 5 && e.cause && typeof e.cause === 'object'; i++) e = e.cause as typeof e;
+  return `${typeof e.code === 'string' ? `${e.code} ` : ''}${typeof e.message === 'string' ? e.message.slice(0, 200) : ''}`;
 }
 
 function send(reply: FastifyReply, status: number, error: ErrorCode, message: string) {

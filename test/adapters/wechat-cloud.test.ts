@@ -197,10 +197,10 @@ describe('failures', () => {
     expect(await failure(c.getBinding('o-x'))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', transient: true });
   });
 
-  it('a non-JSON answer is UPSTREAM_FAILED', async () => {
+  it('a non-JSON answer is UPSTREAM_FAILED, transient (a maintenance page is no verdict on a message)', async () => {
     sim.server.setFault({ status: 200, body: '<html>maintenance</html>', contentType: 'text/html', times: 1 });
-    expect(await failure(calls.getBinding())).toMatchObject({ code: 'UPSTREAM_FAILED', transient: false });
+    expect(await failure(calls.getBinding())).toMatchObject({ code: 'UPSTREAM_FAILED', transient: true });
     sim.server.setFault({ status: 200, body: '[1,2]', times: 1 });
-    expect(await failure(calls.getBinding())).toMatchObject({ code: 'UPSTREAM_FAILED' });
+    expect(await failure(calls.getBinding())).toMatchObject({ code: 'UPSTREAM_FAILED', transient: true });
   });
 });

@@ -81,6 +81,13 @@ export function createAliyunSmsClient(opts: AliyunSmsClientOptions): SmsPort {
       }
       const code = body?.code ?? '';
       if (code === 'OK') return { bizId: body?.bizId ?? '' };
+      if (code === '') {
+        // JSON without Aliyun's `Code` is not Aliyun's verdict (a proxy, another service):
+        // try again later rather than drop the message.
+        const odd = new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', 'SendSms: answer without a Code', { transient: true });
+        log.warn({ ...ctx, code: odd.code, transient: true }, 'Aliyun SendSms answered something that is not its protocol');
+        throw odd;
+      }
 
       const message = maskPhone(body?.message ?? '');
       const detail = `SendSms refused: ${code} ${message} (RequestId ${body?.requestId ?? '?'})`;

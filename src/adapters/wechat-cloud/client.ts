@@ -33,14 +33,22 @@ export function createWechatCloudClient(opts: WechatCloudClientOptions): WechatC
   async function call(method: string, path: string, what: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<Envelope> {
     const res = await httpCall(SYSTEM, `${base}${path}`, { method, timeoutMs: opts.timeoutMs, headers: init.headers, body: init.body });
     if (res.status < 200 || res.status > 299) throw statusError(SYSTEM, res.status, what);
-    const json = parseJson(SYSTEM, res.text, what);
+    // An answer that is not the protocol (a gateway's maintenance page, HTML, another service's
+    // JSON) is no verdict on the request: still UPSTREAM_FAILED for a page, but transient, so a
+    // queued message is tried again instead of being dropped.
+    let json: unknown;
+    try {
+      json = parseJson(SYSTEM, res.text, what);
+    } catch (err) {
+      throw err instanceof UpstreamError ? new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', err.detail?.replace(/^wechat-cloud: /, '') ?? what, { transient: true }) : err;
+    }
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-      throw new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `${what}: answer is not an envelope`);
+      throw new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `${what}: answer is not an envelope`, { transient: true });
     }
     const env = json as Record<string, unknown>;
     // Some deployments send the code as a string ("0"); a missing code is not an answer we understand.
     const code = typeof env.code === 'number' ? env.code : typeof env.code === 'string' && env.code.trim() !== '' ? Number(env.code) : NaN;
-    if (!Number.isFinite(code)) throw new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `${what}: envelope without a numeric code`);
+    if (!Number.isFinite(code)) throw new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `${what}: envelope without a numeric code`, { transient: true });
     return { code, errMsg: typeof env.err_msg === 'string' ? env.err_msg : '', data: env.data };
   }
 
