@@ -12,6 +12,7 @@
  *                       run them; default) or "separate" (their own process); the dispatch is
  *                       measured both ways in any case
  *   --service-env K=V,… extra configuration for the service (e.g. NOTIFY_BATCH_SIZE=200)
+ *   --quiet-wait 300    seconds to wait at most for an idle machine before each run
  *
  * Measurements: baseline, records, auth-records, binding, apply, apply-sms-1s, apply-6-staff,
  * dispatch, cold-start. Results: a table on stdout, JSON and Markdown under bench/out/.
@@ -26,7 +27,7 @@ import type autocannon from 'autocannon';
 import { measureColdStart, type ColdStartResult } from './lib/coldstart.js';
 import { datasetShape, hostName, hostPhone } from './lib/dataset.js';
 import { benchDbName, databaseExists, dbUrl, dropDatabase, parseSize } from './lib/db.js';
-import { pick, runLoad, waitForQuiet, type LoadResult } from './lib/load.js';
+import { pick, runLoad, setQuietWait, waitForQuiet, type LoadResult } from './lib/load.js';
 import { processCpuSeconds, startChild, type Child } from './lib/proc.js';
 import type { SimEndpoints } from './lib/child.js';
 import { summarize, type CpuProfile, type ProfileSummary } from './lib/profile.js';
@@ -185,6 +186,7 @@ async function main(): Promise<void> {
       'cpu-prof': { type: 'boolean', default: false },
       sims: { type: 'string', default: 'in-process' },
       'service-env': { type: 'string' },
+      'quiet-wait': { type: 'string', default: '300' },
     },
   });
   if (!values.size && !values.db) {
@@ -196,6 +198,7 @@ async function main(): Promise<void> {
   const callersWanted = Number(values.callers);
   const dispatchMessages = Number(values.dispatch);
   if (!(duration > 0 && duration <= 120) || !(connections > 0 && connections <= 1000)) throw new Error('--duration is 1–120 s, --connections 1–1000');
+  setQuietWait(Number(values['quiet-wait']));
   const only = values.only ? new Set(values.only.split(',')) : null;
   const serviceEnv = Object.fromEntries((values['service-env'] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const want = (name: string) => !only || only.has(name);

@@ -189,6 +189,12 @@ async function runService(start: ChildStart): Promise<void> {
     RATE_LIMIT_PER_MINUTE: '0',
     LOG_LEVEL: 'silent',
     APPLY_PER_HOUR: '100000',
+    // The generated records span a year: the retention sweep (issue 6) would delete most of them.
+    RETENTION_DAYS: '36500',
+    // Dispatch and apply runs send thousands of SMS an hour to made-up numbers (issue 6 caps).
+    SMS_GLOBAL_PER_HOUR: '10000000',
+    SMS_PER_PHONE_PER_HOUR: '100000',
+    SMS_PER_PHONE_PER_DAY: '1000000',
     ...start.env,
   };
   const config = loadConfig(env);

@@ -98,8 +98,14 @@ export function pick<T>(list: readonly T[]): T {
   return list[Math.floor(Math.random() * list.length)]!;
 }
 
+let quietWaitSeconds = 300;
+/** How long waitForQuiet waits at most (`--quiet-wait`; short on a machine that other work keeps busy). */
+export function setQuietWait(seconds: number): void {
+  quietWaitSeconds = seconds;
+}
+
 /** Waits (bounded) until the machine is quiet: less than `maxCores` busy over a second. */
-export async function waitForQuiet(maxCores = 0.3, maxWaitSeconds = 300): Promise<number> {
+export async function waitForQuiet(maxCores = 0.3, maxWaitSeconds = quietWaitSeconds): Promise<number> {
   const started = Date.now();
   let warned = false;
   for (;;) {

@@ -1,5 +1,5 @@
-import { and, count, eq, gte, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import { and, eq, gte, sql } from 'drizzle-orm';
+import type { Database, Db, Statement } from '../../db/client.js';
 import { applicationPeople, applications, idempotencyKeys, notifications } from '../../db/schema.js';
 import type { PlannedNotification } from './messages.js';
 
@@ -25,7 +25,6 @@ export interface ApplicationRecord {
 }
 
 const a = applications;
-const p = applicationPeople;
 
 const retinuesOf = sql<Array<{ name: string; phone: string }>>`(
   select coalesce(json_agg(json_build_object('name', r.name, 'phone', r.phone) order by r.position), '[]'::json)
@@ -51,6 +50,101 @@ const recordColumns = {
   retinues: retinuesOf,
 };
 
+/**
+ * The hot read paths (3.9, 3.10) are plain SQL written once: one named statement per list
+ * and filter, one round trip per page. The database returns the page already as JSON (rows
+ * with their companions aggregated by a lateral join) together with the count the list
+ * envelope needs, so no query is built and no row is mapped in JavaScript per call.
+ */
+const RECORD_JSON = `json_build_object(
+  'id', a.id, 'subject_type', a.subject_type, 'name', a.name, 'phone', a.phone, 'purpose', a.purpose,
+  'purpose_name', a.purpose_name, 'come_from', a.come_from, 'remark', a.remark, 'proposer', a.proposer,
+  'interviewee', a.interviewee, 'interviewee_phone', a.interviewee_phone, 'start_time', a.start_time,
+  'end_time', a.end_time, 'is_auth', a.is_auth, 'auth_time', a.auth_time, 'created_at', a.created_at,
+  'retinues', coalesce(c.retinues, '[]'::json))`;
+
+const COMPANIONS = `left join lateral (
+    select json_agg(json_build_object('name', r.name, 'phone', r.phone) order by r.position) as retinues
+    from application_people r where r.application_id = a.id and r.role = 'companion') c on true`;
+
+type ListKind = 'involving' | 'proposed';
+
+/**
+ * The page's keys, read in order from the caller's own index entries ($1 phone, $2 limit,
+ * $3 offset, $4 is_auth when filtered). NULLS LAST matches the indexes' order, so the index
+ * serves the sort (test/api/query-plans.test.ts holds this).
+ */
+function keysSql(kind: ListKind, filtered: boolean): { keys: string; count: string } {
+  if (kind === 'involving') {
+    const from = filtered
+      ? `application_people p join applications f on f.id = p.application_id where p.phone = $1 and not p.is_proposer and f.is_auth = $4`
+      : `application_people p where p.phone = $1 and not p.is_proposer`;
+    return {
+      keys: `select p.application_id as id, p.created_at from ${from} order by p.created_at desc nulls last, p.application_id desc nulls last limit $2 offset $3`,
+      count: `select count(*)::int from ${from}`,
+    };
+  }
+  const where = `f.proposer = $1${filtered ? ' and f.is_auth = $4' : ''}`;
+  return {
+    keys: `select f.id, f.created_at from applications f where ${where} order by f.created_at desc nulls last, f.id desc nulls last limit $2 offset $3`,
+    count: `select count(*)::int from applications f where ${where}`,
+  };
+}
+
+function listStatement(kind: ListKind, filtered: boolean): Statement {
+  const { keys, count } = keysSql(kind, filtered);
+  return {
+    name: `laifang_${kind}_page${filtered ? '_auth' : ''}`,
+    text: `select (${count}) as count,
+  (select coalesce(json_agg(${RECORD_JSON} order by k.created_at desc, k.id desc), '[]'::json)
+   from (${keys}) k join applications a on a.id = k.id
+   ${COMPANIONS}) as rows`,
+  };
+}
+
+const LIST_STATEMENTS = {
+  involving: [listStatement('involving', false), listStatement('involving', true)],
+  proposed: [listStatement('proposed', false), listStatement('proposed', true)],
+} as const;
+
+/** The statement and values of one page (exported for the query-plan test, which EXPLAINs the very text). */
+export function pageQuery(kind: ListKind, phone: string, isAuth: number | undefined, page: Page): { stmt: Statement; values: unknown[] } {
+  const values: unknown[] = [phone, page.size, (page.page - 1) * page.size];
+  if (isAuth !== undefined) values.push(isAuth);
+  return { stmt: LIST_STATEMENTS[kind][isAuth === undefined ? 0 : 1], values };
+}
+
+interface PageRow {
+  count: number;
+  rows: ApplicationRecord[];
+}
+
+function pageResult(result: PageRow[]): { rows: ApplicationRecord[]; count: number } {
+  const [row] = result;
+  return { rows: row?.rows ?? [], count: row?.count ?? 0 };
+}
+
+const INSERT_APPLICATION: Statement = {
+  name: 'laifang_insert_application',
+  text: `with app as (
+  insert into applications (subject_type, kind, name, phone, purpose, purpose_name, come_from, remark, proposer,
+    proposer_weixin_user_id, interviewee, interviewee_phone, interviewee_subject_id, start_time, end_time, is_auth, auth_time, created_at)
+  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+  returning id, proposer, created_at
+), people as (
+  insert into application_people (application_id, role, position, name, phone, is_proposer, created_at)
+  select app.id, p.role, p.position, p.name, p.phone, p.phone = app.proposer, app.created_at
+  from app, json_to_recordset($19::json) as p(role text, position int, name text, phone text)
+)
+select id from app`,
+};
+
+const NTH_NEWEST_SINCE: Statement = {
+  name: 'laifang_nth_newest_since',
+  text: `select created_at from applications where proposer = $1 and created_at >= $2
+  order by created_at desc nulls last, id desc nulls last offset $3 limit 1`,
+};
+
 export type NewApplication = typeof applications.$inferInsert;
 export interface NewPerson {
   role: 'host' | 'visitor' | 'companion';
@@ -63,32 +157,27 @@ export interface Page {
   size: number;
 }
 
-function involvingCondition(phone: string, isAuth: number | undefined): SQL | undefined {
-  const where: SQL[] = [eq(p.phone, phone), sql`not ${p.isProposer}`];
-  if (isAuth !== undefined) where.push(eq(a.isAuth, isAuth));
-  return and(...where);
-}
-
-function proposedCondition(phone: string, isAuth: number | undefined): SQL | undefined {
-  return isAuth === undefined ? eq(a.proposer, phone) : and(eq(a.proposer, phone), eq(a.isAuth, isAuth));
-}
-
 export const applicationRepo = {
-  async insert(tx: Db, row: NewApplication, people: NewPerson[]): Promise<number> {
-    const [created] = await tx.insert(applications).values(row).returning({ id: applications.id });
-    const id = created!.id;
-    await tx.insert(applicationPeople).values(
-      people.map((person, position) => ({
-        applicationId: id,
-        role: person.role,
-        position,
-        name: person.name,
-        phone: person.phone,
-        isProposer: person.phone === row.proposer,
-        createdAt: row.createdAt,
-      })),
-    );
-    return id;
+  /** The application and its people in one statement (one round trip inside the apply transaction). */
+  async insert(database: Database, tx: Db, row: NewApplication, people: NewPerson[]): Promise<number> {
+    const values = [
+      row.subjectType ?? 1, row.kind, row.name, row.phone, row.purpose ?? 0, row.purposeName ?? '', row.comeFrom ?? '', row.remark ?? '',
+      row.proposer, row.proposerWeixinUserId, row.interviewee, row.intervieweePhone, row.intervieweeSubjectId,
+      row.startTime, row.endTime, row.isAuth, row.authTime ?? null, row.createdAt,
+      JSON.stringify(people.map((person, position) => ({ role: person.role, position, name: person.name, phone: person.phone }))),
+    ];
+    const [created] = await database.query<{ id: string | number }>(INSERT_APPLICATION, values, tx);
+    return Number(created!.id);
+  },
+
+  /**
+   * Creation time of the caller's `n`-th newest application since `since` (Unix seconds), or
+   * null when there are fewer than `n`: the hourly limit is reached iff there is one, and the
+   * answer is when a slot frees. Reads at most `n` index entries, returns one value.
+   */
+  async nthNewestSince(database: Database, phone: string, since: number, n: number, tx?: Db): Promise<number | null> {
+    const [row] = await database.query<{ created_at: string | number }>(NTH_NEWEST_SINCE, [phone, since, n - 1], tx);
+    return row ? Number(row.created_at) : null;
   },
 
   async findById(db: Db, id: number, opts: { forUpdate?: boolean } = {}): Promise<ApplicationRecord | null> {
@@ -97,57 +186,16 @@ export const applicationRepo = {
     return row ?? null;
   },
 
-  /** 3.9 page query: records involving `phone` (host, visitor or companion) that somebody else proposed. */
-  involvingPage(db: Db, phone: string, isAuth: number | undefined, page: Page) {
-    return db
-      .select(recordColumns)
-      .from(applicationPeople)
-      .innerJoin(applications, eq(applications.id, applicationPeople.applicationId))
-      .where(involvingCondition(phone, isAuth))
-      // NULLS LAST matches the index's order, so the index serves the sort.
-      .orderBy(sql`${p.createdAt} desc nulls last`, sql`${p.applicationId} desc nulls last`)
-      .limit(page.size)
-      .offset((page.page - 1) * page.size);
+  /** 3.9: records involving `phone` (host, visitor or companion) that somebody else proposed, and how many there are. */
+  async listInvolving(database: Database, phone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }> {
+    const { stmt, values } = pageQuery('involving', phone, isAuth, page);
+    return pageResult(await database.query<PageRow>(stmt, values));
   },
 
-  /** 3.10 page query: records proposed by `phone`. */
-  proposedPage(db: Db, phone: string, isAuth: number | undefined, page: Page) {
-    return db
-      .select(recordColumns)
-      .from(applications)
-      .where(proposedCondition(phone, isAuth))
-      .orderBy(sql`${a.createdAt} desc nulls last`, sql`${a.id} desc nulls last`)
-      .limit(page.size)
-      .offset((page.page - 1) * page.size);
-  },
-
-  async listInvolving(db: Db, phone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }> {
-    const cond = involvingCondition(phone, isAuth);
-    const [rows, [total]] = await Promise.all([
-      applicationRepo.involvingPage(db, phone, isAuth, page),
-      isAuth === undefined
-        ? db.select({ n: count() }).from(applicationPeople).where(cond)
-        : db.select({ n: count() }).from(applicationPeople).innerJoin(applications, eq(applications.id, applicationPeople.applicationId)).where(cond),
-    ]);
-    return { rows, count: Number(total?.n ?? 0) };
-  },
-
-  async listProposedBy(db: Db, phone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }> {
-    const [rows, [total]] = await Promise.all([
-      applicationRepo.proposedPage(db, phone, isAuth, page),
-      db.select({ n: count() }).from(applications).where(proposedCondition(phone, isAuth)),
-    ]);
-    return { rows, count: Number(total?.n ?? 0) };
-  },
-
-  /** Creation times (Unix seconds) of the caller's applications since `since`, oldest first. */
-  async proposedSince(db: Db, phone: string, since: number): Promise<number[]> {
-    const rows = await db
-      .select({ createdAt: a.createdAt })
-      .from(applications)
-      .where(and(eq(a.proposer, phone), gte(a.createdAt, since)))
-      .orderBy(a.createdAt);
-    return rows.map((r) => r.createdAt);
+  /** 3.10: records proposed by `phone`, and how many there are. */
+  async listProposedBy(database: Database, phone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }> {
+    const { stmt, values } = pageQuery('proposed', phone, isAuth, page);
+    return pageResult(await database.query<PageRow>(stmt, values));
   },
 
   async markAuthorized(tx: Db, id: number, at: number): Promise<void> {

@@ -4,6 +4,7 @@ import type { Config } from '../../config.js';
 import type { Database, Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { Queue } from '../../jobs/queue.js';
+import type { Audit } from '../audit/service.js';
 import { normalizePhone } from '../../phone.js';
 import type { StaffDirectory } from '../staff/directory.js';
 import type { Purposes } from '../staff/purposes.js';
@@ -36,6 +37,10 @@ export interface ApplicationsDeps {
   staff: StaffDirectory;
   purposes: Purposes;
   templates: Config['templates'];
+  /** Template ids in force (admin overrides over `templates`), read inside the transaction. */
+  templateSource?: (tx: Db) => Promise<Config['templates']>;
+  /** Records `application.authorize` in the authorizing transaction. */
+  audit?: Audit;
   recordsUrl: string;
   applyPerHour: number;
   now: () => number;
@@ -89,15 +94,15 @@ export function createApplications(deps: ApplicationsDeps): Applications {
 
   async function checkRate(tx: Db, phone: string): Promise<void> {
     const now = nowSeconds();
-    const recent = await applicationRepo.proposedSince(tx, phone, now - 3600 + 1);
-    if (recent.length >= deps.applyPerHour) {
-      const oldest = recent[recent.length - deps.applyPerHour]!;
+    const oldest = await applicationRepo.nthNewestSince(deps.database, phone, now - 3600 + 1, deps.applyPerHour, tx === db ? undefined : tx);
+    if (oldest !== null) {
       throw new AppError('RATE_LIMITED', `每小时最多提交 ${deps.applyPerHour} 个申请，请稍后再试`, { retryAfter: oldest + 3600 - now });
     }
   }
 
   async function queueNotifications(tx: Db, id: number, event: NotificationEvent, facts: ApplicationFacts): Promise<void> {
-    const planned = planNotifications(event, facts, deps.templates, deps.recordsUrl);
+    const templates = deps.templateSource ? await deps.templateSource(tx) : deps.templates;
+    const planned = planNotifications(event, facts, templates, deps.recordsUrl);
     const ids = await applicationRepo.insertNotifications(tx, id, planned, new Date(deps.now()));
     await deps.queue.enqueueNotifications(deps.database.executorFor(tx), ids);
   }
@@ -139,7 +144,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
 
       const host =
         kind === 'invitation'
-          ? await deps.staff.findByPhone(hostPhone)
+          ? await deps.staff.findByPhone(hostPhone, { recentEnough: true })
           : await deps.staff.findByNameAndPhone(interviewee, hostPhone);
       if (!host) {
         throw new AppError('STAFF_NOT_FOUND', kind === 'invitation' ? '您不是考拉系统中的员工，不能发起邀请' : '被访人姓名与手机号不匹配，或不是本公司员工');
@@ -162,32 +167,50 @@ export function createApplications(deps: ApplicationsDeps): Applications {
           if (earlier) return earlier;
         }
         await checkRate(tx, caller.phone);
-        const id = await applicationRepo.insert(
-          tx,
-          {
-            subjectType: 1,
-            kind,
-            name,
-            phone,
-            purpose: purpose.value,
-            purposeName: purpose.label,
-            comeFrom,
-            remark,
-            proposer: caller.phone,
-            proposerWeixinUserId: caller.weixinUserId,
-            interviewee: host.name,
-            intervieweePhone: hostPhone,
-            intervieweeSubjectId: host.subjectId,
-            startTime: input.start_time,
-            endTime: input.end_time,
-            isAuth: kind === 'invitation' ? 1 : 0,
-            authTime: kind === 'invitation' ? createdAt : null,
-            createdAt,
-          },
-          people,
-        );
+        const row = {
+          subjectType: 1,
+          kind,
+          name,
+          phone,
+          purpose: purpose.value,
+          purposeName: purpose.label,
+          comeFrom,
+          remark,
+          proposer: caller.phone,
+          proposerWeixinUserId: caller.weixinUserId,
+          interviewee: host.name,
+          intervieweePhone: hostPhone,
+          intervieweeSubjectId: host.subjectId,
+          startTime: input.start_time,
+          endTime: input.end_time,
+          isAuth: kind === 'invitation' ? 1 : 0,
+          authTime: kind === 'invitation' ? createdAt : null,
+          createdAt,
+        };
+        const id = await applicationRepo.insert(deps.database, tx, row, people);
         await queueNotifications(tx, id, kind === 'invitation' ? 'invitation_created' : 'request_created', facts);
-        const created = (await applicationRepo.findById(tx, id))!;
+        // A staff invitation is authorized by its host as it is created.
+        if (kind === 'invitation') await deps.audit?.record(tx, { actor: { kind: 'staff', id: caller.phone }, action: 'application.authorize', targetType: 'application', targetId: String(id), detail: { via: 'invitation' } });
+        // What findById would read back, built from what was just written (one round trip less).
+        const created: ApplicationRecord = {
+          id,
+          subject_type: row.subjectType,
+          name: row.name,
+          phone: row.phone,
+          purpose: row.purpose,
+          purpose_name: row.purposeName,
+          come_from: row.comeFrom,
+          remark: row.remark,
+          proposer: row.proposer,
+          interviewee: row.interviewee,
+          interviewee_phone: row.intervieweePhone,
+          start_time: row.startTime,
+          end_time: row.endTime,
+          is_auth: row.isAuth,
+          auth_time: row.authTime,
+          created_at: row.createdAt,
+          retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })),
+        };
         if (idempotencyKey) {
           await idempotencyRepo.save(tx, { owner: caller.weixinUserId, key: idempotencyKey, requestHash: hash, applicationId: id, response: created, createdAt: new Date(deps.now()) });
         }
@@ -196,8 +219,8 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       return record;
     },
 
-    listInvolving: (phone, isAuth, page) => applicationRepo.listInvolving(db, phone, isAuth, page),
-    listProposedBy: (phone, isAuth, page) => applicationRepo.listProposedBy(db, phone, isAuth, page),
+    listInvolving: (phone, isAuth, page) => applicationRepo.listInvolving(deps.database, phone, isAuth, page),
+    listProposedBy: (phone, isAuth, page) => applicationRepo.listProposedBy(deps.database, phone, isAuth, page),
 
     async authorize(callerPhone, id) {
       const record = await db.transaction(async (tx) => {
@@ -207,6 +230,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         if (current.is_auth === 1) return current;
         const at = nowSeconds();
         await applicationRepo.markAuthorized(tx, id, at);
+        await deps.audit?.record(tx, { actor: { kind: 'staff', id: callerPhone }, action: 'application.authorize', targetType: 'application', targetId: String(id) });
         await queueNotifications(tx, id, 'request_authorized', {
           kind: 'request',
           name: current.name,

@@ -14,8 +14,12 @@ export interface StaffMember {
 }
 
 export interface StaffDirectory {
-  /** The Koala employee with this phone, or null. Koala cannot search by phone (§3.1). */
-  findByPhone(phone: string): Promise<StaffMember | null>;
+  /**
+   * The Koala employee with this phone, or null. Koala cannot search by phone (§3.1).
+   * `recentEnough`: a remembered employee read from Koala within the last
+   * min(WRITE_PATH_FRESH_SECONDS, KOALA_CACHE_SECONDS) is used without asking Koala again.
+   */
+  findByPhone(phone: string, opts?: { recentEnough?: boolean }): Promise<StaffMember | null>;
   /** The Koala employee with exactly this name and phone, or null. */
   findByNameAndPhone(name: string, phone: string): Promise<StaffMember | null>;
 }
@@ -23,6 +27,14 @@ export interface StaffDirectory {
 const SCAN_KEY = 'koala_directory_scanned_at';
 const PAGE_SIZE = 100;
 const MAX_PAGES = 500;
+/**
+ * POST /v1/subject checks on every invitation that the caller is a Koala employee. A staff
+ * member sending several invitations in a row would make Koala re-read the same employee each
+ * time (a round trip to a slow box, ~1/3 of the route's work in the benchmark, issue 5): within
+ * this many seconds of the last read, that read stands. An employee removed from Koala can
+ * still invite for at most this long; GET /v1/subject/binding keeps re-reading every time.
+ */
+export const WRITE_PATH_FRESH_SECONDS = 30;
 
 /**
  * Koala is slow and fragile, so what it said is kept in `staff_cache` (by phone): a remembered
@@ -122,9 +134,11 @@ export function createStaffDirectory(deps: {
     return { subjectId: row.subjectId, name: row.name, phone: row.phone, department: row.department, koalaAvatarUrl: row.koalaAvatarUrl };
   }
 
-  async function findByPhone(phone: string): Promise<StaffMember | null> {
+  const recent = (at: Date) => deps.now() - at.getTime() < Math.min(WRITE_PATH_FRESH_SECONDS, deps.cacheSeconds) * 1000;
+
+  async function findByPhone(phone: string, opts: { recentEnough?: boolean } = {}): Promise<StaffMember | null> {
     const row = await cached(phone);
-    if (row && current(row.refreshedAt)) return toMember(row);
+    if (row && (current(row.refreshedAt) || (opts.recentEnough && recent(row.refreshedAt)))) return toMember(row);
     if (row) {
       try {
         const e = await koala.getEmployee(row.subjectId);
