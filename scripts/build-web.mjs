@@ -52,8 +52,10 @@ const unlock = () => rmSync(lock, { recursive: true, force: true });
 process.on('exit', unlock);
 
 const index = join(dist, 'index.html');
+// The admin console, built second (the first build empties dist/): served at /admin/.
+const adminIndex = join(dist, 'admin', 'admin.html');
 const { newest, newestFile } = newestSource();
-if (!force && existsSync(index) && statSync(index).mtimeMs >= newest) {
+if (!force && existsSync(index) && statSync(index).mtimeMs >= newest && existsSync(adminIndex)) {
   console.log('H5 pages are up to date (web/dist).');
   process.exit(0);
 }
@@ -71,6 +73,7 @@ try {
 const started = Date.now();
 try {
   await vite.build({ configFile: join(web, 'vite.config.ts'), logLevel: 'warn' });
+  await vite.build({ configFile: join(web, 'vite.config.ts'), mode: 'admin', logLevel: 'warn' });
 } catch (err) {
   console.error('Building the H5 pages failed:', err instanceof Error ? err.message : err);
   process.exit(1);

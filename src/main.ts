@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     '',
     `Laifang (来访) is listening on ${address}`,
     `  H5 pages (open on a phone, or a browser at 375 px): ${base}/h5/${existsSync(join(H5_DIST_DIR, 'index.html')) ? '' : '   (not built: run npm run build:web)'}`,
+    `  Admin console: ${base}/admin/${existsSync(join(H5_DIST_DIR, 'admin', 'admin.html')) ? '' : '   (not built: run npm run build:web)'}`,
     `  API docs (OpenAPI / Swagger UI): ${base}/docs`,
     `  Health: ${base}/healthz   Ready: ${base}/readyz`,
     `  Database: ${config.databaseUrl.startsWith('pglite://') ? config.databaseUrl : 'PostgreSQL'}`,
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
         ? []
         : [
             `Demo admin (simulated mode only; created when the database has no admin yet): ${DEMO_ADMIN.username} / ${DEMO_ADMIN.password}`,
+            `  Admin console: ${base}/admin/   (log in as ${DEMO_ADMIN.username} / ${DEMO_ADMIN.password})`,
             `  curl -s -X POST ${base}/v1/admin/session -H 'content-type: application/json' -d '{"username":"${DEMO_ADMIN.username}","password":"${DEMO_ADMIN.password}"}'`,
           ]),
     );

@@ -51,20 +51,31 @@ function vantIconFontOffline(): Plugin {
   };
 }
 
-export default defineConfig({
-  root: fileURLToPath(new URL('.', import.meta.url)),
-  base: '/h5/',
-  plugins: [vue(), vantStyles(), vantIconFontOffline()],
-  build: {
-    outDir: 'dist',
-    emptyOutDir: true,
-    // Measured by test/e2e/h5.test.ts (≤ 150 kB gzipped JS for the first page).
-    chunkSizeWarningLimit: 400,
-    // Rolldown's timing report is noise on a loaded two-core machine.
-    rolldownOptions: { checks: { bundlerTimings: false } },
-  },
-  server: {
-    // `npx vite web` for page work: the API of a running `npm start`.
-    proxy: { '/v1': 'http://127.0.0.1:3000', '/files': 'http://127.0.0.1:3000' },
-  },
+/**
+ * Two builds from one source tree: the H5 pages (the default, /h5/ → dist/) and, with
+ * `--mode admin`, the admin console (admin.html → dist/admin/, served at /admin/). Separate
+ * builds share no chunk, so the console never changes what the phone's first page loads.
+ */
+export default defineConfig(({ mode }) => {
+  const admin = mode === 'admin';
+  return {
+    root: fileURLToPath(new URL('.', import.meta.url)),
+    base: admin ? '/admin/' : '/h5/',
+    plugins: [vue(), vantStyles(), vantIconFontOffline()],
+    build: {
+      outDir: admin ? 'dist/admin' : 'dist',
+      emptyOutDir: true,
+      // Measured by test/e2e/h5.test.ts (≤ 150 kB gzipped JS for the first page).
+      chunkSizeWarningLimit: 400,
+      // Rolldown's timing report is noise on a loaded two-core machine.
+      rolldownOptions: {
+        checks: { bundlerTimings: false },
+        ...(admin ? { input: fileURLToPath(new URL('admin.html', import.meta.url)) } : {}),
+      },
+    },
+    server: {
+      // `npx vite web` for page work: the API of a running `npm start` (the console: /h5/admin.html).
+      proxy: { '/v1': 'http://127.0.0.1:3000', '/files': 'http://127.0.0.1:3000' },
+    },
+  };
 });

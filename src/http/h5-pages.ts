@@ -16,15 +16,26 @@ const NOT_BUILT_PAGE = `<!DOCTYPE html>
 </body></html>
 `;
 
+const notBuilt = async (_req: unknown, reply: FastifyReply) =>
+  reply.code(503).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(NOT_BUILT_PAGE);
+
 /**
- * Serves the H5 pages (web/, built by Vite) at /h5/. When the build output is missing the
- * service still runs (the API does not need the pages) and /h5/ says how to build them.
+ * Serves the H5 pages (web/, built by Vite) at /h5/, and the admin console (a build of its own,
+ * web/admin.html → dist/admin/) at /admin/ by the same rules. When the build output is missing
+ * the service still runs (the API does not need the pages) and the pages say how to build them.
  */
 export async function registerH5Pages(app: FastifyInstance, dir: string = H5_DIST_DIR): Promise<void> {
+  app.get('/admin', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/admin/', 302));
+  const adminDir = join(dir, 'admin');
+  if (existsSync(join(adminDir, 'admin.html'))) {
+    await app.register(fastifyStatic, { root: adminDir, prefix: '/admin/', decorateReply: false, index: ['admin.html'], cacheControl: false, setHeaders: cacheRules });
+  } else {
+    app.get('/admin/', { schema: { hide: true } }, notBuilt);
+    app.get('/admin/*', { schema: { hide: true } }, notBuilt);
+  }
+
   app.get('/h5', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/h5/', 302));
   if (!existsSync(join(dir, 'index.html'))) {
-    const notBuilt = async (_req: unknown, reply: FastifyReply) =>
-      reply.code(503).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(NOT_BUILT_PAGE);
     app.get('/h5/', { schema: { hide: true } }, notBuilt);
     app.get('/h5/*', { schema: { hide: true } }, notBuilt);
     return;
@@ -35,10 +46,14 @@ export async function registerH5Pages(app: FastifyInstance, dir: string = H5_DIS
     decorateReply: false,
     index: ['index.html'],
     cacheControl: false,
-    // Vite names assets by content hash: cache them for good; index.html must be re-read so a
-    // new build is picked up at once.
-    setHeaders(reply, path) {
-      void reply.header('cache-control', /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
-    },
+    setHeaders: cacheRules,
   });
+}
+
+/**
+ * Vite names assets by content hash: cache them for good; the HTML must be re-read so a new
+ * build is picked up at once.
+ */
+function cacheRules(reply: FastifyReply, path: string): void {
+  void reply.header('cache-control', /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
 }

@@ -1,0 +1,270 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { H5_DIST_DIR } from '../../src/http/h5-pages.js';
+// @ts-expect-error -- a plain .mjs script without types
+import { firstPageJs } from '../../scripts/web-size.mjs';
+import { CHROMIUM, chromiumState, startSimulatedService } from './service.js';
+
+/**
+ * The admin console (/admin/) in Debian's Chromium, desktop-sized, against the service in
+ * simulated mode as `npm start` runs it (demo admin admin / laifang-demo-admin): log in (a wrong
+ * password first), find records by filters, delete one (and be told why a visit in progress
+ * cannot be), change a template id, register and revoke a device, read the audit log.
+ * Runs once (the PGlite project); `npm run screenshots` runs it with LAIFANG_SCREENSHOTS set.
+ */
+
+const state = chromiumState();
+if (state === 'missing-skip') {
+  console.warn('\n!!! SKIPPING the admin console browser tests: /usr/bin/chromium is missing. Install it: apt-get install -y chromium fonts-wqy-zenhei\n');
+}
+const SHOTS = process.env.LAIFANG_SCREENSHOTS;
+
+describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'missing-fail')('admin console (browser)', () => {
+  it('needs Chromium at /usr/bin/chromium in CI', () => {
+    expect(state, 'CI must install chromium and fonts-wqy-zenhei (.ci/run does)').toBe('present');
+  });
+});
+
+describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('admin console (browser)', { timeout: 60_000 }, () => {
+  let service: Awaited<ReturnType<typeof startSimulatedService>>;
+  let context: BrowserContext;
+  let profile: string;
+  let page: Page;
+  const pageProblems: string[] = [];
+  const ids: Record<string, number> = {};
+  const now = Math.floor(Date.now() / 1000);
+
+  async function call(method: string, path: string, opts: { token?: string; device?: string; body?: unknown } = {}) {
+    const headers: Record<string, string> = {};
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.device) headers.authorization = `Device ${opts.device}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${service.base}${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+    return { status: res.status, body: (await res.json()) as { data: any; error?: string } };
+  }
+
+  beforeAll(async () => {
+    profile = mkdtempSync(join(tmpdir(), 'laifang-chromium-admin-'));
+    [service, context] = await Promise.all([
+      startSimulatedService(),
+      chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+        viewport: { width: 1280, height: 800 },
+        locale: 'zh-CN',
+        timezoneId: 'Asia/Shanghai',
+      }),
+    ]);
+    context.setDefaultTimeout(10_000);
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (err) => pageProblems.push(`page error: ${err.message}`));
+    page.on('console', (msg) => {
+      if (/Content.Security.Policy|Refused to/i.test(msg.text())) pageProblems.push(`console: ${msg.text()}`);
+    });
+    if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+
+    // Records made through the API: 张伟 invites three visitors; one of them is signed in at a kiosk.
+    const staff = (await call('POST', '/v1/session/dev', { body: { weixinUserId: 'demo-staff-zhangwei' } })).body.data.token as string;
+    const invite = async (name: string, phone: string, retinues: Array<{ name: string; phone: string }> = []) => {
+      const res = await call('POST', '/v1/subject', { token: staff, body: { name, phone, interviewee: '张伟', interviewee_phone: '13800000001', start_time: now + 120, end_time: now + 7200, retinues } });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body.data.id as number;
+    };
+    ids.found = await invite('孙测试', '13700000011', [{ name: '周同伴', phone: '13700000012' }]);
+    ids.gone = await invite('钱删除', '13700000022');
+    ids.inside = await invite('吴在访', '13700000033');
+    const admin = (await call('POST', '/v1/admin/session', { body: { username: 'admin', password: 'laifang-demo-admin' } })).body.data.token as string;
+    const kiosk = (await call('POST', '/v1/devices', { token: admin, body: { name: '测试签到机', kind: 'kiosk' } })).body.data.token as string;
+    expect((await call('POST', '/v1/visit/signin', { device: kiosk, body: { phone: '13700000033' } })).status).toBe(200);
+  }, 90_000);
+  afterAll(async () => {
+    expect(pageProblems).toEqual([]);
+    await context?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    await service?.close();
+  });
+
+  const shot = async (name: string) => {
+    if (!SHOTS) return;
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), scale: 'css' });
+  };
+  const field = (name: string) => page.locator(`[name="${name}"]`);
+  const row = (attr: string, id: number | string) => page.locator(`tr[${attr}="${id}"]`);
+
+  it('keeps the H5 first page small and free of the console (its own entry, ≤ 150 kB; the console ≤ 150 kB too)', () => {
+    const h5 = firstPageJs(H5_DIST_DIR) as { files: string[]; gzipBytes: number };
+    const adminHtml = readFileSync(join(H5_DIST_DIR, 'admin', 'admin.html'), 'utf8');
+    const adminFiles = [...adminHtml.matchAll(/(?:src|href)="\/admin\/([^"]+\.js)"/g)].map((m) => m[1] as string);
+    expect(adminFiles.length).toBeGreaterThan(0);
+    const adminGz = adminFiles.reduce((n, f) => n + gzipSync(readFileSync(join(H5_DIST_DIR, 'admin', f)), { level: 9 }).length, 0);
+    console.log(`H5 first page ${(h5.gzipBytes / 1024).toFixed(1)} kB, admin console ${(adminGz / 1024).toFixed(1)} kB gzipped JS`);
+    expect(h5.gzipBytes).toBeLessThanOrEqual(150 * 1024);
+    expect(adminGz).toBeLessThanOrEqual(150 * 1024);
+    expect(h5.files.some((f) => f.startsWith('admin/'))).toBe(false);
+    for (const f of h5.files) expect(readFileSync(join(H5_DIST_DIR, f), 'utf8')).not.toContain('管理后台');
+  });
+
+  it('is served at /admin/ (/admin redirects) like /h5/: re-validated on every load, the same strict CSP', async () => {
+    const redirect = await fetch(`${service.base}/admin`, { redirect: 'manual' });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get('location')).toBe('/admin/');
+    const [admin, h5] = await Promise.all([fetch(`${service.base}/admin/`), fetch(`${service.base}/h5/`)]);
+    expect(admin.status).toBe(200);
+    expect(admin.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(admin.headers.get('cache-control')).toBe('no-cache');
+    expect(admin.headers.get('content-security-policy')).toBe(h5.headers.get('content-security-policy'));
+    expect(await admin.text()).toMatch(/<script type="module" crossorigin src="\/admin\/assets\/admin-[\w-]+\.js"><\/script>/);
+    const asset = await fetch(`${service.base}/admin/assets/${readdirSync(join(H5_DIST_DIR, 'admin', 'assets')).find((f) => f.endsWith('.js'))}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+  });
+
+  it('logs in as the demo admin; a wrong password is explained in words', async () => {
+    await page.goto(`${service.base}/admin`);
+    await expect.poll(() => new URL(page.url()).pathname).toBe('/admin/');
+    await field('username').fill('admin');
+    await field('password').fill('not-the-password');
+    await page.getByRole('button', { name: '登录' }).click();
+    await page.getByRole('alert').getByText('用户名或密码不正确').waitFor();
+    await shot('12-admin-login');
+    await field('password').fill('laifang-demo-admin');
+    await page.getByRole('button', { name: '登录' }).click();
+    await page.getByRole('heading', { name: '来访记录' }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('laifang.admin'))).toContain('adm1.');
+  });
+
+  it('finds a record by filters, with its companion and sign-in times', async () => {
+    await field('name').fill('周同伴');
+    await field('interviewee_phone').fill('138 0000 0001');
+    await field('is_auth').selectOption('1');
+    await page.getByRole('button', { name: '查询' }).click();
+    await row('data-record', ids.found!).waitFor();
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
+    await row('data-record', ids.found!).getByText('周同伴').waitFor();
+    await row('data-record', ids.found!).getByText('员工邀请').waitFor();
+    await page.getByText('共 1 条').waitFor();
+    // The visit in progress shows its sign-in time, not yet a check-out.
+    await page.getByRole('button', { name: '重置' }).click();
+    await row('data-record', ids.inside!).waitFor();
+    await page.getByText('共 3 条 · 第 1 / 1 页').waitFor();
+    await expect.poll(() => row('data-record', ids.inside!).locator('td').nth(7).innerText()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+    expect(await row('data-record', ids.inside!).locator('td').nth(8).innerText()).toBe('—');
+    await shot('12-admin-records');
+  });
+
+  it('deletes a record after confirmation; a visit in progress is refused in words', async () => {
+    await row('data-record', ids.gone!).getByRole('button', { name: '删除' }).click();
+    await page.getByRole('dialog').getByText('钱删除').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: '确认' }).click();
+    await page.getByText(`已删除记录 #${ids.gone}`).waitFor();
+    await row('data-record', ids.gone!).waitFor({ state: 'detached' });
+    expect((await call('GET', '/v1/visit/records?type=web&name=钱删除', { token: await adminToken() })).body.data).toEqual([]);
+
+    await row('data-record', ids.inside!).getByRole('button', { name: '删除' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: '确认' }).click();
+    await page.getByRole('alert').getByText('正在访问中（已签到、尚未签退），不能删除').waitFor();
+    await row('data-record', ids.inside!).waitFor();
+
+    // The search by a name with no match says so.
+    await field('name').fill('没有这个人');
+    await page.getByRole('button', { name: '查询' }).click();
+    await page.getByText('没有符合条件的记录').waitFor();
+  });
+
+  it('changes a template id and it is saved; the Koala password is never shown', async () => {
+    await page.getByRole('link', { name: '服务器与模板' }).click();
+    await page.getByRole('heading', { name: '通知模板' }).waitFor();
+    expect(await field('koala_password').inputValue()).toBe('');
+    expect(await field('koala_password').getAttribute('placeholder')).toContain('已设置');
+    await field('verification_code.sms').fill('SMS_E2E_4242');
+    await page.getByRole('button', { name: '保存模板' }).click();
+    await page.getByText('模板已保存').waitFor();
+    const saved = (await call('GET', '/v1/config/templates', { token: await adminToken() })).body.data;
+    expect(saved.verification_code).toMatchObject({ sms: 'SMS_E2E_4242', sms_source: 'database' });
+    await page.reload();
+    await page.getByRole('heading', { name: '通知模板' }).waitFor();
+    expect(await field('verification_code.sms').inputValue()).toBe('SMS_E2E_4242');
+    // A malformed id is refused in words, and nothing is stored.
+    await field('signin_to_visitor.wechat').fill('bad id!');
+    await page.getByRole('button', { name: '保存模板' }).click();
+    await page.getByRole('alert').getByText('模板 ID 只能是 1–64 个字母、数字、_ 或 -').waitFor();
+  });
+
+  it('registers a device and shows its token once; revokes it after confirmation', async () => {
+    await page.getByRole('link', { name: '设备' }).click();
+    await page.locator('tbody tr', { hasText: '测试签到机' }).waitFor();
+    await field('device_name').fill('一楼闸机');
+    await field('device_kind').selectOption('turnstile');
+    await page.getByRole('button', { name: '注册' }).click();
+    const token = (await page.locator('.token').innerText()).trim();
+    expect(token).toMatch(/^dev_/);
+    await page.getByText('设备令牌只显示这一次').waitFor();
+    await shot('12-admin-devices');
+    // The token works: a turnstile check of a garbled pass is refused as a pass, not as a credential.
+    expect((await call('POST', '/v1/visit/qrcode', { device: token, body: { qrcode: 'x' } })).body.error).toBe('PASS_INVALID');
+    await page.reload();
+    const created = page.locator('tbody tr', { hasText: '一楼闸机' });
+    await created.waitFor();
+    expect(await page.locator('.token').count()).toBe(0);
+    expect(await page.content()).not.toContain(token);
+
+    await created.getByRole('button', { name: '吊销' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: '确认' }).click();
+    await page.getByText('已吊销「一楼闸机」').waitFor();
+    await created.getByText(/已吊销/).waitFor();
+    expect((await call('POST', '/v1/visit/qrcode', { device: token, body: { qrcode: 'x' } })).status).toBe(401);
+  });
+
+  it('lists those changes in the audit log, filterable by action', async () => {
+    await page.getByRole('link', { name: '审计日志' }).click();
+    for (const action of ['application.delete', 'config.templates.update', 'device.register', 'device.revoke']) await page.locator(`tr[data-action="${action}"]`).first().waitFor();
+    await field('action').selectOption('device.revoke');
+    await page.getByRole('button', { name: '查询' }).click();
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
+    await page.locator('tr[data-action="device.revoke"]').waitFor();
+  });
+
+  it('exports what is held about one phone, and erases it only after the phone is typed in full', async () => {
+    await page.getByRole('link', { name: '个人信息' }).click();
+    await field('privacy_phone').fill('137 0000 0011');
+    await page.getByRole('button', { name: '导出' }).click();
+    await page.getByRole('heading', { name: '导出结果' }).waitFor();
+    expect(await page.locator('pre').innerText()).toContain('孙测试');
+    const erase = page.getByRole('button', { name: '永久删除' });
+    expect(await erase.isDisabled()).toBe(true);
+    await field('erase_confirm').fill('删除');
+    expect(await erase.isDisabled()).toBe(true);
+    await field('erase_confirm').fill('删除 13700000011');
+    await erase.click();
+    await page.getByText('已删除该手机号的个人信息').waitFor();
+    expect((await call('GET', '/v1/visit/records?type=web&phone=13700000011', { token: await adminToken() })).body.data).toEqual([]);
+  });
+
+  it('says a wrong old password in words; back to login when the token stops working', async () => {
+    await page.getByRole('link', { name: '修改密码' }).click();
+    await field('old_password').fill('wrong-old-password');
+    await field('new_password').fill('a-new-password-1');
+    await field('repeat_password').fill('a-new-password-1');
+    await page.getByRole('button', { name: '修改密码' }).click();
+    await page.getByRole('alert').getByText('原密码不正确').waitFor();
+    // A token that stopped working (here: forged) anywhere → the login page, saying why.
+    await page.evaluate(() => {
+      const s = JSON.parse(sessionStorage.getItem('laifang.admin') ?? '{}') as { token: string };
+      sessionStorage.setItem('laifang.admin', JSON.stringify({ ...s, token: `${s.token}x` }));
+    });
+    await page.goto(`${service.base}/admin/#/audit`);
+    await page.reload();
+    await page.getByText('登录已失效').waitFor();
+    await field('username').waitFor();
+  });
+
+  async function adminToken(): Promise<string> {
+    return (await call('POST', '/v1/admin/session', { body: { username: 'admin', password: 'laifang-demo-admin' } })).body.data.token as string;
+  }
+});
