@@ -210,7 +210,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     closers.push(() => visitSweep.stop());
 
     // Admin API and devices (issue 3).
-    const devices = createDevices({ db, now });
+    const devices = createDevices({ db, now, database });
     const admins = createAdminAccounts({ db, tokens: createAdminTokens(secret, 12 * 3600), audit, now });
     if (config.firstAdmin && (await admins.ensureFirst(config.firstAdmin))) logger.info({ username: config.firstAdmin.username }, 'created the first admin from ADMIN_USERNAME');
     if (config.simulated && !config.firstAdmin && opts.seedDemoBindings && (await admins.ensureFirst(DEMO_ADMIN))) logger.info({ username: DEMO_ADMIN.username }, 'created the demo admin (simulated mode)');

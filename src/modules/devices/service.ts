@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { and, asc, eq, isNull } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import type { Database, Db, Statement } from '../../db/client.js';
 import { devices } from '../../db/schema.js';
 
 export const DEVICE_KINDS = ['kiosk', 'turnstile'] as const;
@@ -34,7 +34,14 @@ const TOKEN_RE = /^dev_[A-Za-z0-9_-]{43}$/;
 // the lookup stays one indexed read (turnstiles authenticate on every scan).
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
-export function createDevices(deps: { db: Db; now: () => number }): Devices {
+// Every turnstile scan authenticates: one prepared statement (parsed and planned once per
+// connection on PostgreSQL), no query building.
+const ACTIVE_BY_HASH: Statement = {
+  name: 'laifang_device_by_token',
+  text: 'select id, name, kind from devices where token_hash = $1 and revoked_at is null limit 1',
+};
+
+export function createDevices(deps: { db: Db; now: () => number; database?: Pick<Database, 'query'> }): Devices {
   const { db } = deps;
   const nowSeconds = () => Math.floor(deps.now() / 1000);
   return {
@@ -46,12 +53,15 @@ export function createDevices(deps: { db: Db; now: () => number }): Devices {
     },
     async authenticate(token) {
       if (!TOKEN_RE.test(token)) return null;
-      const [row] = await db
-        .select({ id: devices.id, name: devices.name, kind: devices.kind })
-        .from(devices)
-        .where(and(eq(devices.tokenHash, hashToken(token)), isNull(devices.revokedAt)))
-        .limit(1);
-      return row ? { id: row.id, name: row.name, kind: row.kind as DeviceKind } : null;
+      const hash = hashToken(token);
+      const [row] = deps.database
+        ? await deps.database.query<{ id: string | number; name: string; kind: string }>(ACTIVE_BY_HASH, [hash])
+        : await db
+            .select({ id: devices.id, name: devices.name, kind: devices.kind })
+            .from(devices)
+            .where(and(eq(devices.tokenHash, hash), isNull(devices.revokedAt)))
+            .limit(1);
+      return row ? { id: Number(row.id), name: row.name, kind: row.kind as DeviceKind } : null;
     },
     async revoke(id, executor = db) {
       const rows = await executor.update(devices).set({ revokedAt: nowSeconds() }).where(and(eq(devices.id, id), isNull(devices.revokedAt))).returning({ id: devices.id });
