@@ -347,4 +347,24 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     await page.getByText('登录已过期，请重新登录。').waitFor();
     await page.getByText('张伟 (员工, 研发部)').waitFor();
   });
+
+  it('fits both phone sizes (375×667 and 414×896): no page scrolls sideways', async () => {
+    const wide: string[] = [];
+    try {
+      for (const size of [{ width: 414, height: 896 }, { width: 375, height: 667 }]) {
+        await page.setViewportSize(size);
+        await signInAs('demo-visitor-wangwu');
+        for (const route of ['#/', '#/apply', '#/records', '#/pass']) {
+          await page.goto(`${service.base}/h5/${route}`);
+          await page.waitForLoadState('networkidle');
+          const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+          if (scroll > inner) wide.push(`${size.width}×${size.height} ${route}: ${scroll} > ${inner}`);
+        }
+      }
+    } finally {
+      await page.setViewportSize({ width: 375, height: 667 });
+    }
+    expect(wide).toEqual([]);
+  });
 });
+
