@@ -71,6 +71,8 @@ export function createVisits(deps: VisitsDeps): Visits {
   const { db } = database;
   const nowSeconds = () => Math.floor(deps.now() / 1000);
   const imageUrl = (p: PassRow) => `${deps.publicUrl}/v1/visit/qrcode/${p.id}.png?k=${keys.imageKey(p.tokenSalt)}`;
+  /** What the messages link to: the H5 pass page showing that picture full screen, with the brightness hint. */
+  const passPageUrl = (p: PassRow) => `${deps.publicUrl}/h5/#/pass?img=${encodeURIComponent(imageUrl(p))}`;
 
   /** The application a phone signs in to now, or the reason there is none (issue 3). */
   async function pick(phone: string, now: number): Promise<VisitApplication> {
@@ -159,7 +161,7 @@ export function createVisits(deps: VisitsDeps): Visits {
             intervieweePhone: a.intervieweePhone,
             startTime: a.startTime,
             endTime: a.endTime,
-            people: passes.map((p) => ({ name: p.name, phone: p.phone, passUrl: imageUrl(p) })),
+            people: passes.map((p) => ({ name: p.name, phone: p.phone, passUrl: passPageUrl(p) })),
             recordsUrl: `${deps.publicUrl}/h5/#/records`,
           },
           await deps.templates(tx),
