@@ -2,7 +2,7 @@ import { and, count, desc, eq, exists, gte, ilike, inArray, lte, or, sql, type S
 import type { Db } from '../../db/client.js';
 import { applicationPeople, applications } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
-import type { ApplicationRecord } from '../applications/repo.js';
+import { recordColumns, type ApplicationRecord } from '../applications/repo.js';
 
 export interface AdminRecordFilter {
   name?: string;
@@ -24,32 +24,8 @@ const p = applicationPeople;
 /** `%`, `_` and `\` typed into a search box are matched as themselves. */
 const contains = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-const retinues = sql<Array<{ name: string; phone: string }>>`(
-  select coalesce(json_agg(json_build_object('name', r.name, 'phone', r.phone) order by r.position), '[]'::json)
-  from ${applicationPeople} r where r.application_id = ${applications.id} and r.role = 'companion')`;
-
-const columns = {
-  id: a.id,
-  subject_type: a.subjectType,
-  kind: a.kind,
-  name: a.name,
-  phone: a.phone,
-  purpose: a.purpose,
-  purpose_name: a.purposeName,
-  come_from: a.comeFrom,
-  remark: a.remark,
-  proposer: a.proposer,
-  interviewee: a.interviewee,
-  interviewee_phone: a.intervieweePhone,
-  start_time: a.startTime,
-  end_time: a.endTime,
-  is_auth: a.isAuth,
-  auth_time: a.authTime,
-  created_at: a.createdAt,
-  signin_time: a.signinTime,
-  signout_time: a.signoutTime,
-  retinues,
-};
+// The contract's record, plus what the front desk adds to it.
+const columns = { ...recordColumns, kind: a.kind, signin_time: a.signinTime, signout_time: a.signoutTime };
 
 /** A visitor or a companion of the application matching `cond` on application_people. */
 const somePerson = (db: Db, cond: SQL) =>

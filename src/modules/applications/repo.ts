@@ -26,11 +26,13 @@ export interface ApplicationRecord {
 
 const a = applications;
 
-const retinuesOf = sql<Array<{ name: string; phone: string }>>`(
+/** The record's companions, as the contract's `retinues`, for a select over `applications`. */
+export const retinuesOf = sql<Array<{ name: string; phone: string }>>`(
   select coalesce(json_agg(json_build_object('name', r.name, 'phone', r.phone) order by r.position), '[]'::json)
   from ${applicationPeople} r where r.application_id = ${applications.id} and r.role = 'companion')`;
 
-const recordColumns = {
+/** The columns of the contract's record (§4), for a select over `applications`. */
+export const recordColumns = {
   id: a.id,
   subject_type: a.subjectType,
   name: a.name,

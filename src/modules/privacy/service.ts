@@ -2,6 +2,7 @@ import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { applicationPeople, applications, idempotencyKeys, notifications, smsCodes, staffCache, visitPasses } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
+import { recordColumns } from '../applications/repo.js';
 import { normalizePhone } from '../../phone.js';
 
 /**
@@ -65,9 +66,10 @@ export function createPrivacy(deps: { db: Db }): Privacy {
   return {
     async exportPhone(input) {
       const phone = valid(input);
-      const apps = await db.select().from(applications).where(ownsRecord(phone)).orderBy(applications.id);
+      // The contract's record (without subject_type) and its kind, companions included.
+      const { subject_type: _subjectType, id, ...recordFields } = recordColumns;
+      const apps = await db.select({ id, kind: applications.kind, ...recordFields }).from(applications).where(ownsRecord(phone)).orderBy(applications.id);
       const ids = apps.map((a) => a.id);
-      const people = ids.length > 0 ? await db.select().from(applicationPeople).where(and(inArray(applicationPeople.applicationId, ids), eq(applicationPeople.role, 'companion'))).orderBy(applicationPeople.position) : [];
       const companionOf = await db
         .select({ application_id: applicationPeople.applicationId, name: applicationPeople.name, created_at: applicationPeople.createdAt })
         .from(applicationPeople)
@@ -78,25 +80,7 @@ export function createPrivacy(deps: { db: Db }): Privacy {
       const [staff] = await db.select().from(staffCache).where(eq(staffCache.phone, phone)).limit(1);
       return {
         phone,
-        applications: apps.map((a) => ({
-          id: a.id,
-          kind: a.kind,
-          name: a.name,
-          phone: a.phone,
-          purpose: a.purpose,
-          purpose_name: a.purposeName,
-          come_from: a.comeFrom,
-          remark: a.remark,
-          proposer: a.proposer,
-          interviewee: a.interviewee,
-          interviewee_phone: a.intervieweePhone,
-          start_time: a.startTime,
-          end_time: a.endTime,
-          is_auth: a.isAuth,
-          auth_time: a.authTime,
-          created_at: a.createdAt,
-          retinues: people.filter((p) => p.applicationId === a.id).map((p) => ({ name: p.name, phone: p.phone })),
-        })),
+        applications: apps,
         companionOf: companionOf.filter((c) => !ids.includes(c.application_id)),
         notifications: notes.map((n) => ({ id: n.id, application_id: n.applicationId, event: n.event, channel: n.channel, template: n.template, status: n.status, payload: n.payload, created_at: n.createdAt.toISOString() })),
         smsCodes: codes.map((c) => ({ created_at: c.createdAt.toISOString(), expires_at: c.expiresAt.toISOString(), spent: c.spentAt !== null })),
