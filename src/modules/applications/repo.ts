@@ -204,7 +204,8 @@ export const applicationRepo = {
     await tx.update(applications).set({ isAuth: 1, authTime: at }).where(eq(applications.id, id));
   },
 
-  async insertNotifications(tx: Db, applicationId: number, planned: PlannedNotification[], at: Date): Promise<number[]> {
+  /** The notification rows an application's event plans (this module's or the front desk's sign-in). */
+  async insertNotifications(tx: Db, applicationId: number, planned: ReadonlyArray<Omit<PlannedNotification, 'event' | 'template'> & { event: string; template: string }>, at: Date): Promise<number[]> {
     if (planned.length === 0) return [];
     const rows = await tx
       .insert(notifications)

@@ -1,7 +1,6 @@
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database, Db, Statement } from '../../db/client.js';
-import { applicationPeople, applications, notifications, visitPasses } from '../../db/schema.js';
-import type { PlannedSigninNotification } from './messages.js';
+import { applicationPeople, applications, visitPasses } from '../../db/schema.js';
 
 export type PassRow = typeof visitPasses.$inferSelect;
 
@@ -143,16 +142,6 @@ export const visitRepo = {
       .where(and(sql`${applications.signinTime} is not null`, isNull(applications.signoutTime), sql`${applications.endTime} <= ${now}`))
       .orderBy(asc(applications.endTime))
       .limit(limit);
-    return rows.map((r) => r.id);
-  },
-
-  async insertNotifications(tx: Db, applicationId: number, planned: PlannedSigninNotification[], at: Date): Promise<number[]> {
-    if (planned.length === 0) return [];
-    const rows = await tx
-      .insert(notifications)
-      .values(planned.map((n) => ({ applicationId, event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload, createdAt: at })))
-      .onConflictDoNothing()
-      .returning({ id: notifications.id });
     return rows.map((r) => r.id);
   },
 };

@@ -5,6 +5,7 @@ import type { KoalaSync } from '../../jobs/koala-sync.js';
 import type { Queue } from '../../jobs/queue.js';
 import type { Logger } from '../../log.js';
 import { normalizePhone } from '../../phone.js';
+import { applicationRepo } from '../applications/repo.js';
 import type { Audit, AuditEntry } from '../audit/service.js';
 import { planSigninNotifications } from './messages.js';
 import { hashToken, qrContent, parseQrContent, type PassKeys } from './passes.js';
@@ -166,7 +167,7 @@ export function createVisits(deps: VisitsDeps): Visits {
           },
           await deps.templates(tx),
         );
-        const ids = await visitRepo.insertNotifications(tx, a.id, planned, new Date(deps.now()));
+        const ids = await applicationRepo.insertNotifications(tx, a.id, planned, new Date(deps.now()));
         await deps.queue.enqueueNotifications(database.executorFor(tx), ids);
         // The safety net: if writing Koala right after this transaction fails, these jobs do it.
         await deps.koalaSync.enqueue(
