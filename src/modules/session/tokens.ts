@@ -17,20 +17,24 @@ export interface SessionTokens {
   verify(token: string, nowSeconds: number): SessionClaims | null;
 }
 
-export function createSessionTokens(secret: string, ttlSeconds: number): SessionTokens {
-  const key = createHmac('sha256', secret).update('laifang/session/v1').digest();
+/**
+ * The signing both token kinds share: `<prefix><base64url(JSON claims)>.<HMAC>`, under a key
+ * derived from the secret for one `purpose`, so tokens of one kind never verify as another.
+ * `open` returns the claims object of a well-signed token (its fields still to be checked), or null.
+ */
+export function createSignedClaims(secret: string, purpose: string, prefix: string) {
+  const key = createHmac('sha256', secret).update(purpose).digest();
   const sign = (payload: string) => createHmac('sha256', key).update(payload).digest('base64url');
-
   return {
-    issue(weixinUserId, nowSeconds) {
-      const claims: SessionClaims = { sub: weixinUserId, exp: nowSeconds + ttlSeconds };
+    seal(claims: object): string {
       const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
-      return { token: `v1.${payload}.${sign(payload)}`, expiresAt: claims.exp };
+      return `${prefix}${payload}.${sign(payload)}`;
     },
-    verify(token, nowSeconds) {
-      const parts = token.split('.');
-      if (parts.length !== 3 || parts[0] !== 'v1') return null;
-      const [, payload = '', mac = ''] = parts;
+    open(token: string): Record<string, unknown> | null {
+      if (!token.startsWith(prefix)) return null;
+      const parts = token.slice(prefix.length).split('.');
+      if (parts.length !== 2) return null;
+      const [payload = '', mac = ''] = parts;
       const expected = Buffer.from(sign(payload));
       const given = Buffer.from(mac);
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
@@ -40,8 +44,22 @@ export function createSessionTokens(secret: string, ttlSeconds: number): Session
       } catch {
         return null;
       }
-      if (!claims || typeof claims !== 'object') return null;
-      const { sub, exp } = claims as Record<string, unknown>;
+      return claims && typeof claims === 'object' ? (claims as Record<string, unknown>) : null;
+    },
+  };
+}
+
+export function createSessionTokens(secret: string, ttlSeconds: number): SessionTokens {
+  const signed = createSignedClaims(secret, 'laifang/session/v1', 'v1.');
+  return {
+    issue(weixinUserId, nowSeconds) {
+      const claims: SessionClaims = { sub: weixinUserId, exp: nowSeconds + ttlSeconds };
+      return { token: signed.seal(claims), expiresAt: claims.exp };
+    },
+    verify(token, nowSeconds) {
+      const claims = signed.open(token);
+      if (!claims) return null;
+      const { sub, exp } = claims;
       if (typeof sub !== 'string' || sub === '' || typeof exp !== 'number' || exp <= nowSeconds) return null;
       return { sub, exp };
     },
