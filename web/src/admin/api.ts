@@ -1,53 +1,21 @@
+import { callService, type Answer } from '../envelope';
 import { ApiError } from '../errors';
 import { clearSession, session } from './session';
 
-export interface Page {
-  count: number;
-  current: number;
-  size: number;
-  total: number;
-}
-
-export interface Answer<T> {
-  data: T;
-  page?: Page;
-}
+export type { Answer, Page } from '../envelope';
 
 /**
  * One admin call. Answers are the contract's envelope; a failure becomes an ApiError. A 401 on
  * an authenticated call means the token is gone (expired, password changed): back to login.
  */
 export async function adminApi<T>(method: string, path: string, opts: { body?: unknown; query?: Record<string, string | number | undefined>; anonymous?: boolean } = {}): Promise<Answer<T>> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (session.value && !opts.anonymous) headers.authorization = `Bearer ${session.value.token}`;
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  let url = path;
-  if (opts.query) {
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(opts.query)) if (v !== undefined && v !== '') q.set(k, String(v));
-    const s = q.toString();
-    if (s) url += `?${s}`;
-  }
-  let res: Response;
+  const token = opts.anonymous ? undefined : session.value?.token;
   try {
-    res = await fetch(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
-  } catch {
-    throw new ApiError(0, 'NETWORK', 'fetch failed');
+    return await callService<T>(method, path, { body: opts.body, query: opts.query, dropEmptyQuery: true, token });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401 && !opts.anonymous) clearSession('登录已失效（过期或密码已修改），请重新登录');
+    throw err;
   }
-  type Envelope = { code?: number; err_msg?: string; error?: string; data?: T; page?: Page };
-  let body: Envelope | null = null;
-  try {
-    body = (await res.json()) as Envelope;
-  } catch {
-    body = null;
-  }
-  if (!res.ok || !body || body.code !== 0) {
-    const code = body?.error ?? (res.status >= 500 ? 'INTERNAL' : 'NETWORK');
-    if (res.status === 401 && !opts.anonymous) clearSession('登录已失效（过期或密码已修改），请重新登录');
-    const retry = Number(res.headers.get('retry-after'));
-    throw new ApiError(res.status, code, body?.err_msg ?? '', Number.isFinite(retry) && retry > 0 ? retry : null);
-  }
-  return { data: body.data as T, ...(body.page ? { page: body.page } : {}) };
 }
 
 const MESSAGES: Record<string, string> = {
