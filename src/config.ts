@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 
 /**
  * The whole configuration, parsed once from the environment (api-contract.md §7). Nothing else
@@ -47,6 +48,14 @@ export interface Config {
   smsCaps: { perPhonePerHour: number; perPhonePerDay: number; globalPerHour: number };
   /** Visit records, companions and notifications are deleted this many days after the visit window ends. */
   retention: { days: number; sweepIntervalSeconds: number; batchSize: number };
+  /**
+   * Server processes on this machine (WEB_CONCURRENCY; `auto` = one per core). Above 1: a
+   * primary process forks that many workers sharing the port, each a replica (issue 5). Needs
+   * PostgreSQL and real integrations: the embedded database and the simulators live in one process.
+   */
+  webConcurrency: number;
+  /** Record-list pages kept per phone in each replica, invalidated by the database (issue 5); 0 MB = off. */
+  recordsCache: { maxBytes: number; ttlSeconds: number };
 }
 
 export const TEMPLATE_NAMES = [
@@ -243,9 +252,25 @@ export function loadConfig(env: Env = process.env): Config {
       sweepIntervalSeconds: int('RETENTION_SWEEP_S', 3600, 1, 86_400),
       batchSize: int('RETENTION_BATCH', 500, 1, 100_000),
     },
+    webConcurrency: webConcurrency(get('WEB_CONCURRENCY'), databaseUrl, simulated, problems),
+    recordsCache: { maxBytes: int('RECORDS_CACHE_MB', 16, 0, 4096) * 1024 * 1024, ttlSeconds: int('RECORDS_CACHE_SECONDS', 300, 1, 86_400) },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function webConcurrency(raw: string | undefined, databaseUrl: string, simulated: boolean, problems: string[]): number {
+  if (raw === undefined) return 1;
+  const n = raw === 'auto' ? availableParallelism() : /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= 64)) {
+    problems.push(`WEB_CONCURRENCY=${JSON.stringify(raw)} must be auto or a whole number from 1 to 64.`);
+    return 1;
+  }
+  if (n > 1 && (databaseUrl.startsWith('pglite://') || simulated)) {
+    problems.push('WEB_CONCURRENCY above 1 needs PostgreSQL (DATABASE_URL=postgres://…) and the real integrations: the embedded database and the simulators live in one process.');
+    return 1;
+  }
+  return n;
 }
 
 /** `https://a.example.com, https://b.example.com` → exact origins; `*` is refused (sessions are bearer tokens, but be explicit). */

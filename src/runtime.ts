@@ -20,6 +20,7 @@ import { startVisitSweep } from './jobs/visit-sweep.js';
 import { startRetention } from './jobs/retention.js';
 import { startQueue, type Queue } from './jobs/queue.js';
 import { createLogger, type Logger } from './log.js';
+import { PageCache, RECORDS_CHANNEL } from './modules/applications/page-cache.js';
 import { createApplications } from './modules/applications/service.js';
 import { createAdminAccounts, type AdminAccounts } from './modules/admin/service.js';
 import { createAdminTokens } from './modules/admin/tokens.js';
@@ -63,6 +64,8 @@ export interface Runtime {
   /** Front-desk devices and admin accounts (tests register devices and admins through these). */
   devices: Devices;
   admins: AdminAccounts;
+  /** The record-list page cache (tests and benchmarks read its counters). */
+  pages: PageCache;
   close(): Promise<void>;
 }
 
@@ -81,7 +84,9 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
   const logger = opts.logger ?? createLogger(config.logLevel);
   const now = opts.now ?? Date.now;
   const closers: Array<() => Promise<void>> = [];
+  let closing = false;
   const closeAll = async () => {
+    closing = true;
     for (const c of closers.reverse()) await c().catch((err: unknown) => logger.warn({ err }, 'shutdown step failed'));
   };
 
@@ -166,7 +171,18 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const smsCodes = createSmsCodes({ db, sms, template: async () => (await templateSettings.current()).sms.verification_code, secret, logger, now });
     const bindings = createBindings({ cloud: ports.cloud, identity, staff, avatars, smsCodes, verifyPhone: config.bindVerifyPhone });
     const audit = createAudit({ db, now });
+    // Record-list pages, invalidated by the database's notifications (migration 0003): served
+    // only while this replica is listening.
+    const pages = new PageCache({ maxBytes: config.recordsCache.maxBytes, ttlMs: config.recordsCache.ttlSeconds * 1000, now });
+    if (config.recordsCache.maxBytes > 0) {
+      const listener = await database.listen(RECORDS_CHANNEL, (payload) => pages.onNotification(payload), (on) => {
+        pages.setEnabled(on);
+        if (!on && !closing) logger.warn('records cache off: the database notification connection is down');
+      });
+      closers.push(() => listener.close());
+    }
     const applications = createApplications({
+      pages,
       database,
       queue,
       staff,
@@ -221,7 +237,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     await app.ready();
     ready = true;
 
-    return { app, config, database, logger, simulators, queue, worker, devices, admins, close: closeAll };
+    return { app, config, database, logger, simulators, queue, worker, devices, admins, pages, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -33,6 +33,13 @@ export interface Database {
   /** The same, bound to an open drizzle transaction (so a job is sent iff the transaction commits). */
   executorFor(tx: Db): SqlExecutor;
   ping(): Promise<void>;
+  /**
+   * LISTEN on a channel. `onState(true)` once listening (again), `onState(false)` when the
+   * listening connection is lost: notifications may have been missed until the next `true`.
+   * PostgreSQL: one dedicated connection, reconnected with backoff. PGlite: notifications of a
+   * transaction are delivered before its commit returns.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onState: (listening: boolean) => void): Promise<{ close(): Promise<void> }>;
   /** Applies the committed SQL migrations (idempotent). */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -81,6 +88,16 @@ async function openPglite(location: string): Promise<Database> {
     ping: async () => {
       await client.query('select 1');
     },
+    listen: async (channel, onPayload, onState) => {
+      const unlisten = await client.listen(channel, onPayload);
+      onState(true);
+      return {
+        close: async () => {
+          onState(false);
+          if (!client.closed) await unlisten();
+        },
+      };
+    },
     migrate: async () => {
       await migratePglite(db as never, { migrationsFolder: MIGRATIONS_DIR });
     },
@@ -113,6 +130,7 @@ async function openPg(url: string, opts: OpenOptions): Promise<Database> {
     ping: async () => {
       await pool.query('select 1');
     },
+    listen: (channel, onPayload, onState) => listenPg(url, channel, onPayload, onState),
     migrate: async () => {
       // Several replicas may start at once: a session advisory lock (on one dedicated
       // connection) lets one migrate while the others wait, then find nothing to do.
@@ -130,6 +148,111 @@ async function openPg(url: string, opts: OpenOptions): Promise<Database> {
     },
     close: async () => {
       await pool.end();
+    },
+  };
+}
+
+const IDENT = /^[a-z_][a-z0-9_]*$/;
+const HEARTBEAT_MS = 5000;
+
+/**
+ * A connection of its own (a pooled one would be handed back, and LISTEN with it). Lost: the
+ * listener is told at once (`onState(false)`) and reconnects after 0.5 s, doubling to 30 s.
+ */
+async function listenPg(url: string, channel: string, onPayload: (payload: string) => void, onState: (listening: boolean) => void): Promise<{ close(): Promise<void> }> {
+  if (!IDENT.test(channel)) throw new Error(`not a channel name: ${channel}`);
+  let closed = false;
+  let current: pg.Client | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let delayMs = 500;
+  let listening = false;
+  const state = (on: boolean) => {
+    if (on === listening) return;
+    listening = on;
+    onState(on);
+  };
+  const retry = () => {
+    state(false);
+    if (closed || timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      void connect();
+    }, delayMs);
+    timer.unref();
+    delayMs = Math.min(delayMs * 2, 30_000);
+  };
+  const connect = async (): Promise<void> => {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, keepAlive: true });
+    current = client;
+    let lost = false;
+    const onLost = () => {
+      if (lost) return;
+      lost = true;
+      client.emit('laifang-lost');
+      if (current === client) current = null;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => {});
+      retry();
+    };
+    client.on('error', onLost);
+    client.on('end', onLost);
+    client.on('notification', (msg) => {
+      if (msg.channel === channel) onPayload(msg.payload ?? '');
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch {
+      onLost();
+      return;
+    }
+    if (closed) {
+      await client.end().catch(() => {});
+      return;
+    }
+    delayMs = 500;
+    state(true);
+    // A connection can die without a word (a cable, a firewall): then notifications stop and
+    // nothing says so. A query every few seconds notices within HEARTBEAT_MS × 2.
+    let inFlight = false;
+    const beat = setInterval(() => {
+      if (lost || inFlight) return;
+      inFlight = true;
+      let timeout: NodeJS.Timeout | null = null;
+      void Promise.race([
+        client.query('select 1'),
+        new Promise((_, reject) => {
+          timeout = setTimeout(() => reject(new Error('listener heartbeat timed out')), HEARTBEAT_MS);
+        }),
+      ]).then(
+        () => {
+          inFlight = false;
+          if (timeout) clearTimeout(timeout);
+        },
+        () => {
+          inFlight = false;
+          onLost();
+        },
+      );
+    }, HEARTBEAT_MS);
+    beat.unref();
+    client.once('laifang-lost', () => clearInterval(beat));
+  };
+  await connect();
+  return {
+    close: async () => {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      state(false);
+      const client = current;
+      current = null;
+      if (client) {
+        client.emit('laifang-lost'); // stops its heartbeat
+        client.removeAllListeners('end');
+        client.removeAllListeners('error');
+        client.on('error', () => {});
+        await client.end().catch(() => {});
+      }
     },
   };
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { callerOf, type CallerParam } from '../../http/auth.js';
-import { Envelope, errorResponses, ListEnvelope, ok, okList } from '../../http/envelope.js';
+import { Envelope, errorResponses, ListEnvelope, ok } from '../../http/envelope.js';
 import { BearerAuth, decimalIntegers, PhoneInput, Record } from '../../http/schemas.js';
 import type { Identity } from '../identity/service.js';
 import type { Purposes } from '../staff/purposes.js';
@@ -79,7 +79,7 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
   );
 
   /** 3.9 and 3.10 differ only in which parameters name the caller and which list they read. */
-  const listRoute = (path: string, summary: string, callerParams: CallerParam[], list: Applications['listInvolving']) =>
+  const listRoute = (path: string, summary: string, callerParams: CallerParam[], list: 'involving' | 'proposed') =>
     r.get(
       path,
       {
@@ -93,11 +93,12 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
           response: { 200: ListEnvelope(Record), ...errorResponses(400, 401, 403, 502, 503) },
         },
       },
-      async (req) => {
+      async (req, reply) => {
         const phone = await identity.requirePhone(callerOf(req));
         const { page, size, is_auth } = req.query;
-        const { rows, count } = await list(phone, is_auth, { page, size });
-        return okList(rows, count, page, size);
+        // Already the serialized envelope (often from the page cache): sent as it is.
+        const body = await applications.pageJson(list, phone, is_auth, { page, size });
+        return reply.type('application/json; charset=utf-8').send(body as never);
       },
     );
 
@@ -105,7 +106,7 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
     '/v1/visit/records',
     '3.9 Applications that involve me (host, visitor or companion) and that somebody else proposed; newest first',
     [{ source: 'query', field: 'phone', kind: 'phone' }],
-    applications.listInvolving,
+    'involving',
   );
   listRoute(
     '/v1/auth/records',
@@ -114,7 +115,7 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
       { source: 'query', field: 'proposer', kind: 'phone' },
       { source: 'query', field: 'phone', kind: 'phone' },
     ],
-    applications.listProposedBy,
+    'proposed',
   );
 
   r.put(

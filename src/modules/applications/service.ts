@@ -3,11 +3,13 @@ import { sql } from 'drizzle-orm';
 import type { Config } from '../../config.js';
 import type { Database, Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
+import { okList } from '../../http/envelope.js';
 import type { Queue } from '../../jobs/queue.js';
 import type { Audit } from '../audit/service.js';
 import { normalizePhone } from '../../phone.js';
 import type { StaffDirectory } from '../staff/directory.js';
 import type { Purposes } from '../staff/purposes.js';
+import type { PageCache } from './page-cache.js';
 import { planNotifications, type ApplicationFacts, type NotificationEvent } from './messages.js';
 import { applicationRepo, idempotencyRepo, type ApplicationRecord, type NewPerson, type Page } from './repo.js';
 
@@ -43,6 +45,8 @@ export interface ApplicationsDeps {
   audit?: Audit;
   recordsUrl: string;
   applyPerHour: number;
+  /** Record-list pages; this process's own writes invalidate their phones as soon as they commit. */
+  pages?: PageCache;
   now: () => number;
 }
 
@@ -52,6 +56,8 @@ export interface Applications {
   apply(caller: Caller, input: ApplyInput, idempotencyKey?: string): Promise<ApplicationRecord>;
   listInvolving(callerPhone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }>;
   listProposedBy(callerPhone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }>;
+  /** A page of 3.9 / 3.10 as the serialized list envelope, from the page cache when it holds it. */
+  pageJson(list: 'involving' | 'proposed', callerPhone: string, isAuth: number | undefined, page: Page): Promise<string>;
   authorize(callerPhone: string, id: number): Promise<ApplicationRecord>;
 }
 
@@ -216,11 +222,22 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         }
         return created;
       });
+      deps.pages?.invalidate(people.map((p) => p.phone));
       return record;
     },
 
     listInvolving: (phone, isAuth, page) => applicationRepo.listInvolving(deps.database, phone, isAuth, page),
     listProposedBy: (phone, isAuth, page) => applicationRepo.listProposedBy(deps.database, phone, isAuth, page),
+
+    pageJson(list, phone, isAuth, page) {
+      const load = async () => {
+        const { rows, count } = await (list === 'involving' ? applicationRepo.listInvolving : applicationRepo.listProposedBy)(deps.database, phone, isAuth, page);
+        return JSON.stringify(okList(rows, count, page.page, page.size));
+      };
+      // Later pages are rarely read twice: only the first few are kept.
+      if (!deps.pages || page.page > 3) return load();
+      return deps.pages.read(phone, `${list}:${isAuth ?? ''}:${page.page}:${page.size}`, load);
+    },
 
     async authorize(callerPhone, id) {
       const record = await db.transaction(async (tx) => {
@@ -243,6 +260,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         });
         return { ...current, is_auth: 1, auth_time: at };
       });
+      deps.pages?.invalidate([record.interviewee_phone, record.phone, ...record.retinues.map((r) => r.phone)]);
       return record;
     },
   };
