@@ -3,7 +3,6 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
@@ -14,6 +13,7 @@ import type { Database } from './db/client.js';
 import { installAuth } from './http/auth.js';
 import { registerH5Pages } from './http/h5-pages.js';
 import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
+import { securityHeaders } from './http/security-headers.js';
 import { validatorCompiler } from './http/validation.js';
 import { databaseRateLimitStore } from './http/rate-limit-store.js';
 import type { Logger } from './log.js';
@@ -77,8 +77,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors,
   });
   app.setValidatorCompiler(validatorCompiler);
-  app.addHook('onSend', async (req, reply) => {
+  // Callback hooks, not async ones: they run on every answer, and a promise each is measurable (issue 5).
+  app.addHook('onSend', (req, reply, payload, done) => {
     void reply.header('x-request-id', req.id);
+    done(null, payload);
   });
 
   installErrorHandler(app);
@@ -92,7 +94,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // No `upgrade-insecure-requests`: served over plain HTTP on a LAN address (a small box beside
   // Koala), it makes the browser fetch the H5 pages' own scripts over HTTPS, and they never load.
-  await app.register(helmet, { contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'https:', 'http:'], 'upgrade-insecure-requests': null } } });
+  const security = securityHeaders({ contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'https:', 'http:'], 'upgrade-insecure-requests': null } } });
+  app.addHook('onRequest', (_req, reply, done) => {
+    void reply.headers(security);
+    done();
+  });
   // CORS only for the configured origins (CORS_ORIGINS); none configured: no CORS headers at all.
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
