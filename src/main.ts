@@ -1,5 +1,7 @@
 import 'dotenv/config';
-import { ConfigError, loadConfig } from './config.js';
+import cluster from 'node:cluster';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './log.js';
 import { listenEarly } from './boot-server.js';
 import { isDatabaseUnavailable } from './db/client.js';
 import { createRuntime, DEMO_ADMIN } from './runtime.js';
@@ -21,8 +23,14 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const boot = await listenEarly(config.port, config.host);
-  const runtime = await createRuntime(config, { seedDemoBindings: true, serverFactory: boot.factory });
+  if (config.webConcurrency > 1 && cluster.isPrimary) {
+    runPrimary(config);
+    return;
+  }
+  // A worker of several listens only once ready: until then the others take its share. A lone
+  // process answers /healthz (and 503 elsewhere) while it opens its database.
+  const boot = cluster.isWorker ? null : await listenEarly(config.port, config.host);
+  const runtime = await createRuntime(config, { seedDemoBindings: true, ...(boot ? { serverFactory: boot.factory } : {}) });
   // pg-boss 10.4.2 does not await the query that completes (or fails) a finished batch
   // (manager.js, work → onFetch). While the database is down that rejection has no handler,
   // and Node would end the process on it. A lost completion is harmless: the job expires and
@@ -32,6 +40,22 @@ async function main(): Promise<void> {
     if (!isDatabaseUnavailable(reason)) throw reason;
     runtime.logger.warn({ detail: reason instanceof Error ? reason.message : String(reason) }, 'database unavailable for a background query');
   });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    runtime.logger.info({ signal }, 'shutting down');
+    await runtime.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  if (!boot) {
+    await runtime.app.listen({ port: config.port, host: config.host });
+    runtime.logger.info({ worker: cluster.worker?.id }, 'worker ready');
+    return;
+  }
   boot.activate();
   const bound = boot.server.address();
   const address = typeof bound === 'object' && bound ? `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
@@ -79,17 +103,53 @@ async function main(): Promise<void> {
     );
   }
   console.log(lines.join('\n'));
+}
 
+/**
+ * WEB_CONCURRENCY > 1: this process only starts, restarts and stops the workers; they share the
+ * port (the primary hands out connections) and are replicas like servers of their own: the
+ * database coordinates them (advisory locks, SKIP LOCKED jobs, NOTIFY for caches).
+ */
+function runPrimary(config: Config): void {
+  const logger = createLogger(config.logLevel);
+  const n = config.webConcurrency;
   let stopping = false;
-  const stop = async (signal: string) => {
+  let announced = false;
+  const crashes: number[] = [];
+  for (let i = 0; i < n; i++) cluster.fork();
+  cluster.on('listening', (_worker, address) => {
+    const listening = Object.values(cluster.workers ?? {}).filter((w) => w?.isConnected()).length;
+    if (announced || listening < n) return;
+    announced = true;
+    const host = address.address && address.address !== '0.0.0.0' ? address.address : config.host;
+    console.log(`\nLaifang (来访) is listening on http://${host.includes(':') ? `[${host}]` : host}:${address.port} with ${n} worker processes (WEB_CONCURRENCY)\n  API docs: ${config.publicUrl}/docs   Ready: ${config.publicUrl}/readyz\n`);
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    // A worker that keeps dying (a bad configuration, the database gone) is restarted ever more slowly.
+    const now = Date.now();
+    crashes.push(now);
+    while (crashes.length > 0 && crashes[0]! < now - 60_000) crashes.shift();
+    const delayMs = Math.min(30_000, 250 * 2 ** (crashes.length - 1));
+    logger.error({ pid: worker.process.pid, code, signal, restartInMs: delayMs }, 'worker exited; starting another');
+    setTimeout(() => {
+      if (!stopping) cluster.fork();
+    }, delayMs).unref();
+  });
+  const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    runtime.logger.info({ signal }, 'shutting down');
-    await runtime.close();
-    process.exit(0);
+    logger.info({ signal }, 'shutting down the workers');
+    const workers = Object.values(cluster.workers ?? {});
+    if (workers.length === 0) process.exit(0);
+    for (const w of workers) w?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(1), 60_000).unref();
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 main().catch((err: unknown) => {

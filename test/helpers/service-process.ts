@@ -71,6 +71,11 @@ export class ServiceProcess {
     return this.child !== null;
   }
 
+  /** The process's id while running. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Started by us and not exited on its own (a crash would show here). */
   get alive(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
