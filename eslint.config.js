@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'coverage/', 'drizzle/', 'src/db/migrations/', 'web/dist/'] },
+  { ignores: ['node_modules/', 'data/', 'coverage/', 'drizzle/', 'src/db/migrations/', 'web/dist/', 'dist/'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -1,9 +1,11 @@
 /**
- * Embedded mode: how long `node --import tsx src/main.ts` takes from spawn to GET /readyz 200
- * on an existing PGlite data directory, and how much memory it holds.
+ * Embedded mode: how long what `npm start` runs (the compiled service, `node
+ * --enable-source-maps dist/server/main.js`, built by scripts/build-server.mjs) takes from spawn
+ * to GET /readyz 200 on an existing PGlite data directory, and how much memory it holds; and
+ * the same from the TypeScript sources through tsx (`npm run dev`), for comparison.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +23,15 @@ import { integrationEnv } from '../../src/simulators.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const PROBE = fileURLToPath(new URL('./probe.ts', import.meta.url));
+const TSX = ['--import', 'tsx', 'src/main.ts'];
+
+/** The node arguments of package.json's `start` script ("node --enable-source-maps dist/server/main.js"). */
+function npmStartArgs(): string[] {
+  const start = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
+  const [cmd, ...args] = start.trim().split(/\s+/);
+  if (cmd !== 'node' || args.length === 0) throw new Error(`package.json's start script is not "node …": ${start}`);
+  return args;
+}
 
 /** Runs bench/lib/probe.ts and reads the time and memory it reports. */
 function probe(args: string[]): Promise<{ ms: number; rssMb: number; peakMb: number }> {
@@ -37,8 +48,13 @@ function probe(args: string[]): Promise<{ ms: number; rssMb: number; peakMb: num
 }
 
 export interface ColdStartRun {
-  /** integrations: like a deployment beside Koala; simulated: `npm start` with nothing set; precompiled: integrations, from an esbuild bundle run by plain node (bench only, to size the tsx share). */
-  mode: 'integrations' | 'simulated' | 'precompiled';
+  /**
+   * As `npm start` runs it (compiled, plain node): integrations: like a deployment beside Koala;
+   * simulated: nothing set. no-srcmaps: integrations, compiled, without --enable-source-maps
+   * (what the source maps cost). tsx: integrations from the TypeScript sources through tsx
+   * (`npm run dev`, and `npm start` before it ran compiled code).
+   */
+  mode: 'integrations' | 'simulated' | 'no-srcmaps' | 'tsx';
   healthzMs: number;
   readyMs: number;
   rssMb: number;
@@ -96,7 +112,7 @@ interface Started {
   stop(): Promise<void>;
 }
 
-async function startService(env: Record<string, string>, args = ['--import', 'tsx', 'src/main.ts']): Promise<Started> {
+async function startService(env: Record<string, string>, args: string[]): Promise<Started> {
   const port = await freePort();
   const fullEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env };
   const t0 = performance.now();
@@ -160,14 +176,28 @@ export async function measureColdStart(opts: { runs: number; applications: numbe
       SMS_PER_PHONE_PER_DAY: '1000000',
     };
 
-    // The first start after generating also warms tsx's transpile cache; it is not counted.
-    await (await startService(integrations)).stop();
+    // What `npm start` runs first (prestart): a no-op when dist/server is newer than src/.
+    execFileSync(process.execPath, [join(REPO, 'scripts', 'build-server.mjs')], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+    const compiled = npmStartArgs();
+    const withoutSourceMaps = compiled.filter((a) => a !== '--enable-source-maps');
+    const modes = [
+      { mode: 'integrations', env: integrations, args: compiled },
+      { mode: 'simulated', env: base, args: compiled },
+      { mode: 'no-srcmaps', env: integrations, args: withoutSourceMaps },
+      { mode: 'tsx', env: integrations, args: TSX },
+    ] as const;
 
+    // The first start after generating warms the file cache (and tsx's transpile cache); not counted.
+    await (await startService(integrations, TSX)).stop();
+    await (await startService(integrations, compiled)).stop();
+
+    // Round by round, each way once per round: a machine that slows down over the run (another
+    // benchmark starting) weighs on every way alike.
     const runs: ColdStartRun[] = [];
     let afterLoad: ColdStartResult['afterLoad'] = null;
-    for (const mode of ['integrations', 'simulated'] as const) {
-      for (let i = 0; i < opts.runs; i++) {
-        const s = await startService(mode === 'integrations' ? integrations : base);
+    for (let i = 0; i < opts.runs; i++) {
+      for (const { mode, env, args } of modes) {
+        const s = await startService(env, [...args]);
         const mem = memoryOf(s.pid);
         runs.push({ mode, healthzMs: Math.round(s.healthzMs), readyMs: Math.round(s.readyMs), ...mem });
         if (mode === 'integrations' && i === opts.runs - 1 && opts.loadSeconds > 0) {
@@ -188,18 +218,8 @@ export async function measureColdStart(opts: { runs: number; applications: numbe
         await s.stop();
       }
     }
-    // The same entry point bundled ahead of time (dependencies left in node_modules), run by
-    // plain node: how much of the start is tsx transpiling and resolving at run time.
-    const dist = join(REPO, 'bench', 'out', 'dist');
-    rmSync(dist, { recursive: true, force: true });
-    execFileSync(join(REPO, 'node_modules', '.bin', 'esbuild'), ['src/main.ts', '--bundle', '--platform=node', '--format=esm', '--packages=external', `--outfile=${join(dist, 'main.mjs')}`, '--log-level=warning'], { cwd: REPO });
-    cpSync(join(REPO, 'src', 'db', 'migrations'), join(dist, 'migrations'), { recursive: true });
-    for (let i = 0; i < opts.runs; i++) {
-      const s = await startService(integrations, [join(dist, 'main.mjs')]);
-      runs.push({ mode: 'precompiled', healthzMs: Math.round(s.healthzMs), readyMs: Math.round(s.readyMs), ...memoryOf(s.pid) });
-      await s.stop();
-    }
-    rmSync(dist, { recursive: true, force: true });
+    // Grouped by way, as the report reads them.
+    runs.sort((a, b) => modes.findIndex((m) => m.mode === a.mode) - modes.findIndex((m) => m.mode === b.mode));
 
     const probes = [
       { what: 'probe: node --import tsx, nothing loaded', ...(await probe(['--import', 'tsx', PROBE, 'none'])) },
