@@ -132,7 +132,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const sms = guardSms({ db: database.db, sms: ports.sms, caps: config.smsCaps, secret, now });
     const storage = await createStorage(config);
 
-    const queue = await startQueue(
+    const queue = await database.serialized(() => startQueue(
       database.executor,
       {
         // Only for a job whose worker died or whose handling crashed: a few quick tries.
@@ -142,7 +142,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
         maintenanceIntervalSeconds: config.notify.maintenanceIntervalSeconds,
       },
       logger,
-    );
+    ));
     closers.push(() => queue.stop());
     const worker = await startNotifyWorker({
       database,

@@ -42,10 +42,17 @@ export interface Database {
   listen(channel: string, onPayload: (payload: string) => void, onState: (listening: boolean) => void): Promise<{ close(): Promise<void> }>;
   /** Applies the committed SQL migrations (idempotent). */
   migrate(): Promise<void>;
+  /**
+   * Runs start-up work that creates database objects outside the migrations (pg-boss installs
+   * its schema) one process at a time: two replicas or workers starting together on a new
+   * database raced on CREATE SCHEMA (a unique violation pg-boss does not expect).
+   */
+  serialized<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
 const MIGRATION_LOCK = 0x1af40001;
+const STARTUP_LOCK = 0x1af40002;
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -88,6 +95,7 @@ async function openPglite(location: string): Promise<Database> {
     ping: async () => {
       await client.query('select 1');
     },
+    serialized: (work) => work(),
     listen: async (channel, onPayload, onState) => {
       const unlisten = await client.listen(channel, onPayload);
       onState(true);
@@ -131,6 +139,19 @@ async function openPg(url: string, opts: OpenOptions): Promise<Database> {
       await pool.query('select 1');
     },
     listen: (channel, onPayload, onState) => listenPg(url, channel, onPayload, onState),
+    serialized: async (work) => {
+      const conn = await pool.connect();
+      try {
+        await conn.query('select pg_advisory_lock($1)', [STARTUP_LOCK]);
+        try {
+          return await work();
+        } finally {
+          await conn.query('select pg_advisory_unlock($1)', [STARTUP_LOCK]);
+        }
+      } finally {
+        conn.release();
+      }
+    },
     migrate: async () => {
       // Several replicas may start at once: a session advisory lock (on one dedicated
       // connection) lets one migrate while the others wait, then find nothing to do.

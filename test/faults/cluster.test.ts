@@ -1,6 +1,7 @@
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKoalaSimulator } from '../../src/adapters/koala/simulator.js';
 import { startAliyunSmsSimulator } from '../../src/adapters/sms/simulator.js';
@@ -112,6 +113,30 @@ describe.skipIf(skip)('two worker processes on one port (postgres project only)'
     await new Promise((r) => setTimeout(r, 3000));
     const answers = await Promise.all(Array.from({ length: 10 }, () => fresh('/v1/visit/records?size=5', actors.hosts[0]!.token)));
     expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+  });
+
+  it('four workers starting together on a new, empty database: neither fails (schema set-up is serialized)', async () => {
+    const base = process.env.TEST_DATABASE_URL!;
+    const name = `laifang_empty_${process.pid}_${Date.now() % 100000}`;
+    const admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    const url = new URL(base);
+    url.pathname = `/${name}`;
+    const port = await freePort();
+    // Four workers: more chances for two of them to meet in pg-boss's set-up.
+    const fresh2 = new ServiceProcess(port, () => serviceEnv({ port, databaseUrl: url.toString(), sims, storageDir: storage, extra: { WEB_CONCURRENCY: '4' } }));
+    try {
+      await fresh2.start(120_000);
+      // Both workers answer, and none exited on the way (the primary logs every exit).
+      const answers = await Promise.all(Array.from({ length: 6 }, () => call(fresh2.url, 'GET', '/readyz', { headers: { connection: 'close' } })));
+      expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+      expect(fresh2.stderr).not.toMatch(/failed to start|worker exited/);
+    } finally {
+      await fresh2.stop(30_000);
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    }
   });
 
   it('SIGTERM on the primary stops every worker', async () => {
