@@ -14,8 +14,11 @@
  *   --service-env K=V,… extra configuration for the service (e.g. NOTIFY_BATCH_SIZE=200)
  *   --quiet-wait 300    seconds to wait at most for an idle machine before each run
  *
- * Measurements: baseline, records, auth-records, binding, apply, apply-sms-1s, apply-6-staff,
- * dispatch, cold-start. Results: a table on stdout, JSON and Markdown under bench/out/.
+ *   --processes 2       workers of the clustered service (WEB_CONCURRENCY) in the *-cluster runs
+ *
+ * Measurements: baseline, records, auth-records, binding, apply, apply-sms-1s, apply-6-staff, apply-100-staff,
+ * records-cluster, auth-records-cluster (the same list routes, the service run by src/main.ts
+ * with WEB_CONCURRENCY=--processes), dispatch, cold-start. Results: a table on stdout, JSON and Markdown under bench/out/.
  * All load goes to 127.0.0.1 and every run is bounded by --duration (or by a message count).
  */
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
@@ -32,6 +35,8 @@ import { processCpuSeconds, startChild, type Child } from './lib/proc.js';
 import type { SimEndpoints } from './lib/child.js';
 import { summarize, type CpuProfile, type ProfileSummary } from './lib/profile.js';
 import { generate } from './generate.js';
+import { startCluster } from './lib/cluster.js';
+import { randomSecret } from '../src/config.js';
 import { RECORDS_SQL } from './baseline.js';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
@@ -187,6 +192,7 @@ async function main(): Promise<void> {
       sims: { type: 'string', default: 'in-process' },
       'service-env': { type: 'string' },
       'quiet-wait': { type: 'string', default: '300' },
+      processes: { type: 'string', default: '2' },
     },
   });
   if (!values.size && !values.db) {
@@ -202,6 +208,7 @@ async function main(): Promise<void> {
   const only = values.only ? new Set(values.only.split(',')) : null;
   const serviceEnv = Object.fromEntries((values['service-env'] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const want = (name: string) => !only || only.has(name);
+  const sessionSecret = randomSecret();
 
   const name = values.db ?? benchDbName(parseSize(values.size!));
   let generatedSeconds: number | null = null;
@@ -253,7 +260,7 @@ async function main(): Promise<void> {
       simsChild = await startChild({ role: 'sims', databaseUrl: url });
       simsEndpoints = await simsChild.call<SimEndpoints>('endpoints');
     } else if (values.sims !== 'in-process') throw new Error('--sims is in-process or separate');
-    [baseline, service] = await Promise.all([startChild({ role: 'baseline', databaseUrl: url }), startChild({ role: 'service', databaseUrl: url, sims: simsEndpoints, env: serviceEnv })]);
+    [baseline, service] = await Promise.all([startChild({ role: 'baseline', databaseUrl: url }), startChild({ role: 'service', databaseUrl: url, sims: simsEndpoints, env: { SESSION_SECRET: sessionSecret, ...serviceEnv } })]);
     const sims = simsChild ?? service;
     console.log(`baseline ${baseline.url} (pid ${baseline.pid}), service ${service.url} (pid ${service.pid}), simulators ${simsChild ? `pid ${simsChild.pid}` : 'in the service process'}`);
 
@@ -307,6 +314,9 @@ async function main(): Promise<void> {
       'apply-sms-1s': { target: service, requests: [applyRequest(appliers.slice(1, 2))] },
       'apply-warm-up': { target: service, requests: [applyRequest(appliers.slice(2, 3))] },
       'apply-6-staff': { target: service, requests: [applyRequest(appliers)] },
+      // Invitations from the 100 staff sessions, a random one per request: real traffic has many
+      // callers, and one caller's applications are created one at a time (its hourly limit).
+      'apply-100-staff': { target: service, requests: [applyRequest(staff)] },
     };
     const measure = async (run: string, seconds = duration, label = run): Promise<LoadResult> => {
       const r = routes[run]!;
@@ -414,6 +424,22 @@ async function main(): Promise<void> {
     console.log(`measuring (${connections} connections, ${duration} s each)`);
     report.runs.push(await measure('baseline'));
     for (const run of ['records', 'auth-records', 'binding'] as const) if (want(run)) report.runs.push(await measure(run));
+    if (want('records-cluster') || want('auth-records-cluster')) {
+      // The same list routes, the service deployed as WEB_CONCURRENCY workers on the same simulators.
+      const processes = Number(values.processes);
+      if (!(processes >= 2 && processes <= 16)) throw new Error('--processes is 2–16');
+      const clustered = await startCluster({ databaseUrl: url, sims: simsEndpoints ?? (await service.call<SimEndpoints>('endpoints')), sessionSecret, processes, extra: serviceEnv });
+      try {
+        for (const [run, like] of [['records-cluster', 'records'], ['auth-records-cluster', 'auth-records']] as const) {
+          if (!want(run)) continue;
+          routes[run] = { target: clustered, requests: routes[like]!.requests };
+          await measure(run, 3, `warm-up ${run}`);
+          report.runs.push(await measure(run, duration, `${run} (${processes} workers)`));
+        }
+      } finally {
+        await clustered.stop();
+      }
+    }
     if (want('apply')) {
       await waitForNotifications(db, 'true', 120_000);
       report.runs.push(await measure('apply'));
@@ -427,6 +453,10 @@ async function main(): Promise<void> {
     if (want('apply-6-staff')) {
       await waitForNotifications(db, 'true', 180_000);
       report.runs.push(await measure('apply-6-staff'));
+    }
+    if (want('apply-100-staff')) {
+      await waitForNotifications(db, 'true', 180_000);
+      report.runs.push(await measure('apply-100-staff'));
     }
     if (!(await waitForNotifications(db, 'true', 300_000))) console.log('  (notification backlog not drained after 300 s)');
     report.runs.push(await measure('baseline', duration, 'baseline (again, drift check)'));

@@ -25,7 +25,7 @@ import { notifications } from '../../src/db/schema.js';
 import { planNotifications } from '../../src/modules/applications/messages.js';
 import { createRuntime } from '../../src/runtime.js';
 import { startBaseline } from '../baseline.js';
-import { integrationEnv } from '../../src/simulators.js';
+import { benchServiceEnv } from './service-env.js';
 
 export type ChildRole = 'baseline' | 'service' | 'sims';
 export type SimName = 'koala' | 'cloud' | 'oauth' | 'sms';
@@ -179,24 +179,7 @@ async function runService(start: ChildStart): Promise<void> {
   const local = start.sims ? null : await startSims();
   const ep = start.sims ?? local!.endpoints;
   const storageDir = mkdtempSync(join(tmpdir(), 'laifang-bench-files-'));
-  const env: Record<string, string> = {
-    NODE_ENV: 'production',
-    DATABASE_URL: start.databaseUrl,
-    SESSION_SECRET: randomSecret(),
-    PUBLIC_URL: 'http://laifang.bench',
-    ...integrationEnv(ep),
-    STORAGE_LOCAL_DIR: storageDir,
-    RATE_LIMIT_PER_MINUTE: '0',
-    LOG_LEVEL: 'silent',
-    APPLY_PER_HOUR: '100000',
-    // The generated records span a year: the retention sweep (issue 6) would delete most of them.
-    RETENTION_DAYS: '36500',
-    // Dispatch and apply runs send thousands of SMS an hour to made-up numbers (issue 6 caps).
-    SMS_GLOBAL_PER_HOUR: '10000000',
-    SMS_PER_PHONE_PER_HOUR: '100000',
-    SMS_PER_PHONE_PER_DAY: '1000000',
-    ...start.env,
-  };
+  const env = benchServiceEnv({ databaseUrl: start.databaseUrl, sims: ep, storageDir, sessionSecret: randomSecret(), extra: start.env });
   const config = loadConfig(env);
   const runtime = await createRuntime(config);
   const address = await runtime.app.listen({ host: '127.0.0.1', port: 0 });
@@ -209,6 +192,8 @@ async function runService(start: ChildStart): Promise<void> {
       return {};
     },
     traceStop: async () => tracer.stop(),
+    /** Where the simulators this service uses listen (for a second service on the same ones). */
+    endpoints: async () => ep,
     /**
      * Queues one invitation's notifications (SMS + WeChat to the visitor) per application, as
      * POST /v1/subject does: planNotifications → rows → one pg-boss job per row, in one

@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { machineBusySeconds, postgresCpu, postgresCpuDelta, processCpuSeconds } from './proc.js';
+import { machineBusySeconds, postgresCpu, postgresCpuDelta, processTreeCpuSeconds } from './proc.js';
 
 export interface LoadOptions {
   name: string;
@@ -50,7 +50,7 @@ export function assertLoopback(url: string): void {
 export function runLoad(opts: LoadOptions): Promise<LoadResult> {
   assertLoopback(opts.url);
   const latencies: number[] = [];
-  const cpu0 = { server: processCpuSeconds(opts.serverPid), loadgen: process.cpuUsage(), pg: postgresCpu(), machine: machineBusySeconds() };
+  const cpu0 = { server: processTreeCpuSeconds(opts.serverPid), loadgen: process.cpuUsage(), pg: postgresCpu(), machine: machineBusySeconds() };
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const instance = autocannon(
@@ -60,7 +60,7 @@ export function runLoad(opts: LoadOptions): Promise<LoadResult> {
         const seconds = (performance.now() - t0) / 1000;
         const lg = process.cpuUsage(cpu0.loadgen);
         const cpu = {
-          server: (processCpuSeconds(opts.serverPid) - cpu0.server) / seconds,
+          server: (processTreeCpuSeconds(opts.serverPid) - cpu0.server) / seconds,
           loadgen: (lg.user + lg.system) / 1e6 / seconds,
           postgres: postgresCpuDelta(cpu0.pg, postgresCpu()) / seconds,
           machine: (machineBusySeconds() - cpu0.machine) / seconds,

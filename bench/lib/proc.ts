@@ -77,6 +77,23 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
+/** The direct children of a process (Linux), e.g. a clustered service's workers. */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * CPU seconds of a process and its children (a clustered service: primary + workers). A worker
+ * that exits mid-run takes its seconds with it; none do in a benchmark.
+ */
+export function processTreeCpuSeconds(pid: number): number {
+  return processCpuSeconds(pid) + childPids(pid).reduce((sum, c) => sum + processCpuSeconds(c), 0);
+}
+
 /** CPU seconds used so far by each postgres process (server and backends), by pid. */
 export function postgresCpu(): Map<string, number> {
   const out = new Map<string, number>();
