@@ -54,6 +54,8 @@ export interface Config {
    * PostgreSQL and real integrations: the embedded database and the simulators live in one process.
    */
   webConcurrency: number;
+  /** How often the queue and counter tables are vacuumed (src/jobs/upkeep.ts). */
+  upkeepSeconds: number;
   /** Record-list pages kept per phone in each replica, invalidated by the database (issue 5); 0 MB = off. */
   recordsCache: { maxBytes: number; ttlSeconds: number };
 }
@@ -252,6 +254,7 @@ export function loadConfig(env: Env = process.env): Config {
       sweepIntervalSeconds: int('RETENTION_SWEEP_S', 3600, 1, 86_400),
       batchSize: int('RETENTION_BATCH', 500, 1, 100_000),
     },
+    upkeepSeconds: int('UPKEEP_INTERVAL_S', 15, 1, 86_400),
     webConcurrency: webConcurrency(get('WEB_CONCURRENCY'), databaseUrl, simulated, problems),
     recordsCache: { maxBytes: int('RECORDS_CACHE_MB', 16, 0, 4096) * 1024 * 1024, ttlSeconds: int('RECORDS_CACHE_SECONDS', 300, 1, 86_400) },
   };

@@ -18,6 +18,7 @@ import { startNotifyWorker, type NotifyWorker } from './jobs/notify-worker.js';
 import { startKoalaSync } from './jobs/koala-sync.js';
 import { startVisitSweep } from './jobs/visit-sweep.js';
 import { startRetention } from './jobs/retention.js';
+import { startUpkeep } from './jobs/upkeep.js';
 import { startQueue, type Queue } from './jobs/queue.js';
 import { createLogger, type Logger } from './log.js';
 import { PageCache, RECORDS_CHANNEL } from './modules/applications/page-cache.js';
@@ -160,6 +161,9 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     closers.push(() => worker.stop());
     const retention = startRetention({ database, logger, now, options: config.retention });
     closers.push(() => retention.stop());
+    // VACUUM of the queue and counter tables (PGlite has no autovacuum; PostgreSQL's is too slow for them).
+    const upkeep = startUpkeep({ database, logger, hotSeconds: config.upkeepSeconds });
+    closers.push(() => upkeep.stop());
 
     const db = database.db;
     const tokens = createSessionTokens(secret, config.sessionTtlSeconds);

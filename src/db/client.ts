@@ -48,11 +48,23 @@ export interface Database {
    * database raced on CREATE SCHEMA (a unique violation pg-boss does not expect).
    */
   serialized<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * VACUUMs these tables (null: the whole database, with ANALYZE) and answers which it did. On
+   * PostgreSQL only one replica at a time: the others answer [] at once (src/jobs/upkeep.ts).
+   */
+  vacuum(tables: readonly string[] | null): Promise<string[]>;
   close(): Promise<void>;
 }
 
 const MIGRATION_LOCK = 0x1af40001;
 const STARTUP_LOCK = 0x1af40002;
+const UPKEEP_LOCK = 0x1af40003;
+
+/** `schema.table` or `table`, lower-case identifiers only (the list is ours, but it ends up in SQL). */
+function vacuumTarget(table: string): string {
+  if (!/^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`not a table name: ${table}`);
+  return table;
+}
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -96,6 +108,14 @@ async function openPglite(location: string): Promise<Database> {
       await client.query('select 1');
     },
     serialized: (work) => work(),
+    vacuum: async (tables) => {
+      if (tables === null) {
+        await client.exec('VACUUM (ANALYZE)');
+        return ['*'];
+      }
+      for (const t of tables) await client.exec(`VACUUM ${vacuumTarget(t)}`);
+      return [...tables];
+    },
     listen: async (channel, onPayload, onState) => {
       const unlisten = await client.listen(channel, onPayload);
       onState(true);
@@ -139,6 +159,25 @@ async function openPg(url: string, opts: OpenOptions): Promise<Database> {
       await pool.query('select 1');
     },
     listen: (channel, onPayload, onState) => listenPg(url, channel, onPayload, onState),
+    vacuum: async (tables) => {
+      const conn = await pool.connect();
+      try {
+        const { rows } = await conn.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [UPKEEP_LOCK]);
+        if (!rows[0]?.ok) return [];
+        try {
+          if (tables === null) {
+            await conn.query('VACUUM (ANALYZE)');
+            return ['*'];
+          }
+          for (const t of tables) await conn.query(`VACUUM ${vacuumTarget(t)}`);
+          return [...tables];
+        } finally {
+          await conn.query('select pg_advisory_unlock($1)', [UPKEEP_LOCK]);
+        }
+      } finally {
+        conn.release();
+      }
+    },
     serialized: async (work) => {
       const conn = await pool.connect();
       try {

@@ -1,0 +1,61 @@
+import type { Database } from '../db/client.js';
+import type { Logger } from '../log.js';
+
+/**
+ * Table upkeep (issue 5). The queue and counter tables are rewritten all day: every message is a
+ * pg-boss job inserted, taken, completed and later deleted, and a notification row updated
+ * twice; counters are upserted per request. Each change leaves a dead row version and dead index
+ * entries until VACUUM. PostgreSQL's autovacuum visits a table at most once a minute, and only
+ * once a fifth of it is dead; meanwhile pg-boss's fetch walks the dead entries of its partial
+ * index — measured at 1M applications: 8.5 ms per fetch with 110k dead job rows, 0.08 ms after
+ * a VACUUM, and the fetch was the largest statement cost of POST /v1/subject under load.
+ * PGlite (embedded) runs no autovacuum at all: one process, no background workers.
+ *
+ * So: the hot tables are vacuumed every `hotSeconds` (plain VACUUM: no exclusive lock, readers
+ * and writers go on); on PGlite the whole database is also vacuumed and analyzed every
+ * `allSeconds`. On PostgreSQL one replica at a time does it (the others skip that round).
+ */
+export const HOT_TABLES = ['pgboss.job', 'notifications', 'rate_counters'] as const;
+
+export interface Upkeep {
+  /** One round now (the timer's work); resolves with the tables vacuumed ([] when another replica had the turn). */
+  run(opts?: { all?: boolean }): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export function startUpkeep(deps: { database: Database; logger: Logger; hotSeconds?: number; allSeconds?: number; autoStart?: boolean }): Upkeep {
+  const hotMs = (deps.hotSeconds ?? 15) * 1000;
+  const allMs = (deps.allSeconds ?? 900) * 1000;
+  let running: Promise<string[]> | null = null;
+  let stopped = false;
+  let lastAll = Date.now();
+
+  const run = (opts: { all?: boolean } = {}): Promise<string[]> => {
+    if (running) return running;
+    const all = opts.all ?? (deps.database.kind === 'pglite' && Date.now() - lastAll >= allMs);
+    running = (async () => {
+      try {
+        const done = await deps.database.vacuum(all ? null : [...HOT_TABLES]);
+        if (all) lastAll = Date.now();
+        return done;
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+
+  const timer = deps.autoStart === false ? null : setInterval(() => {
+    if (stopped || running) return;
+    run().catch((err: unknown) => deps.logger.warn({ err }, 'table upkeep (VACUUM) failed; retrying at the next round'));
+  }, hotMs);
+  timer?.unref();
+  return {
+    run,
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await running?.catch(() => {});
+    },
+  };
+}
