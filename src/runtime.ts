@@ -130,7 +130,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       () => createWechatCloudClient({ baseUrl: servers.current().cloudUrl, timeoutMs: config.wechatCloud?.timeoutMs ?? 5000, logger: logger.child({ upstream: 'wechat-cloud' }) }),
     );
     // Every SMS (codes and notifications) passes the per-phone and global caps (issue 6).
-    const sms = guardSms({ db: database.db, sms: ports.sms, caps: config.smsCaps, secret, now });
+    const sms = guardSms({ database, sms: ports.sms, caps: config.smsCaps, secret, now });
     const storage = await createStorage(config);
 
     const queue = await database.serialized(() => startQueue(

@@ -1,5 +1,6 @@
-import { lt, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { lt } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { incrementCounters } from '../db/counters.js';
 import { rateCounters } from '../db/schema.js';
 import type { Logger } from '../log.js';
 
@@ -10,26 +11,23 @@ type Callback = (err: Error | null, res: { current: number; ttl: number }) => vo
  * every replica counts against the same limit. When the database cannot be reached the request
  * is let through (the limiter must not turn a database hiccup into an outage).
  */
-export function databaseRateLimitStore(deps: { db: Db; logger: Logger; now: () => number }) {
+export function databaseRateLimitStore(deps: { database: Database; logger: Logger; now: () => number }) {
   let lastSweep = 0;
 
   async function hit(key: string, windowMs: number): Promise<{ current: number; ttl: number }> {
     const now = deps.now();
     const windowStart = Math.floor(now / windowMs) * windowMs;
     const ttl = windowStart + windowMs - now;
-    const [row] = await deps.db
-      .insert(rateCounters)
-      .values({ bucket: key.slice(0, 160), windowStart, hits: 1 })
-      .onConflictDoUpdate({ target: [rateCounters.bucket, rateCounters.windowStart], set: { hits: sql`${rateCounters.hits} + 1` } })
-      .returning({ hits: rateCounters.hits });
+    const bucket = key.slice(0, 160);
+    const current = (await incrementCounters(deps.database, [{ bucket, windowStart }])).get(bucket) ?? 1;
     if (now - lastSweep > windowMs) {
       lastSweep = now;
-      void deps.db
+      void deps.database.db
         .delete(rateCounters)
         .where(lt(rateCounters.windowStart, windowStart - windowMs))
         .catch((err: unknown) => deps.logger.warn({ err }, 'rate counter sweep failed'));
     }
-    return { current: row?.hits ?? 1, ttl };
+    return { current, ttl };
   }
 
   return class DatabaseStore {

@@ -187,7 +187,7 @@ describe('the global SMS cap, and the caps across replicas', () => {
     const sims = h.sims.sms;
     const client = () => createAliyunSmsClient({ endpoint: sims.url, accessKeyId: sims.accessKeyId, accessKeySecret: sims.accessKeySecret, signName: '来访', timeoutMs: 5000, logger: createLogger('silent') });
     const caps = { perPhonePerHour: 3, perPhonePerDay: 100, globalPerHour: 1000 };
-    const replicas = [h.database, second ?? h.database].map((db) => guardSms({ db: db.db, sms: client(), caps, secret: 'test-secret-test-secret-test-secret-0123456789', now: clock.now }));
+    const replicas = [h.database, second ?? h.database].map((db) => guardSms({ database: db, sms: client(), caps, secret: 'test-secret-test-secret-test-secret-0123456789', now: clock.now }));
     const phone = newPhone('137');
     const before = sims.messages().length;
     const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => replicas[i % 2]!.send({ phone, templateCode: 'approval_pass_to_visitor', params: { name: 'x', host: 'y', time: 'z' } })));

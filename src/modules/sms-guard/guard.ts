@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { SmsPort } from '../../adapters/sms/port.js';
-import type { Db } from '../../db/client.js';
+import type { Database } from '../../db/client.js';
+import { incrementCounters } from '../../db/counters.js';
 import { rateCounters } from '../../db/schema.js';
 import { UpstreamError } from '../../errors.js';
 
@@ -33,7 +34,7 @@ const DAY = 86_400_000;
  * went over a cap, gives its units back (an outage must not use up a
  * phone's allowance). Bucket names carry a keyed hash of the phone, never the number itself.
  */
-export function guardSms(deps: { db: Db; sms: SmsPort; caps: SmsCaps; secret: string; now: () => number }): SmsPort {
+export function guardSms(deps: { database: Database; sms: SmsPort; caps: SmsCaps; secret: string; now: () => number }): SmsPort {
   const key = createHmac('sha256', deps.secret).update('laifang/sms-guard/v1').digest();
   const phoneTag = (phone: string) => createHmac('sha256', key).update(phone).digest('base64url').slice(0, 22);
 
@@ -51,19 +52,14 @@ export function guardSms(deps: { db: Db; sms: SmsPort; caps: SmsCaps; secret: st
   }
 
   /**
-   * Takes one unit in each window with ONE auto-committed statement: the rows (the global one
+   * Takes one unit in each window with ONE auto-committed statement (src/db/counters.ts): the rows (the global one
    * is shared by every SMS) stay locked only while it runs, not across round trips, so senders
    * do not queue behind each other. Over a cap, the units are given back at once.
    */
   async function reserve(phone: string): Promise<ReturnType<typeof windows>> {
     const now = deps.now();
     const ws = windows(phone, now);
-    const rows = await deps.db
-      .insert(rateCounters)
-      .values(ws.map((w) => ({ bucket: w.bucket, windowStart: w.end, hits: 1 })))
-      .onConflictDoUpdate({ target: [rateCounters.bucket, rateCounters.windowStart], set: { hits: sql`${rateCounters.hits} + 1` } })
-      .returning({ bucket: rateCounters.bucket, hits: rateCounters.hits });
-    const hits = new Map(rows.map((r) => [r.bucket, r.hits]));
+    const hits = await incrementCounters(deps.database, ws.map((w) => ({ bucket: w.bucket, windowStart: w.end })));
     const over = ws.find((w) => (hits.get(w.bucket) ?? 1) > w.max);
     if (over) {
       await release(ws).catch(() => undefined);
@@ -77,7 +73,7 @@ export function guardSms(deps: { db: Db; sms: SmsPort; caps: SmsCaps; secret: st
       ws.map((w) => sql`(${w.bucket}, ${w.end}::bigint)`),
       sql`, `,
     );
-    await deps.db.execute(sql`update ${rateCounters} set hits = greatest(hits - 1, 0) where (bucket, window_start) in (${pairs})`);
+    await deps.database.db.execute(sql`update ${rateCounters} set hits = greatest(hits - 1, 0) where (bucket, window_start) in (${pairs})`);
   }
 
   return {
