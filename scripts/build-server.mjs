@@ -16,6 +16,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { holdBuildLock } from './build-lock.mjs';
 import { parseArgs } from 'node:util';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -76,24 +77,10 @@ if (!args.force && fresh(newest)) {
   process.exit(0);
 }
 
-// Test files in parallel workers (and a developer's `npm start`) may call this at the same time:
-// one builds, the others wait and then find the output fresh.
+// One build at a time (scripts/build-lock.mjs).
 mkdirSync(dirname(out), { recursive: true });
 const lock = `${out}.build-lock`;
-const waitUntil = Date.now() + 180_000;
-for (;;) {
-  try {
-    mkdirSync(lock);
-    break;
-  } catch (err) {
-    if (err.code !== 'EEXIST') throw err;
-    // A lock left by a killed build is older than any real build takes.
-    if (Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 180_000) rmSync(lock, { recursive: true, force: true });
-    else if (Date.now() > waitUntil) throw new Error(`${lock} is held by another build for too long; remove it if no build is running`);
-    else await new Promise((r) => setTimeout(r, 250));
-  }
-}
-process.on('exit', () => rmSync(lock, { recursive: true, force: true }));
+await holdBuildLock(lock);
 // The stamp gets this time: a source saved from now on (while esbuild reads) is newer than the
 // stamp, and rebuilt next time.
 const started = Date.now();

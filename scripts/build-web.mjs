@@ -2,9 +2,10 @@
 // Builds the H5 pages (web/ → web/dist/) when the output is missing or older than its sources.
 // `npm start` runs it first (prestart), so a fresh clone serves the pages; when nothing
 // changed it only compares file times. `--force` (npm run build:web) always builds.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { holdBuildLock } from './build-lock.mjs';
 import { firstPageJs } from './web-size.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -32,24 +33,9 @@ function newestSource() {
   return { newest, newestFile };
 }
 
-// Test files in parallel workers (and a developer's `npm start`) may call this at the same
-// time: one builds, the others wait and then find the output fresh.
+// One build at a time (scripts/build-lock.mjs).
 const lock = join(web, '.build-lock');
-const waitUntil = Date.now() + 180_000;
-for (;;) {
-  try {
-    mkdirSync(lock);
-    break;
-  } catch (err) {
-    if (err.code !== 'EEXIST') throw err;
-    // A lock left by a killed build is older than any real build takes.
-    if (Date.now() - statSync(lock, { throwIfNoEntry: false })?.mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
-    else if (Date.now() > waitUntil) throw new Error(`${lock} is held by another build for too long; remove it if no build is running`);
-    else await new Promise((r) => setTimeout(r, 250));
-  }
-}
-const unlock = () => rmSync(lock, { recursive: true, force: true });
-process.on('exit', unlock);
+await holdBuildLock(lock);
 
 const index = join(dist, 'index.html');
 // The admin console, built second (the first build empties dist/): served at /admin/.
