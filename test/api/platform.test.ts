@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,7 +81,9 @@ describe('per-address rate limit', () => {
       // Health checks are never limited.
       expect((await limited.request('GET', '/healthz')).status).toBe(200);
       if (testDbKind() === 'pg') {
-        // A second replica on the same database sees the same counter.
+        // A second replica on the same database sees the same counter: this one adds its hits
+        // to it every 250 ms (src/http/rate-limit-store.ts).
+        await new Promise((r) => setTimeout(r, 600));
         const replica = await createRuntime(limited.runtime.config, { database: await reopen(limited) });
         try {
           expect((await replica.app.inject({ method: 'GET', url: '/v1/subject/purpose' })).statusCode).toBe(429);
@@ -88,6 +91,23 @@ describe('per-address rate limit', () => {
           await replica.close();
         }
       }
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('per-address rate limit: counting', () => {
+  it('every hit reaches the shared counter (the first at once, the rest within a quarter second), and a burst is still cut at the limit', async () => {
+    const limited = await startHarness({ env: { RATE_LIMIT_PER_MINUTE: '4' } });
+    try {
+      const statuses = await Promise.all(Array.from({ length: 12 }, () => limited.request('GET', '/v1/subject/purpose').then((r) => r.status)));
+      expect(statuses.filter((s) => s === 401)).toHaveLength(4);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(8);
+      await limited.waitFor(async () => {
+        const r = (await limited.database.db.execute(sql`select coalesce(sum(hits), 0)::int as n from rate_counters where bucket not like 'sms:%'`)) as unknown as { rows: Array<{ n: number }> };
+        return r.rows[0]!.n === 12;
+      }, { what: 'all 12 hits in the database', timeoutMs: 5000 });
     } finally {
       await limited.close();
     }
