@@ -114,7 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       global: false,
       max: config.rateLimitPerMinute,
       timeWindow: 60_000,
-      store: databaseRateLimitStore({ database: deps.database, logger: deps.logger, now: deps.now }),
+      store: databaseRateLimitStore({ database: deps.database, logger: deps.logger, now: deps.now, onClose: (hook) => app.addHook('onClose', hook) }),
       errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'RATE_LIMITED', message: `rate limited; retry in ${Math.ceil(ctx.ttl / 1000)} s` }),
     });
     // An app-level hook registered before authentication: unauthenticated floods count too.

@@ -33,10 +33,18 @@ interface Tracked {
  * counted in the last 250 ms: for a limit per minute, a few requests. When the database cannot
  * be reached the local count still limits, and the hits are added once it is back.
  */
-export function databaseRateLimitStore(deps: { database: Database; logger: Logger; now: () => number }) {
+export function databaseRateLimitStore(deps: { database: Database; logger: Logger; now: () => number; onClose?: (hook: () => Promise<void>) => void }) {
   const tracked = new Map<string, Tracked>();
   let timer: NodeJS.Timeout | null = null;
   let lastSweep = 0;
+  let closed = false;
+  // The app closes before its database: the last hits are saved, and nothing is scheduled after.
+  deps.onClose?.(async () => {
+    closed = true;
+    if (timer) clearTimeout(timer);
+    timer = null;
+    await flush();
+  });
 
   async function flush(): Promise<void> {
     timer = null;
@@ -72,7 +80,7 @@ export function databaseRateLimitStore(deps: { database: Database; logger: Logge
   }
 
   function schedule(): void {
-    if (timer) return;
+    if (timer || closed) return;
     timer = setTimeout(() => void flush(), FLUSH_MS);
     timer.unref();
   }
