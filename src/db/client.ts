@@ -60,9 +60,13 @@ const MIGRATION_LOCK = 0x1af40001;
 const STARTUP_LOCK = 0x1af40002;
 const UPKEEP_LOCK = 0x1af40003;
 
-/** `schema.table` or `table`, lower-case identifiers only (the list is ours, but it ends up in SQL). */
+/** A plain lower-case SQL identifier: what may be written into a statement's text. */
+const IDENT = /^[a-z_][a-z0-9_]*$/;
+
+/** `schema.table` or `table` (the list is ours, but it ends up in SQL). */
 function vacuumTarget(table: string): string {
-  if (!/^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`not a table name: ${table}`);
+  const parts = table.split('.');
+  if (parts.length > 2 || !parts.every((p) => IDENT.test(p))) throw new Error(`not a table name: ${table}`);
   return table;
 }
 
@@ -160,51 +164,20 @@ async function openPg(url: string, opts: OpenOptions): Promise<Database> {
     },
     listen: (channel, onPayload, onState) => listenPg(url, channel, onPayload, onState),
     vacuum: async (tables) => {
-      const conn = await pool.connect();
-      try {
-        const { rows } = await conn.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [UPKEEP_LOCK]);
-        if (!rows[0]?.ok) return [];
-        try {
-          if (tables === null) {
-            await conn.query('VACUUM (ANALYZE)');
-            return ['*'];
-          }
-          for (const t of tables) await conn.query(`VACUUM ${vacuumTarget(t)}`);
-          return [...tables];
-        } finally {
-          await conn.query('select pg_advisory_unlock($1)', [UPKEEP_LOCK]);
+      const done = await withSessionLock(pool, UPKEEP_LOCK, { wait: false }, async (conn) => {
+        if (tables === null) {
+          await conn.query('VACUUM (ANALYZE)');
+          return ['*'];
         }
-      } finally {
-        conn.release();
-      }
+        for (const t of tables) await conn.query(`VACUUM ${vacuumTarget(t)}`);
+        return [...tables];
+      });
+      return done === LOCK_TAKEN ? [] : done;
     },
-    serialized: async (work) => {
-      const conn = await pool.connect();
-      try {
-        await conn.query('select pg_advisory_lock($1)', [STARTUP_LOCK]);
-        try {
-          return await work();
-        } finally {
-          await conn.query('select pg_advisory_unlock($1)', [STARTUP_LOCK]);
-        }
-      } finally {
-        conn.release();
-      }
-    },
+    serialized: (work) => withSessionLock(pool, STARTUP_LOCK, { wait: true }, () => work()),
     migrate: async () => {
-      // Several replicas may start at once: a session advisory lock (on one dedicated
-      // connection) lets one migrate while the others wait, then find nothing to do.
-      const conn = await pool.connect();
-      try {
-        await conn.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-        try {
-          await migratePg(drizzlePg(conn, { schema }), { migrationsFolder: MIGRATIONS_DIR });
-        } finally {
-          await conn.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]);
-        }
-      } finally {
-        conn.release();
-      }
+      // Several replicas may start at once: one migrates while the others wait, then find nothing to do.
+      await withSessionLock(pool, MIGRATION_LOCK, { wait: true }, (conn) => migratePg(drizzlePg(conn, { schema }), { migrationsFolder: MIGRATIONS_DIR }));
     },
     close: async () => {
       await pool.end();
@@ -212,8 +185,35 @@ async function openPg(url: string, opts: OpenOptions): Promise<Database> {
   };
 }
 
-const IDENT = /^[a-z_][a-z0-9_]*$/;
 const HEARTBEAT_MS = 5000;
+
+/** What withSessionLock answers when `wait: false` and another session holds the lock. */
+const LOCK_TAKEN = Symbol('lock taken');
+
+/**
+ * Runs `work` while holding a session advisory lock on one pooled connection (given to `work`),
+ * so replicas and worker processes take turns; `wait: false` gives up at once (LOCK_TAKEN) when
+ * another session holds it.
+ */
+async function withSessionLock<T>(pool: pg.Pool, key: number, opts: { wait: true }, work: (conn: pg.PoolClient) => Promise<T>): Promise<T>;
+async function withSessionLock<T>(pool: pg.Pool, key: number, opts: { wait: false }, work: (conn: pg.PoolClient) => Promise<T>): Promise<T | typeof LOCK_TAKEN>;
+async function withSessionLock<T>(pool: pg.Pool, key: number, opts: { wait: boolean }, work: (conn: pg.PoolClient) => Promise<T>): Promise<T | typeof LOCK_TAKEN> {
+  const conn = await pool.connect();
+  try {
+    if (opts.wait) await conn.query('select pg_advisory_lock($1)', [key]);
+    else {
+      const { rows } = await conn.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [key]);
+      if (!rows[0]?.ok) return LOCK_TAKEN;
+    }
+    try {
+      return await work(conn);
+    } finally {
+      await conn.query('select pg_advisory_unlock($1)', [key]);
+    }
+  } finally {
+    conn.release();
+  }
+}
 
 /**
  * A connection of its own (a pooled one would be handed back, and LISTEN with it). Lost: the
@@ -222,7 +222,8 @@ const HEARTBEAT_MS = 5000;
 async function listenPg(url: string, channel: string, onPayload: (payload: string) => void, onState: (listening: boolean) => void): Promise<{ close(): Promise<void> }> {
   if (!IDENT.test(channel)) throw new Error(`not a channel name: ${channel}`);
   let closed = false;
-  let current: pg.Client | null = null;
+  /** The connection in use, and its heartbeat once listening. */
+  let current: { client: pg.Client; beat: NodeJS.Timeout | null } | null = null;
   let timer: NodeJS.Timeout | null = null;
   let delayMs = 500;
   let listening = false;
@@ -243,13 +244,14 @@ async function listenPg(url: string, channel: string, onPayload: (payload: strin
   };
   const connect = async (): Promise<void> => {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, keepAlive: true });
-    current = client;
+    const conn: { client: pg.Client; beat: NodeJS.Timeout | null } = { client, beat: null };
+    current = conn;
     let lost = false;
     const onLost = () => {
       if (lost) return;
       lost = true;
-      client.emit('laifang-lost');
-      if (current === client) current = null;
+      if (conn.beat) clearInterval(conn.beat);
+      if (current === conn) current = null;
       client.removeAllListeners('notification');
       void client.end().catch(() => {});
       retry();
@@ -275,7 +277,7 @@ async function listenPg(url: string, channel: string, onPayload: (payload: strin
     // A connection can die without a word (a cable, a firewall): then notifications stop and
     // nothing says so. A query every few seconds notices within HEARTBEAT_MS × 2.
     let inFlight = false;
-    const beat = setInterval(() => {
+    conn.beat = setInterval(() => {
       if (lost || inFlight) return;
       inFlight = true;
       let timeout: NodeJS.Timeout | null = null;
@@ -295,8 +297,7 @@ async function listenPg(url: string, channel: string, onPayload: (payload: strin
         },
       );
     }, HEARTBEAT_MS);
-    beat.unref();
-    client.once('laifang-lost', () => clearInterval(beat));
+    conn.beat.unref();
   };
   await connect();
   return {
@@ -304,10 +305,11 @@ async function listenPg(url: string, channel: string, onPayload: (payload: strin
       closed = true;
       if (timer) clearTimeout(timer);
       state(false);
-      const client = current;
+      const conn = current;
       current = null;
-      if (client) {
-        client.emit('laifang-lost'); // stops its heartbeat
+      if (conn) {
+        if (conn.beat) clearInterval(conn.beat);
+        const { client } = conn;
         client.removeAllListeners('end');
         client.removeAllListeners('error');
         client.on('error', () => {});
