@@ -69,7 +69,7 @@ const COMPANIONS = `left join lateral (
     select json_agg(json_build_object('name', r.name, 'phone', r.phone) order by r.position) as retinues
     from application_people r where r.application_id = a.id and r.role = 'companion') c on true`;
 
-type ListKind = 'involving' | 'proposed';
+export type ListKind = 'involving' | 'proposed';
 
 /**
  * The page's keys, read in order from the caller's own index entries ($1 phone, $2 limit,
@@ -188,15 +188,12 @@ export const applicationRepo = {
     return row ?? null;
   },
 
-  /** 3.9: records involving `phone` (host, visitor or companion) that somebody else proposed, and how many there are. */
-  async listInvolving(database: Database, phone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }> {
-    const { stmt, values } = pageQuery('involving', phone, isAuth, page);
-    return pageResult(await database.query<PageRow>(stmt, values));
-  },
-
-  /** 3.10: records proposed by `phone`, and how many there are. */
-  async listProposedBy(database: Database, phone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }> {
-    const { stmt, values } = pageQuery('proposed', phone, isAuth, page);
+  /**
+   * A page of 3.9 ('involving': records involving `phone` as host, visitor or companion that
+   * somebody else proposed) or 3.10 ('proposed': records `phone` proposed), and how many there are.
+   */
+  async listPage(database: Database, kind: ListKind, phone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }> {
+    const { stmt, values } = pageQuery(kind, phone, isAuth, page);
     return pageResult(await database.query<PageRow>(stmt, values));
   },
 

@@ -6,6 +6,7 @@ import { Envelope, errorResponses, ListEnvelope, ok } from '../../http/envelope.
 import { BearerAuth, decimalIntegers, PhoneInput, Record } from '../../http/schemas.js';
 import type { Identity } from '../identity/service.js';
 import type { Purposes } from '../staff/purposes.js';
+import type { ListKind } from './repo.js';
 import type { Applications } from './service.js';
 
 const MAX_TIME = 4_102_444_800; // 2100-01-01: anything later is a client bug
@@ -79,7 +80,7 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
   );
 
   /** 3.9 and 3.10 differ only in which parameters name the caller and which list they read. */
-  const listRoute = (path: string, summary: string, callerParams: CallerParam[], list: 'involving' | 'proposed') =>
+  const listRoute = (path: string, summary: string, callerParams: CallerParam[], list: ListKind) =>
     r.get(
       path,
       {

@@ -11,7 +11,7 @@ import type { StaffDirectory } from '../staff/directory.js';
 import type { Purposes } from '../staff/purposes.js';
 import type { PageCache } from './page-cache.js';
 import { planNotifications, type ApplicationFacts, type NotificationEvent } from './messages.js';
-import { applicationRepo, idempotencyRepo, type ApplicationRecord, type NewPerson, type Page } from './repo.js';
+import { applicationRepo, idempotencyRepo, type ApplicationRecord, type ListKind, type NewPerson, type Page } from './repo.js';
 
 export interface ApplyInput {
   subject_type?: number;
@@ -54,10 +54,8 @@ const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 
 export interface Applications {
   apply(caller: Caller, input: ApplyInput, idempotencyKey?: string): Promise<ApplicationRecord>;
-  listInvolving(callerPhone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }>;
-  listProposedBy(callerPhone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }>;
   /** A page of 3.9 / 3.10 as the serialized list envelope, from the page cache when it holds it. */
-  pageJson(list: 'involving' | 'proposed', callerPhone: string, isAuth: number | undefined, page: Page): Promise<string>;
+  pageJson(list: ListKind, callerPhone: string, isAuth: number | undefined, page: Page): Promise<string>;
   authorize(callerPhone: string, id: number): Promise<ApplicationRecord>;
 }
 
@@ -226,12 +224,9 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       return record;
     },
 
-    listInvolving: (phone, isAuth, page) => applicationRepo.listInvolving(deps.database, phone, isAuth, page),
-    listProposedBy: (phone, isAuth, page) => applicationRepo.listProposedBy(deps.database, phone, isAuth, page),
-
     pageJson(list, phone, isAuth, page) {
       const load = async () => {
-        const { rows, count } = await (list === 'involving' ? applicationRepo.listInvolving : applicationRepo.listProposedBy)(deps.database, phone, isAuth, page);
+        const { rows, count } = await applicationRepo.listPage(deps.database, list, phone, isAuth, page);
         return JSON.stringify(okList(rows, count, page.page, page.size));
       };
       // Later pages are rarely read twice: only the first few are kept.
