@@ -11,6 +11,9 @@ const FLUSH_MS = 250;
 /** Addresses tracked at once in one process (a flood from many addresses must not grow memory without bound). */
 const MAX_TRACKED = 50_000;
 
+/** The map key of an address's window (its bucket cut to the column's 160 characters). */
+const idOf = (bucket: string, windowStart: number) => `${bucket}\u0000${windowStart}`;
+
 interface Tracked {
   bucket: string;
   windowStart: number;
@@ -59,8 +62,8 @@ export function databaseRateLimitStore(deps: { database: Database; logger: Logge
     batch.forEach((t) => (t.pending = 0));
     try {
       const rows = await addToCounters(deps.database, batch.map((t, i) => ({ bucket: t.bucket, windowStart: t.windowStart, by: amounts[i]! })));
-      const hits = new Map(rows.map((r) => [`${r.bucket}\u0000${r.windowStart}`, r.hits]));
-      for (const t of batch) t.known = Math.max(t.known, hits.get(`${t.bucket}\u0000${t.windowStart}`) ?? t.known);
+      const hits = new Map(rows.map((r) => [idOf(r.bucket, r.windowStart), r.hits]));
+      for (const t of batch) t.known = Math.max(t.known, hits.get(idOf(t.bucket, t.windowStart)) ?? t.known);
     } catch (err) {
       // Counted again at the next flush; meanwhile the local count still limits.
       batch.forEach((t, i) => (t.pending += amounts[i]!));
@@ -90,7 +93,7 @@ export function databaseRateLimitStore(deps: { database: Database; logger: Logge
     const windowStart = Math.floor(now / windowMs) * windowMs;
     const ttl = windowStart + windowMs - now;
     const bucket = key.slice(0, 160);
-    const id = `${bucket}\u0000${windowStart}`;
+    const id = idOf(bucket, windowStart);
     const known = tracked.get(id);
     if (known) {
       known.pending++;
@@ -110,9 +113,10 @@ export function databaseRateLimitStore(deps: { database: Database; logger: Logge
       const [row] = await addToCounters(deps.database, [{ bucket, windowStart }]);
       t.known = Math.max(t.known, row?.hits ?? 1);
     } catch (err) {
+      // The database cannot be reached: counted here only (and added once it is back).
+      deps.logger.warn({ err }, 'rate limit store unavailable: counted here only');
       t.pending++;
       schedule();
-      throw err;
     }
     return { current: t.known + t.pending, ttl };
   }
@@ -121,10 +125,10 @@ export function databaseRateLimitStore(deps: { database: Database; logger: Logge
     incr(key: string, cb: Callback, timeWindow: number): void {
       hit(key, timeWindow).then(
         (res) => cb(null, res),
+        // Not the database (hit() counts here when it is down): a bug; the request is let through.
         (err: unknown) => {
-          deps.logger.warn({ err }, 'rate limit store unavailable: counted here only');
-          const t = tracked.get(`${key.slice(0, 160)}\u0000${Math.floor(deps.now() / timeWindow) * timeWindow}`);
-          cb(null, { current: t ? t.known + t.pending : 0, ttl: timeWindow });
+          deps.logger.error({ err }, 'rate limit store failed: request let through');
+          cb(null, { current: 0, ttl: timeWindow });
         },
       );
     }
