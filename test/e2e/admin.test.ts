@@ -230,6 +230,23 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
     await page.locator('tr[data-action="device.revoke"]').waitFor();
   });
 
+  it('pages through the audit log (20 a page): previous / next, and where we are', async () => {
+    const admin = await adminToken();
+    for (let i = 0; i < 21; i++) expect((await call('POST', '/v1/devices', { token: admin, body: { name: `翻页设备${i}`, kind: 'turnstile' } })).status).toBe(200);
+    await field('action').selectOption('device.register');
+    await page.getByRole('button', { name: '查询' }).click();
+    const pager = page.locator('.pager');
+    await expect.poll(() => pager.textContent()).toMatch(/第 1 \/ 2 页/);
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(20);
+    expect(await pager.getByRole('button', { name: '上一页' }).isDisabled()).toBe(true);
+    await pager.getByRole('button', { name: '下一页' }).click();
+    await expect.poll(() => pager.textContent()).toMatch(/第 2 \/ 2 页/);
+    await expect.poll(() => page.locator('tbody tr').count()).toBeGreaterThanOrEqual(2);
+    expect(await pager.getByRole('button', { name: '下一页' }).isDisabled()).toBe(true);
+    await pager.getByRole('button', { name: '上一页' }).click();
+    await expect.poll(() => pager.textContent()).toMatch(/第 1 \/ 2 页/);
+  });
+
   it('exports what is held about one phone, and erases it only after the phone is typed in full', async () => {
     await page.getByRole('link', { name: '个人信息' }).click();
     await field('privacy_phone').fill('137 0000 0011');
