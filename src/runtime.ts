@@ -15,7 +15,7 @@ import { randomSecret, type Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
 import { appState } from './db/schema.js';
 import { startNotifyWorker, type NotifyWorker } from './jobs/notify-worker.js';
-import { startKoalaSync } from './jobs/koala-sync.js';
+import { ensureKoalaSyncQueue, startKoalaSync } from './jobs/koala-sync.js';
 import { startVisitSweep } from './jobs/visit-sweep.js';
 import { startRetention } from './jobs/retention.js';
 import { startUpkeep } from './jobs/upkeep.js';
@@ -133,17 +133,22 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const sms = guardSms({ database, sms: ports.sms, caps: config.smsCaps, secret, now });
     const storage = await createStorage(config);
 
-    const queue = await database.serialized(() => startQueue(
-      database.executor,
-      {
-        // Only for a job whose worker died or whose handling crashed: a few quick tries.
-        retryLimit: 5,
-        retryDelaySeconds: config.notify.retryDelaySeconds,
-        expireInSeconds: config.notify.expireInSeconds,
-        maintenanceIntervalSeconds: config.notify.maintenanceIntervalSeconds,
-      },
-      logger,
-    ));
+    // Queue set-up (pg-boss's schema, then both queues) one process at a time: it is DDL.
+    const queue = await database.serialized(async () => {
+      const q = await startQueue(
+        database.executor,
+        {
+          // Only for a job whose worker died or whose handling crashed: a few quick tries.
+          retryLimit: 5,
+          retryDelaySeconds: config.notify.retryDelaySeconds,
+          expireInSeconds: config.notify.expireInSeconds,
+          maintenanceIntervalSeconds: config.notify.maintenanceIntervalSeconds,
+        },
+        logger,
+      );
+      await ensureKoalaSyncQueue(q.boss, { retryDelaySeconds: config.notify.retryDelaySeconds, expireInSeconds: config.notify.expireInSeconds });
+      return q;
+    });
     closers.push(() => queue.stop());
     const worker = await startNotifyWorker({
       database,

@@ -46,6 +46,18 @@ export interface KoalaSync {
 type Outcome = 'done' | { retryInSeconds: number; reason: string } | { gaveUp: string };
 
 /**
+ * Creates (or updates the policy of) the Koala queue. Runtime calls it inside the start-up lock
+ * with the notification queue (Database.serialized): creating a queue is DDL on pg-boss's job
+ * table, and workers starting together on a new database deadlocked when one created it while
+ * another was already working its queues.
+ */
+export async function ensureKoalaSyncQueue(boss: PgBoss, opts: { retryDelaySeconds: number; expireInSeconds: number }): Promise<void> {
+  const policy = { name: KOALA_SYNC_QUEUE, retryLimit: 5, retryDelay: opts.retryDelaySeconds, retryBackoff: true, expireInSeconds: opts.expireInSeconds };
+  await boss.createQueue(KOALA_SYNC_QUEUE, policy);
+  await boss.updateQueue(KOALA_SYNC_QUEUE, policy as Parameters<PgBoss['updateQueue']>[1]);
+}
+
+/**
  * Writes visitors to Koala and deletes them (issue 3), so that neither a Koala outage at sign-in
  * nor one at check-out loses a change: the job is queued in the same transaction as the
  * sign-in or check-out, and each attempt that fails queues the next one after a capped
@@ -59,9 +71,6 @@ export async function startKoalaSync(deps: KoalaSyncDeps): Promise<KoalaSync> {
   const { db } = database;
   const boss = deps.queue.boss;
   const nowSeconds = () => Math.floor(deps.now() / 1000);
-  const policy = { name: KOALA_SYNC_QUEUE, retryLimit: 5, retryDelay: deps.retryDelaySeconds, retryBackoff: true, expireInSeconds: deps.expireInSeconds };
-  await boss.createQueue(KOALA_SYNC_QUEUE, policy);
-  await boss.updateQueue(KOALA_SYNC_QUEUE, policy as Parameters<PgBoss['updateQueue']>[1]);
 
   const backoff = (attempts: number) => Math.min(deps.retryDelaySeconds * 2 ** Math.max(0, attempts - 1), deps.maxRetryDelaySeconds) * (0.8 + Math.random() * 0.4);
   const reasonOf = (err: unknown) => (err instanceof UpstreamError ? (err.detail ?? err.message) : err instanceof Error ? err.message : String(err));
