@@ -135,30 +135,20 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
 
     // Queue set-up (pg-boss's schema, then both queues) one process at a time: it is DDL.
     const queue = await database.serialized(async () => {
-      const q = await startQueue(
-        database.executor,
-        {
-          // Only for a job whose worker died or whose handling crashed: a few quick tries.
-          retryLimit: 5,
-          retryDelaySeconds: config.notify.retryDelaySeconds,
-          expireInSeconds: config.notify.expireInSeconds,
-          maintenanceIntervalSeconds: config.notify.maintenanceIntervalSeconds,
-        },
-        logger,
-      );
+      const q = await startQueue(database.executor, { maintenanceIntervalSeconds: config.notify.maintenanceIntervalSeconds }, logger);
       await ensureKoalaSyncQueue(q.boss, { retryDelaySeconds: config.notify.retryDelaySeconds, expireInSeconds: config.notify.expireInSeconds });
       return q;
     });
     closers.push(() => queue.stop());
     const worker = await startNotifyWorker({
       database,
-      queue,
       sms,
       wechat: ports.cloud,
       logger,
       now,
       batchSize: config.notify.batchSize,
       pollingIntervalSeconds: config.notify.pollingIntervalSeconds,
+      leaseSeconds: config.notify.expireInSeconds,
       retryLimit: config.notify.retryLimit,
       retryDelaySeconds: config.notify.retryDelaySeconds,
       maxRetryDelaySeconds: config.notify.maxRetryDelaySeconds,
@@ -193,7 +183,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const applications = createApplications({
       pages,
       database,
-      queue,
+      notificationsQueued: () => worker.poke(),
       staff,
       purposes,
       templates: config.templates,
@@ -221,7 +211,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     closers.push(() => koalaSync.stop());
     const visits = createVisits({
       database,
-      queue,
+      notificationsQueued: () => worker.poke(),
       koalaSync,
       audit,
       keys: createPassKeys(secret),

@@ -20,7 +20,7 @@ declare module 'vitest' {
 /** Our migrations plus pg-boss's own schema: what every test database starts from. */
 async function prepare(database: Database): Promise<void> {
   await database.migrate();
-  const queue = await startQueue(database.executor, { retryLimit: 1, retryDelaySeconds: 1, expireInSeconds: 60, maintenanceIntervalSeconds: 60 }, createLogger('silent'));
+  const queue = await startQueue(database.executor, { maintenanceIntervalSeconds: 60 }, createLogger('silent'));
   await queue.stop();
 }
 

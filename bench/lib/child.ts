@@ -196,8 +196,8 @@ async function runService(start: ChildStart): Promise<void> {
     endpoints: async () => ep,
     /**
      * Queues one invitation's notifications (SMS + WeChat to the visitor) per application, as
-     * POST /v1/subject does: planNotifications → rows → one pg-boss job per row, in one
-     * transaction per 500 applications. (run.ts binds the visitors first, so WeChat sends.)
+     * POST /v1/subject does: planNotifications → outbox rows, in one transaction per 500
+     * applications, then the worker is told. (run.ts binds the visitors first, so WeChat sends.)
      */
     queueNotifications: async (args) => {
       const apps = args as Array<{ id: number; phone: string; name: string }>;
@@ -214,12 +214,9 @@ async function runService(start: ChildStart): Promise<void> {
             `${config.publicUrl}/h5/#/records`,
           ).map((n) => ({ applicationId: a.id, event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload, createdAt: at })),
         );
-        await runtime.database.db.transaction(async (tx) => {
-          const created = await tx.insert(notifications).values(rows).returning({ id: notifications.id });
-          const chunkIds = created.map((r) => r.id);
-          await runtime.queue.enqueueNotifications(runtime.database.executorFor(tx), chunkIds);
-          ids.push(...chunkIds);
-        });
+        const created = await runtime.database.db.insert(notifications).values(rows).returning({ id: notifications.id });
+        ids.push(...created.map((r) => r.id));
+        runtime.worker.poke();
       }
       return { ids: ids.length, minId: Math.min(...ids), maxId: Math.max(...ids) };
     },

@@ -173,6 +173,12 @@ export const notifications = pgTable(
     payload: jsonb('payload').notNull(),
     /** pending → sent | skipped (WeChat not bound) | failed (permanent, or retries exhausted). */
     status: varchar('status', { length: 12 }).notNull().default('pending'),
+    /**
+     * The outbox (src/jobs/notify-worker.ts): a pending row is sent once `due_at` has passed. A
+     * claim moves it on by the lease (NOTIFY_EXPIRE_S), so a row whose sender died comes back;
+     * a transient failure moves it on by the back-off.
+     */
+    dueAt: timestamp('due_at', { withTimezone: true }).notNull().defaultNow(),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
     providerRef: varchar('provider_ref', { length: 128 }),
@@ -181,6 +187,7 @@ export const notifications = pgTable(
   },
   (t) => [
     index('notifications_application_idx').on(t.applicationId),
+    index('notifications_due_idx').on(t.dueAt, t.id).where(sql`status = 'pending'`),
     uniqueIndex('notifications_dedupe_idx').on(t.applicationId, t.event, t.channel, t.phone),
   ],
 );

@@ -1,26 +1,25 @@
-import { eq } from 'drizzle-orm';
-import type PgBoss from 'pg-boss';
 import type { SmsPort } from '../adapters/sms/port.js';
 import type { WechatCloudPort } from '../adapters/wechat-cloud/port.js';
 import type { Database, Statement } from '../db/client.js';
-import { notifications } from '../db/schema.js';
 import { UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SmsPayload, WechatPayload } from '../modules/applications/messages.js';
 import { SmsCapExceeded } from '../modules/sms-guard/guard.js';
-import { NOTIFY_QUEUE, type Queue } from './queue.js';
 
 export interface NotifyWorkerDeps {
   database: Database;
-  queue: Queue;
   sms: SmsPort;
   wechat: WechatCloudPort;
   logger: Logger;
   now: () => number;
+  /** Rows claimed per statement. */
   batchSize: number;
-  /** Concurrent fetch loops, each with up to batchSize jobs in flight (default 4). */
+  /** Messages in flight at most is concurrency × batchSize (default concurrency 4). */
   concurrency?: number;
+  /** How often the outbox is looked at when nothing told this process of new rows. */
   pollingIntervalSeconds: number;
+  /** How long a claimed row stays with its sender before it counts as lost (process killed) and is sent again. */
+  leaseSeconds: number;
   /** Attempts after the first before a transiently failing notification is given up. */
   retryLimit: number;
   /** First retry delay; it doubles per attempt up to maxRetryDelaySeconds. */
@@ -29,6 +28,8 @@ export interface NotifyWorkerDeps {
 }
 
 export interface NotifyWorker {
+  /** New rows were committed by this process: look at the outbox now rather than at the next poll. */
+  poke(): void;
   stop(): Promise<void>;
 }
 
@@ -41,67 +42,71 @@ interface ClaimedRow {
   attempts: number;
 }
 
-/** Fetch loops on the queue when the caller does not say (see startNotifyWorker). */
+/** Claims in flight at most, in batches, when the caller does not say (see startNotifyWorker). */
 const DEFAULT_CONCURRENCY = 4;
 
+/**
+ * Takes up to $1 due rows (oldest first) and leases them for $2 seconds: each counts an attempt
+ * and is not due again until the lease ends, so a row whose sender died is sent again then.
+ * SKIP LOCKED hands each row to one claimer, on every replica.
+ */
 const CLAIM: Statement = {
-  name: 'laifang_notify_claim',
-  text: `update notifications set attempts = attempts + 1
-  where id = any($1::bigint[]) and status = 'pending'
-  returning id, channel, phone, payload, attempts`,
+  name: 'laifang_outbox_claim',
+  text: `with due as (
+    select id from notifications where status = 'pending' and due_at <= now()
+    order by due_at, id limit $1 for update skip locked)
+  update notifications n set attempts = n.attempts + 1, due_at = now() + make_interval(secs => $2)
+  from due where n.id = due.id
+  returning n.id, n.channel, n.phone, n.payload, n.attempts`,
+};
+
+/** The next attempt of a transiently failed row, after $2 seconds. */
+const RETRY_LATER: Statement = {
+  name: 'laifang_outbox_retry',
+  text: `update notifications set due_at = now() + make_interval(secs => $2), last_error = $3
+  where id = $1 and status = 'pending'`,
 };
 
 const RECORD: Statement = {
   name: 'laifang_notify_record',
   text: `update notifications n set status = v.status, provider_ref = v.ref, last_error = v.err, finished_at = $2
   from json_to_recordset($1::json) as v(id bigint, status text, ref text, err text)
-  where n.id = v.id`,
+  where n.id = v.id and n.status = 'pending'`,
 };
 
 type Outcome = { status: 'sent'; ref: string } | { status: 'skipped'; reason: string } | { status: 'failed'; reason: string };
 
 /**
- * Sends queued notifications. The notification row is the record of what was sent: a job
- * whose row is no longer pending (a retried or redelivered job) sends nothing. A transient
- * failure queues the next attempt as a new job after a capped exponential back-off; permanent
- * ones, and the last transient one, are recorded with their reason.
+ * Sends what the notifications table holds as pending (the outbox: each row is written by the
+ * transaction of the record that causes it, so it exists iff that record committed). The row
+ * is the record of what was sent: its status changes once, from pending. A transient failure
+ * makes it due again after a capped exponential back-off; permanent ones, and the last
+ * transient one, are recorded with their reason.
+ *
+ * One claim loop keeps up to concurrency × batchSize messages in flight: it claims a batch
+ * (one statement), starts every send, and claims again as soon as there is room, so one slow
+ * provider call holds only its own slot. It looks at the outbox when this process commits new
+ * rows (poke), when a batch came back full, and every polling interval (rows other replicas
+ * wrote, retries that became due, leases that ran out).
  */
 export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyWorker> {
   const { logger } = deps;
-  const { db } = deps.database;
-  const boss = deps.queue.boss;
+  const capacity = Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY) * deps.batchSize;
+  const pollMs = deps.pollingIntervalSeconds * 1000;
 
   /** Exponential back-off with a ceiling (so a message follows an outage's end within a minute), ±20 % jitter. */
   const retryDelay = (attempts: number) =>
     Math.min(deps.retryDelaySeconds * 2 ** Math.max(0, attempts - 1), deps.maxRetryDelaySeconds) * (0.8 + Math.random() * 0.4);
 
-  /**
-   * Counts an attempt on each notification of a batch that is still pending, in one statement
-   * (the rows not returned have nothing left to do). A row named by two jobs of one batch is
-   * returned, and so sent, once.
-   */
-  async function claimAll(ids: number[]): Promise<ClaimedRow[]> {
-    const rows = await deps.database.query<ClaimedRow & { id: string | number }>(CLAIM, [ids]);
+  async function claim(limit: number): Promise<ClaimedRow[]> {
+    const rows = await deps.database.query<ClaimedRow & { id: string | number }>(CLAIM, [limit, deps.leaseSeconds]);
     return rows.map((r) => ({ ...r, id: Number(r.id) }));
   }
 
-  /** Records outcomes in one statement. */
-  async function recordAll(done: Array<{ id: number; outcome: Outcome }>): Promise<void> {
-    if (done.length === 0) return;
-    const rows = done.map(({ id, outcome: o }) => ({
-      id,
-      status: o.status,
-      ref: o.status === 'sent' ? o.ref || null : null,
-      err: o.status === 'sent' ? null : o.reason,
-    }));
-    await deps.database.query(RECORD, [JSON.stringify(rows), new Date(deps.now())]);
-  }
-
   /**
-   * Group commit of outcomes: each outcome is written as soon as its send returns — in the next
-   * statement, together with whatever else finished meanwhile — not when its whole batch is done.
-   * A crash can only resend the messages whose provider had answered and whose statement had not
-   * committed (one round trip), instead of every message of every batch in flight.
+   * Group commit of outcomes: each outcome is written as soon as its send returns, in the next
+   * statement together with whatever else finished meanwhile. A crash can only resend the
+   * messages whose provider had answered and whose statement had not committed (one round trip).
    */
   const waiting: Array<{ item: { id: number; outcome: Outcome }; done: (err?: unknown) => void }> = [];
   let flushing = false;
@@ -115,8 +120,14 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
     flushing = true;
     while (waiting.length > 0) {
       const group = waiting.splice(0);
+      const rows = group.map(({ item: { id, outcome: o } }) => ({
+        id,
+        status: o.status,
+        ref: o.status === 'sent' ? o.ref || null : null,
+        err: o.status === 'sent' ? null : o.reason,
+      }));
       try {
-        await recordAll(group.map((g) => g.item));
+        await deps.database.query(RECORD, [JSON.stringify(rows), new Date(deps.now())]);
         for (const g of group) g.done();
       } catch (err) {
         for (const g of group) g.done(err ?? new Error('recording failed'));
@@ -142,9 +153,13 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
     return result === 'sent' ? { status: 'sent', ref: '' } : { status: 'skipped', reason: 'phone has no WeChat binding' };
   }
 
-  /** Sends one claimed notification: its outcome to record, or null when a retry was queued instead. */
+  /** Sends one claimed notification: its outcome to record, or null when a retry was scheduled instead. */
   async function attempt(row: ClaimedRow): Promise<Outcome | null> {
-    const id = row.id;
+    // Claimed again after its last allowed attempt: its sender died each time (the lease ran out).
+    if (row.attempts > deps.retryLimit + 1) {
+      logger.error({ notificationId: row.id, attempts: row.attempts }, 'notification failed for good: its sender was lost on every attempt');
+      return { status: 'failed', reason: `gave up after ${row.attempts - 1} attempts: the sending process was lost` };
+    }
     try {
       return await deliver(row);
     } catch (err) {
@@ -153,95 +168,91 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
       const reason = err instanceof UpstreamError ? (err.detail ?? err.message) : err instanceof Error ? err.message : String(err);
       if (transient && row.attempts <= deps.retryLimit) {
         const delaySeconds = retryDelay(row.attempts);
-        // The next attempt is a new job, written with the error in one transaction.
-        await db.transaction(async (tx) => {
-          await tx.update(notifications).set({ lastError: reason }).where(eq(notifications.id, id));
-          await deps.queue.enqueueNotifications(deps.database.executorFor(tx), [id], { delaySeconds });
-        });
-        logger.warn({ notificationId: id, attempt: row.attempts, retryInSeconds: Math.round(delaySeconds), reason }, 'notification failed, will retry');
+        await deps.database.query(RETRY_LATER, [row.id, delaySeconds, reason]);
+        logger.warn({ notificationId: row.id, attempt: row.attempts, retryInSeconds: Math.round(delaySeconds), reason }, 'notification failed, will retry');
         return null;
       }
-      logger.error({ notificationId: id, attempts: row.attempts, reason }, 'notification failed for good');
+      logger.error({ notificationId: row.id, attempts: row.attempts, reason }, 'notification failed for good');
       return { status: 'failed', reason: transient ? `gave up after ${row.attempts} attempts: ${reason}` : reason };
     }
   }
 
-  /** Jobs whose handling itself failed (database down) go back to pg-boss, which retries them. */
-  async function failJobs(jobs: Array<PgBoss.JobWithMetadata<{ notificationId: number }>>, err: unknown): Promise<void> {
-    if (jobs.length === 0) return;
-    logger.warn({ err, notificationIds: jobs.map((j) => j.data.notificationId) }, 'notification jobs failed; pg-boss will retry them');
-    const message = err instanceof Error ? err.message : String(err);
-    await Promise.all(jobs.map((job) => boss.fail(NOTIFY_QUEUE, job.id, { message }).catch(() => undefined)));
-  }
-
   /**
-   * One batch: claim every row (one statement), send them all at once, record each outcome as
-   * its send returns (group-committed with the others finishing then). At hundreds of messages
-   * a second the database round trips, not the providers, bound the worker; a statement per
-   * message would be one too many, a statement per batch widens what a crash resends.
+   * One claimed row to its end. When the database fails in between (recording, or scheduling the
+   * retry), the row keeps its lease and is claimed again when it ends: a message may then be
+   * sent twice, never lost.
    */
-  async function handleBatch(jobs: Array<PgBoss.JobWithMetadata<{ notificationId: number }>>): Promise<void> {
-    let rows: ClaimedRow[];
+  async function handle(row: ClaimedRow): Promise<void> {
     try {
-      rows = await claimAll(jobs.map((j) => j.data.notificationId));
+      const outcome = await attempt(row);
+      if (outcome) await record(row.id, outcome);
     } catch (err) {
-      await failJobs(jobs, err);
-      return;
+      logger.warn({ err, notificationId: row.id, retryInSeconds: deps.leaseSeconds }, 'notification outcome not recorded; it is sent again when its lease ends');
     }
-    const broken = new Set<number>();
-    let recordError: unknown = null;
-    await Promise.all(
-      rows.map(async (row) => {
-        let outcome: Outcome | null;
-        try {
-          outcome = await attempt(row);
-        } catch (err) {
-          // Queuing the retry failed (database down): that job goes back to pg-boss alone.
-          logger.warn({ err, notificationId: row.id }, 'could not queue the retry of a notification');
-          broken.add(row.id);
-          return;
-        }
-        if (!outcome) return;
-        try {
-          await record(row.id, outcome);
-        } catch (err) {
-          recordError = err;
-          broken.add(row.id);
-        }
-      }),
-    );
-    await failJobs(jobs.filter((j) => broken.has(j.data.notificationId)), recordError ?? new Error('retry could not be queued'));
   }
 
+  let stopped = false;
   let inFlight = 0;
-  // Several fetch loops on the queue (pg-boss 10 has no per-worker concurrency): while one
-  // batch waits for its providers, the next ones are fetched and sent. SKIP LOCKED in pg-boss's
-  // fetch hands each job to one loop only.
-  for (let i = 0; i < Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY); i++) {
-    let workerId = '';
-    workerId = await boss.work<{ notificationId: number }>(
-      NOTIFY_QUEUE,
-      { batchSize: deps.batchSize, pollingIntervalSeconds: deps.pollingIntervalSeconds, includeMetadata: true },
-      async (jobs) => {
+  /** Wakes the claim loop: a poke, a slot freed while full, or stop. */
+  let wake: (() => void) | null = null;
+  let poked = false;
+  const nap = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        wake = null;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(timer);
+        wake = null;
+        resolve();
+      };
+    });
+
+  async function loop(): Promise<void> {
+    while (!stopped) {
+      const room = capacity - inFlight;
+      if (room <= 0) {
+        await nap(pollMs);
+        continue;
+      }
+      poked = false;
+      const limit = Math.min(deps.batchSize, room);
+      let rows: ClaimedRow[];
+      try {
+        rows = await claim(limit);
+      } catch (err) {
+        if (!stopped) logger.warn({ err }, 'could not claim notifications; trying again at the next poll');
+        await nap(pollMs);
+        continue;
+      }
+      for (const row of rows) {
         inFlight++;
-        try {
-          await handleBatch(jobs);
-        } finally {
+        void handle(row).finally(() => {
           inFlight--;
-        }
-        // A full batch means a backlog: fetch the next one at once instead of after the polling interval.
-        if (jobs.length >= deps.batchSize) boss.notifyWorker(workerId);
-      },
-    );
+          // Room again after being full: claim at once (there may be a backlog).
+          if (inFlight === capacity - 1 || (stopped && inFlight === 0)) wake?.();
+        });
+      }
+      // A short batch means the outbox is empty for now: wait for a poke or the next poll.
+      if (rows.length < limit && !poked && !stopped) await nap(pollMs);
+    }
   }
+
+  const running = loop();
 
   return {
+    poke() {
+      poked = true;
+      wake?.();
+    },
     async stop() {
-      await boss.offWork(NOTIFY_QUEUE);
-      // The worker may be fetching as it is told to stop; the batch it gets still runs, and
-      // pg-boss completes it with a query it does not await. Wait for all of that to finish
-      // before the database can be closed.
-      await deps.queue.drain(() => inFlight > 0);
+      stopped = true;
+      wake?.();
+      await running;
+      // Sends under way finish (each provider call has its timeout) and their outcomes are recorded.
+      while (inFlight > 0) await nap(50);
+      while (flushing) await new Promise((r) => setTimeout(r, 5));
     },
   };
 }

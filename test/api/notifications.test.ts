@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fault } from '../../src/adapters/simulator.js';
 import { newOpenid, newPhone, notificationsOf, settled, sleep, type NotificationRow } from '../helpers/apply.js';
@@ -347,6 +348,71 @@ describe.concurrent('transient failures are retried until delivered, exactly onc
     } finally {
       clearWx();
       clearSms();
+    }
+  });
+});
+
+/**
+ * The notifications table is the outbox (migration 0004): a claim leases a row for
+ * NOTIFY_EXPIRE_S (5 s in tests); a row whose sender was lost (process killed) is due again when
+ * its lease ends. Such rows are written here as a dead sender would have left them: a copy of a
+ * sent row, to another phone, with the attempts and due time of a claim.
+ */
+describe('the outbox', () => {
+  async function leftBehind(attempts: number, dueInSeconds: number): Promise<{ id: number; phone: string }> {
+    const visitor = await person('租约');
+    const record = await invite(visitor);
+    const [sms] = (await settled(h, record.id)).filter((r) => r.channel === 'sms');
+    const phone = newPhone();
+    const r = (await h.database.db.execute(sql`
+      insert into notifications (application_id, event, channel, phone, template, payload, created_at, attempts, due_at)
+      select application_id, event, channel, ${phone}, template, payload, now(), ${attempts}, now() + make_interval(secs => ${dueInSeconds})
+      from notifications where id = ${sms!.id} returning id`)) as unknown as { rows: Array<{ id: string | number }> };
+    return { id: Number(r.rows[0]!.id), phone };
+  }
+  const rowOf = async (id: number) => {
+    const r = (await h.database.db.execute(sql`select status, attempts, last_error from notifications where id = ${id}`)) as unknown as { rows: Array<{ status: string; attempts: number; last_error: string | null }> };
+    return r.rows[0]!;
+  };
+
+  it('a row still leased to a lost sender waits for the lease to end, then is sent once', async () => {
+    const { id, phone } = await leftBehind(1, 2.5);
+    await sleep(1500);
+    expect(smsTo(phone)).toHaveLength(0);
+    expect((await rowOf(id)).status).toBe('pending');
+    await h.waitFor(() => smsTo(phone)[0], { what: 'the SMS after the lease', timeoutMs: 10_000 });
+    await h.waitFor(async () => ((await rowOf(id)).status === 'sent' ? true : null), { what: 'the outcome' });
+    expect(await rowOf(id)).toMatchObject({ status: 'sent', attempts: 2 });
+    await sleep(700);
+    expect(smsTo(phone)).toHaveLength(1);
+  });
+
+  it('a row whose sender was lost at its last allowed attempt is recorded failed, not sent again', async () => {
+    // NOTIFY_RETRY_LIMIT is 2 here: three attempts, all taken.
+    const { id, phone } = await leftBehind(3, 0);
+    const row = await h.waitFor(async () => {
+      const r = await rowOf(id);
+      return r.status !== 'pending' ? r : null;
+    }, { what: 'the row given up' });
+    expect(row).toMatchObject({ status: 'failed', attempts: 4 });
+    expect(row.last_error).toMatch(/gave up after 3 attempts/);
+    expect(smsTo(phone)).toHaveLength(0);
+  });
+
+  it('rows committed by this process are sent at once, not at the next poll', async () => {
+    // A poll a minute apart: only being told of the commit can send these within seconds.
+    const own = await startHarness({ env: { NOTIFY_POLL_MS: '60000' }, sms: { limits: null } });
+    try {
+      await sleep(300); // the worker's first look at the (empty) outbox is over
+      const host = await own.bound(newOpenid('wx-host'), HOST.phone);
+      for (let i = 0; i < 3; i++) {
+        const phone = newPhone();
+        const res = await own.request('POST', '/v1/subject', { token: host, body: { name: uniqueName('立即'), phone, interviewee: HOST.name, interviewee_phone: HOST.phone, ...WINDOW } });
+        expect(res.status).toBe(200);
+        await own.waitFor(() => own.sims.sms.messages().find((m) => m.phone === phone), { what: 'the SMS', timeoutMs: 5000 });
+      }
+    } finally {
+      await own.close();
     }
   });
 });

@@ -1,13 +1,27 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { startHarness, testDbKind } from '../helpers/harness.js';
+import { STAFF, futureWindow, startHarness, testDbKind, type Harness } from '../helpers/harness.js';
+import { allNotifications, newPhone } from '../helpers/apply.js';
+
+/** Staff invitations (each queues an SMS and a WeChat message to its visitor), created through the API. */
+async function invite(h: Harness, count: number): Promise<void> {
+  const token = await h.bound(`shutdown-${Math.random().toString(36).slice(2)}`, STAFF.zhangwei.phone);
+  for (let i = 0; i < count; i++) {
+    const r = await h.request('POST', '/v1/subject', {
+      token,
+      body: { name: `访客${i}`, phone: newPhone(), interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
+    });
+    expect(r.status).toBe(200);
+  }
+}
 
 /**
- * Closing the service while the notification worker is fetching, handling or completing a
- * batch must leave nothing running against the closed database: pg-boss issues some queries
- * without awaiting them, and one reaching a closed pool is an unhandled rejection.
+ * Closing the service while the notification worker is claiming, sending or recording must leave
+ * nothing running against the closed database (a query reaching a closed pool is an unhandled
+ * rejection), and nothing half-done: every row is either recorded or still pending for the next
+ * start, never lost.
  */
-describe('shutdown with notification jobs in flight', () => {
+describe('shutdown with notifications in flight', () => {
   const rejections: unknown[] = [];
   const onRejection = (reason: unknown) => rejections.push(reason);
   beforeEach(() => {
@@ -19,13 +33,13 @@ describe('shutdown with notification jobs in flight', () => {
   });
 
   it('closes cleanly at any moment of the worker loop', async () => {
-    // Delays spread over one polling interval (500 ms), so that the close lands before, during
-    // and after a fetch, a batch and its completion.
-    const delays = [0, 60, 520];
+    // Sends take 40 ms, and the close lands before, during and after claims, sends and records.
+    const delays = [0, 20, 60, 300];
     for (const delayMs of delays) {
       const h = await startHarness({ env: { NOTIFY_BATCH_SIZE: '7' } });
-      // Jobs for notifications that do not exist: each is claimed, found finished, and completed.
-      await h.runtime.queue.enqueueNotifications(h.database.executor, Array.from({ length: 40 }, (_, i) => 1_000_000 + i));
+      h.sims.sms.server.setFault({ delay_ms: 40 } as Parameters<typeof h.sims.sms.server.setFault>[0]);
+      h.sims.cloud.server.setFault({ delay_ms: 40 } as Parameters<typeof h.sims.cloud.server.setFault>[0]);
+      await invite(h, 10);
       await new Promise((r) => setTimeout(r, delayMs));
       await h.close();
       // Anything left unawaited would surface within a few turns of the event loop.
@@ -34,18 +48,33 @@ describe('shutdown with notification jobs in flight', () => {
     }
   }, 120_000);
 
-  // On PostgreSQL the worker can be held inside a fetch: a lock on pg-boss's job table blocks
-  // it, the service is told to close, then the lock is released and the fetch returns a batch
-  // to a worker that was told to stop.
-  it.runIf(testDbKind() === 'pg')('closes cleanly when told to stop in the middle of a fetch', async () => {
+  // On PostgreSQL the worker can be held inside a claim: a lock on the notifications table
+  // blocks it, the service is told to close, then the lock is released and the claim returns
+  // rows to a worker that was told to stop. They are sent and recorded before the close ends.
+  it.runIf(testDbKind() === 'pg')('closes cleanly when told to stop in the middle of a claim', async () => {
     const h = await startHarness();
-    await h.runtime.queue.enqueueNotifications(h.database.executor, [2_000_001, 2_000_002, 2_000_003]);
+    await invite(h, 1);
+    const [first] = await h.waitFor(async () => {
+      const rows = await allNotifications(h);
+      return rows.length > 0 && rows.every((r) => r.status !== 'pending') ? rows : null;
+    }, { what: 'the first invitation to be sent' });
     const url = h.runtime.config.databaseUrl;
     const locker = new pg.Client({ connectionString: url });
     await locker.connect();
+    // Closing the harness drops its database, which ends this connection.
+    locker.on('error', () => undefined);
     try {
+      // Three more rows, written under a lock that holds the worker's next claim until they commit.
       await locker.query('begin');
-      await locker.query('lock table pgboss.job in access exclusive mode');
+      await locker.query('lock table notifications in exclusive mode');
+      const phones = [newPhone(), newPhone(), newPhone()];
+      for (const phone of phones) {
+        await locker.query(
+          `insert into notifications (application_id, event, channel, phone, template, payload, created_at)
+           select application_id, event, channel, $2, template, payload, now() from notifications where id = $1`,
+          [first!.id, phone],
+        );
+      }
       await h.waitFor(
         async () => {
           const r = await locker.query(
@@ -53,15 +82,30 @@ describe('shutdown with notification jobs in flight', () => {
           );
           return r.rows[0].n > 0;
         },
-        { what: 'the worker to be blocked in a fetch' },
+        { what: 'the worker to be blocked in a claim' },
       );
       const closing = h.close();
       await new Promise((r) => setTimeout(r, 200));
+      // The outcomes are recorded before the database closes: watched from a connection that
+      // ends with it.
+      const outcomes = new Promise<unknown[]>((resolve) => {
+        const poll = async (): Promise<void> => {
+          const r = await locker.query('select status from notifications where phone = any($1)', [phones]).catch(() => null);
+          if (r && r.rows.every((x: { status: string }) => x.status !== 'pending')) return resolve(r.rows.map((x: { status: string }) => x.status));
+          if (r) setTimeout(() => void poll(), 10);
+          else resolve(['database gone first']);
+        };
+        void poll();
+      });
       await locker.query('commit');
-      await locker.end();
+      expect(await outcomes).toEqual(['sent', 'sent', 'sent']);
       await closing;
       await new Promise((r) => setTimeout(r, 100));
       expect(rejections.map(String)).toEqual([]);
+      // What the blocked claim took was sent before the close ended (the rows are SMS or WeChat
+      // messages, as the copied one was).
+      const received = [...h.sims.sms.messages().map((m) => m.phone), ...h.sims.cloud.messages().map((m) => m.phone)];
+      expect(phones.map((p) => received.filter((x) => x === p).length)).toEqual([1, 1, 1]);
     } finally {
       await locker.end().catch(() => undefined);
     }

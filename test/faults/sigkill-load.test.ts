@@ -45,9 +45,9 @@ beforeAll(async () => {
   dbUrl = db.url;
   drop = db.drop;
   const port = await freePort();
-  // A job a killed worker had taken comes back after NOTIFY_EXPIRE_S. pg-boss also fails a batch
-  // that runs longer than that (while it is still sending), so it must exceed the slowest batch
-  // of a busy machine, or jobs are retried beside a live worker and send twice without a kill.
+  // A row a killed worker had claimed comes back when its lease (NOTIFY_EXPIRE_S) ends. A live
+  // worker's send that outlasts its lease is claimed again too, so the lease must exceed the
+  // slowest send of a busy machine, or rows are sent twice without a kill.
   // Likewise the upstream timeout: the simulators share this (busy) test process, and a send
   // they accept but answer after the timeout is retried and received twice (outages.test.ts
   // covers slow systems; this file is about kills).
@@ -104,9 +104,9 @@ describe(`SIGKILL under load (${testDbKind()})`, () => {
       await load;
     }
 
-    // Restarted once more, the service delivers what was left (a job a killed worker had taken
-    // comes back after NOTIFY_EXPIRE_S); settled = nothing new reached a provider for that long
-    // plus a maintenance pass and a poll.
+    // Restarted once more, the service delivers what was left (a row a killed worker had claimed
+    // comes back when its lease, NOTIFY_EXPIRE_S, ends); settled = nothing new reached a provider
+    // for that long plus a poll.
     await service.start();
     let seen = -1;
     let quietSince = Date.now();

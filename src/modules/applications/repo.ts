@@ -126,19 +126,43 @@ function pageResult(result: PageRow[]): { rows: ApplicationRecord[]; count: numb
   return { rows: row?.rows ?? [], count: row?.count ?? 0 };
 }
 
-const INSERT_APPLICATION: Statement = {
-  name: 'laifang_insert_application',
-  text: `with app as (
+/**
+ * An application, in one statement (the apply transaction's only round trip besides its lock):
+ * the caller's hourly limit ($20 since, $21 = limit - 1: the created_at of the caller's
+ * limit-th newest application since then, if there is one, means the limit is reached and
+ * nothing is written), the application, its people ($19), its outbox rows ($22 created_at,
+ * $23 rows) and its audit entry ($24, optional). The limit is read with the statement's
+ * snapshot, taken after the caller's lock was granted: it sees every earlier application of the
+ * caller that committed.
+ */
+const CREATE_APPLICATION: Statement = {
+  name: 'laifang_create_application',
+  text: `with limited as (
+  select created_at from applications where proposer = $9 and created_at >= $20
+  order by created_at desc nulls last, id desc nulls last offset $21 limit 1
+), app as (
   insert into applications (subject_type, kind, name, phone, purpose, purpose_name, come_from, remark, proposer,
     proposer_weixin_user_id, interviewee, interviewee_phone, interviewee_subject_id, start_time, end_time, is_auth, auth_time, created_at)
-  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+  select $1::smallint, $2::text, $3::text, $4::text, $5::int, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text, $12::text,
+    $13::int, $14::bigint, $15::bigint, $16::smallint, $17::bigint, $18::bigint
+  where not exists (select 1 from limited)
   returning id, proposer, created_at
 ), people as (
   insert into application_people (application_id, role, position, name, phone, is_proposer, created_at)
   select app.id, p.role, p.position, p.name, p.phone, p.phone = app.proposer, app.created_at
   from app, json_to_recordset($19::json) as p(role text, position int, name text, phone text)
+), outbox as (
+  insert into notifications (application_id, event, channel, phone, template, payload, created_at)
+  select app.id, n.event, n.channel, n.phone, n.template, n.payload, $22::timestamptz
+  from app, jsonb_to_recordset($23::jsonb) as n(event text, channel text, phone text, template text, payload jsonb)
+  on conflict do nothing
+), audit as (
+  insert into audit_log (at, actor_kind, actor_id, action, target_type, target_id, detail)
+  select app.created_at, e.actor_kind, e.actor_id, e.action, 'application', app.id::text, e.detail
+  from app, jsonb_to_record($24::jsonb) as e(actor_kind text, actor_id text, action text, detail jsonb)
+  where $24::jsonb is not null
 )
-select id from app`,
+select (select id from app) as id, (select created_at from limited) as limited_at`,
 };
 
 const NTH_NEWEST_SINCE: Statement = {
@@ -160,16 +184,34 @@ export interface Page {
 }
 
 export const applicationRepo = {
-  /** The application and its people in one statement (one round trip inside the apply transaction). */
-  async insert(database: Database, tx: Db, row: NewApplication, people: NewPerson[]): Promise<number> {
+  /**
+   * The application with its people, outbox rows and audit entry in one statement, unless the
+   * caller already made `perHour` applications in the hour before `row.createdAt`: then nothing
+   * is written and the answer is the creation time of the oldest of those (when a slot frees).
+   */
+  async create(
+    database: Database,
+    tx: Db,
+    row: NewApplication,
+    people: NewPerson[],
+    outbox: { rows: ReadonlyArray<Omit<PlannedNotification, 'event' | 'template'> & { event: string; template: string }>; at: Date },
+    audit: { actorKind: string; actorId: string; action: string; detail: Record<string, unknown> } | null,
+    perHour: number,
+  ): Promise<{ id: number } | { limitedAt: number }> {
     const values = [
       row.subjectType ?? 1, row.kind, row.name, row.phone, row.purpose ?? 0, row.purposeName ?? '', row.comeFrom ?? '', row.remark ?? '',
       row.proposer, row.proposerWeixinUserId, row.interviewee, row.intervieweePhone, row.intervieweeSubjectId,
       row.startTime, row.endTime, row.isAuth, row.authTime ?? null, row.createdAt,
       JSON.stringify(people.map((person, position) => ({ role: person.role, position, name: person.name, phone: person.phone }))),
+      row.createdAt - 3600 + 1,
+      perHour - 1,
+      outbox.at,
+      JSON.stringify(outbox.rows.map((n) => ({ event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload }))),
+      audit ? JSON.stringify({ actor_kind: audit.actorKind, actor_id: audit.actorId.slice(0, 128), action: audit.action, detail: audit.detail }) : null,
     ];
-    const [created] = await database.query<{ id: string | number }>(INSERT_APPLICATION, values, tx);
-    return Number(created!.id);
+    const [result] = await database.query<{ id: string | number | null; limited_at: string | number | null }>(CREATE_APPLICATION, values, tx);
+    if (result?.id == null) return { limitedAt: Number(result?.limited_at) };
+    return { id: Number(result.id) };
   },
 
   /**

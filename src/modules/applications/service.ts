@@ -4,7 +4,6 @@ import type { Config } from '../../config.js';
 import type { Database, Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import { okList } from '../../http/envelope.js';
-import type { Queue } from '../../jobs/queue.js';
 import type { Audit } from '../audit/service.js';
 import { normalizePhone } from '../../phone.js';
 import type { StaffDirectory } from '../staff/directory.js';
@@ -35,7 +34,8 @@ export interface Caller {
 
 export interface ApplicationsDeps {
   database: Database;
-  queue: Queue;
+  /** Tells the notification worker that rows were committed to the outbox. */
+  notificationsQueued?: () => void;
   staff: StaffDirectory;
   purposes: Purposes;
   templates: Config['templates'];
@@ -107,8 +107,8 @@ export function createApplications(deps: ApplicationsDeps): Applications {
   async function queueNotifications(tx: Db, id: number, event: NotificationEvent, facts: ApplicationFacts): Promise<void> {
     const templates = deps.templateSource ? await deps.templateSource(tx) : deps.templates;
     const planned = planNotifications(event, facts, templates, deps.recordsUrl);
-    const ids = await applicationRepo.insertNotifications(tx, id, planned, new Date(deps.now()));
-    await deps.queue.enqueueNotifications(deps.database.executorFor(tx), ids);
+    // The outbox rows: sent by the notification worker once the transaction commits.
+    await applicationRepo.insertNotifications(tx, id, planned, new Date(deps.now()));
   }
 
   return {
@@ -162,6 +162,11 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         ...retinues.map((r) => ({ role: 'companion' as const, name: r.name, phone: r.phone })),
       ];
 
+      // Template ids in force, read before the caller's lock is taken (the lock is held only
+      // for the one statement that writes).
+      const templates = deps.templateSource ? await deps.templateSource(db) : deps.templates;
+      const planned = planNotifications(kind === 'invitation' ? 'invitation_created' : 'request_created', facts, templates, deps.recordsUrl);
+
       const record = await db.transaction(async (tx) => {
         // One caller's applications are created one at a time (on every replica), so the
         // hourly limit and an Idempotency-Key hold under concurrent requests.
@@ -170,7 +175,6 @@ export function createApplications(deps: ApplicationsDeps): Applications {
           const earlier = await replay(caller.weixinUserId, idempotencyKey, hash, tx);
           if (earlier) return earlier;
         }
-        await checkRate(tx, caller.phone);
         const row = {
           subjectType: 1,
           kind,
@@ -191,12 +195,17 @@ export function createApplications(deps: ApplicationsDeps): Applications {
           authTime: kind === 'invitation' ? createdAt : null,
           createdAt,
         };
-        const id = await applicationRepo.insert(deps.database, tx, row, people);
-        await queueNotifications(tx, id, kind === 'invitation' ? 'invitation_created' : 'request_created', facts);
-        // A staff invitation is authorized by its host as it is created.
-        if (kind === 'invitation') await deps.audit?.record(tx, { actor: { kind: 'staff', id: caller.phone }, action: 'application.authorize', targetType: 'application', targetId: String(id), detail: { via: 'invitation' } });
+        // A staff invitation is authorized by its host as it is created: audited as such.
+        const audit = kind === 'invitation' && deps.audit ? { actorKind: 'staff', actorId: caller.phone, action: 'application.authorize', detail: { via: 'invitation' } } : null;
+        // The application, its people, its outbox rows and its audit entry: one statement,
+        // which writes nothing when the caller's hourly limit is reached.
+        const created = await applicationRepo.create(deps.database, tx, row, people, { rows: planned, at: new Date(deps.now()) }, audit, deps.applyPerHour);
+        if ('limitedAt' in created) {
+          throw new AppError('RATE_LIMITED', `每小时最多提交 ${deps.applyPerHour} 个申请，请稍后再试`, { retryAfter: created.limitedAt + 3600 - createdAt });
+        }
+        const id = created.id;
         // What findById would read back, built from what was just written (one round trip less).
-        const created: ApplicationRecord = {
+        const made: ApplicationRecord = {
           id,
           subject_type: row.subjectType,
           name: row.name,
@@ -216,11 +225,12 @@ export function createApplications(deps: ApplicationsDeps): Applications {
           retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })),
         };
         if (idempotencyKey) {
-          await idempotencyRepo.save(tx, { owner: caller.weixinUserId, key: idempotencyKey, requestHash: hash, applicationId: id, response: created, createdAt: new Date(deps.now()) });
+          await idempotencyRepo.save(tx, { owner: caller.weixinUserId, key: idempotencyKey, requestHash: hash, applicationId: id, response: made, createdAt: new Date(deps.now()) });
         }
-        return created;
+        return made;
       });
       deps.pages?.invalidate(people.map((p) => p.phone));
+      deps.notificationsQueued?.();
       return record;
     },
 
@@ -256,6 +266,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         return { ...current, is_auth: 1, auth_time: at };
       });
       deps.pages?.invalidate([record.interviewee_phone, record.phone, ...record.retinues.map((r) => r.phone)]);
+      deps.notificationsQueued?.();
       return record;
     },
   };

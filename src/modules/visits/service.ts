@@ -2,7 +2,6 @@ import type { Config } from '../../config.js';
 import type { Database, Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { KoalaSync } from '../../jobs/koala-sync.js';
-import type { Queue } from '../../jobs/queue.js';
 import type { Logger } from '../../log.js';
 import { normalizePhone } from '../../phone.js';
 import { applicationRepo } from '../applications/repo.js';
@@ -13,7 +12,8 @@ import { visitRepo, type PassRow, type VisitApplication } from './repo.js';
 
 export interface VisitsDeps {
   database: Database;
-  queue: Queue;
+  /** Tells the notification worker that rows were committed to the outbox. */
+  notificationsQueued?: () => void;
   koalaSync: KoalaSync;
   audit: Audit;
   keys: PassKeys;
@@ -167,8 +167,8 @@ export function createVisits(deps: VisitsDeps): Visits {
           },
           await deps.templates(tx),
         );
-        const ids = await applicationRepo.insertNotifications(tx, a.id, planned, new Date(deps.now()));
-        await deps.queue.enqueueNotifications(database.executorFor(tx), ids);
+        // The outbox rows: sent by the notification worker once this transaction commits.
+        await applicationRepo.insertNotifications(tx, a.id, planned, new Date(deps.now()));
         // The safety net: if writing Koala right after this transaction fails, these jobs do it.
         await deps.koalaSync.enqueue(
           database.executorFor(tx),
@@ -178,6 +178,7 @@ export function createVisits(deps: VisitsDeps): Visits {
         await deps.audit.record(tx, { actor: device, action: 'visit.signin', targetType: 'application', targetId: String(a.id), detail: { passes: passes.length } });
         return { a: { ...a, signinTime: now }, passes };
       });
+      deps.notificationsQueued?.();
 
       const missing = passes.filter((p) => p.subjectId === null && p.revokedAt === null).map((p) => p.id);
       if (missing.length === 0) return view(a, passes, a.signinTime ?? now);
