@@ -67,7 +67,11 @@ export async function startQueue(executor: SqlExecutor, opts: QueueOptions, logg
   // Notifications were one job each on this queue until the notifications table became their
   // outbox: its rows are sent from there (pending ones included), so the queue and any job
   // still on it go.
-  if (await boss.getQueue(OLD_NOTIFY_QUEUE)) await boss.deleteQueue(OLD_NOTIFY_QUEUE);
+  // (pg-boss 10's delete_queue fails on its foreign key while the queue still holds jobs.)
+  if (await boss.getQueue(OLD_NOTIFY_QUEUE)) {
+    await executor.executeSql('DELETE FROM pgboss.job WHERE name = $1', [OLD_NOTIFY_QUEUE]);
+    await boss.deleteQueue(OLD_NOTIFY_QUEUE);
+  }
 
   return {
     boss,
