@@ -473,7 +473,7 @@ async function main(): Promise<void> {
     if (values['cpu-prof']) {
       console.log('profiling (5 s each, not timed)');
       mkdirSync(`${OUT}prof`, { recursive: true });
-      for (const run of ['baseline', 'records', 'auth-records', 'binding', 'apply'] as const) {
+      for (const run of ['baseline', 'records', 'auth-records', 'binding', 'apply', 'apply-100-staff'] as const) {
         if (run !== 'baseline' && !want(run)) continue;
         await waitForNotifications(db, 'true', 120_000);
         const target = routes[run]!.target;

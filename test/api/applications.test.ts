@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { demoPurposes } from '../../src/adapters/koala/demo-data.js';
 import { newOpenid, newPhone, notificationsOf, RECORD_KEYS, TestClock, allNotifications } from '../helpers/apply.js';
@@ -609,6 +610,28 @@ describe(`3.7 APPLY_PER_HOUR (${PER_HOUR} here)`, () => {
     const replay = await apply(v.token, body, { 'idempotency-key': 'k-rate' });
     expect(replay.status).toBe(200);
     expect(replay.body.data.id).toBe(first.body.data.id);
+  });
+
+  it('a member of staff inviting in a burst: exactly the limit is written, the rest are 429 and write nothing', async () => {
+    const s = await staff('wangfang');
+    // The first confirms the inviter with Koala; the burst is then answered from memory, and
+    // the limit is held by the statement that writes, under the caller's lock.
+    expect((await apply(s.token, invitationBody(s))).status).toBe(200);
+    const burst = await Promise.all(Array.from({ length: PER_HOUR + 3 }, () => apply(s.token, invitationBody(s))));
+    const statuses = burst.map((r) => r.status).sort();
+    expect(statuses).toEqual([...Array(PER_HOUR - 1).fill(200), ...Array(4).fill(429)]);
+    for (const r of burst.filter((x) => x.status === 429)) {
+      expectError(r, 429, 'RATE_LIMITED');
+      expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(3590);
+    }
+    expect(await proposedCount(s.token)).toBe(PER_HOUR);
+    // Nothing of the refused ones: PER_HOUR applications, two messages and one audit entry each.
+    const ids = (await h.request('GET', '/v1/auth/records?size=100', { token: s.token })).body.data.map((r: { id: number }) => r.id);
+    const counts = (await h.database.db.execute(sql`select
+      (select count(*)::int from notifications where application_id = any(${`{${ids.join(',')}}`}::bigint[])) as notes,
+      (select count(*)::int from audit_log where action = 'application.authorize' and actor_id = ${s.phone} and target_id = any(${`{${ids.join(',')}}`}::text[])) as audits,
+      (select count(*)::int from applications where proposer = ${s.phone} and created_at > ${clock.nowSeconds() - 3600}) as apps`)) as unknown as { rows: Array<{ notes: number; audits: number; apps: number }> };
+    expect(counts.rows[0]).toEqual({ notes: PER_HOUR * 2, audits: PER_HOUR, apps: PER_HOUR });
   });
 
   it('refused applications do not count', async () => {

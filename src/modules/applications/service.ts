@@ -143,13 +143,14 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       const kind = caller.phone === hostPhone ? 'invitation' : caller.phone === phone ? 'request' : null;
       if (!kind) throw new AppError('NOT_PROPOSER');
 
-      // Cheap refusal before asking Koala; the count is repeated under the lock below.
-      await checkRate(db, caller.phone);
-
-      const host =
-        kind === 'invitation'
-          ? await deps.staff.findByPhone(hostPhone, { recentEnough: true })
-          : await deps.staff.findByNameAndPhone(interviewee, hostPhone);
+      // A member of staff confirmed moments ago needs no lookup; any other lookup may ask
+      // Koala, so an over-limit caller is refused before it (cheaply; the statement that
+      // writes checks the limit again, under the caller's lock).
+      let host = kind === 'invitation' ? deps.staff.recentlyConfirmed(hostPhone) : null;
+      if (!host) {
+        await checkRate(db, caller.phone);
+        host = kind === 'invitation' ? await deps.staff.findByPhone(hostPhone, { recentEnough: true }) : await deps.staff.findByNameAndPhone(interviewee, hostPhone);
+      }
       if (!host) {
         throw new AppError('STAFF_NOT_FOUND', kind === 'invitation' ? '您不是考拉系统中的员工，不能发起邀请' : '被访人姓名与手机号不匹配，或不是本公司员工');
       }

@@ -13,9 +13,18 @@ export type TemplatesInput = Record<string, { sms?: string | null; wechat?: stri
 const KEY = 'templates';
 /** Aliyun template codes (SMS_123456789) and WeChat template ids (43 URL-safe characters). */
 const TEMPLATE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * How long the ids in force are used without reading them again. A change through this
+ * process is seen at once (update() forgets them, view() after the commit reads them); one
+ * made through another replica, within this long.
+ */
+const CACHE_MS = 2000;
 
 export interface TemplateSettings {
-  /** Stored overrides over the environment's ids; read through `db` (pass the open transaction). */
+  /**
+   * Stored overrides over the environment's ids, as read at most CACHE_MS ago (through `db`
+   * when it is read now). Every application and sign-in plans its messages with these.
+   */
   current(db?: Db): Promise<Templates>;
   /** Every event with its ids in force and where each comes from. */
   view(db?: Db): Promise<Record<TemplateName, { sms: string; wechat: string; sms_source: 'database' | 'environment'; wechat_source: 'database' | 'environment' }>>;
@@ -33,10 +42,20 @@ export function createTemplateSettings(deps: { db: Db; defaults: Templates; now:
     }
     return out;
   };
+  let cached: { templates: Templates; at: number } | null = null;
+  const remember = (s: Stored): Templates => {
+    const templates = merge(s);
+    cached = { templates, at: deps.now() };
+    return templates;
+  };
   return {
-    current: async (db = deps.db) => merge(await load(db)),
+    async current(db = deps.db) {
+      if (cached && deps.now() - cached.at < CACHE_MS && deps.now() >= cached.at) return cached.templates;
+      return remember(await load(db));
+    },
     async view(db = deps.db) {
       const s = await load(db);
+      remember(s);
       const m = merge(s);
       return Object.fromEntries(
         TEMPLATE_NAMES.map((n) => [n, { sms: m.sms[n], wechat: m.wechat[n], sms_source: s[n]?.sms ? 'database' : 'environment', wechat_source: s[n]?.wechat ? 'database' : 'environment' }]),
@@ -61,6 +80,7 @@ export function createTemplateSettings(deps: { db: Db; defaults: Templates; now:
         }
       }
       if (changed.length > 0) await settingsStore.write(tx, KEY, next, Math.floor(deps.now() / 1000));
+      cached = null;
       return changed;
     },
   };

@@ -20,6 +20,11 @@ export interface StaffDirectory {
    * min(WRITE_PATH_FRESH_SECONDS, KOALA_CACHE_SECONDS) is used without asking Koala again.
    */
   findByPhone(phone: string, opts?: { recentEnough?: boolean }): Promise<StaffMember | null>;
+  /**
+   * What findByPhone(phone, { recentEnough: true }) would answer from this process's memory
+   * alone (no database, no Koala), or null when it would have to look.
+   */
+  recentlyConfirmed(phone: string): StaffMember | null;
   /** The Koala employee with exactly this name and phone, or null. */
   findByNameAndPhone(name: string, phone: string): Promise<StaffMember | null>;
 }
@@ -80,12 +85,34 @@ export function createStaffDirectory(deps: {
       });
   }
 
+  /**
+   * The rows this process read or wrote lately, by phone: an invitation (`recentEnough`) from a
+   * member of staff whose row was read from Koala within the write path's window is answered
+   * from here, without a database round trip. The window is the same as for the stored row;
+   * a removal another replica noticed is seen here when the window ends. Rows past it are
+   * dropped as others are kept (at most one window later), so nothing lingers in memory.
+   */
+  const recentRows = new Map<string, typeof staffCache.$inferSelect>();
+  const RECENT_ROWS_MAX = 10_000;
+  let prunedAt = 0;
+  function keep(row: typeof staffCache.$inferSelect): void {
+    const now = deps.now();
+    if (recentRows.size >= RECENT_ROWS_MAX || now - prunedAt >= WRITE_PATH_FRESH_SECONDS * 1000 || now < prunedAt) {
+      prunedAt = now;
+      for (const [phone, r] of recentRows) if (!recent(r.refreshedAt)) recentRows.delete(phone);
+      if (recentRows.size >= RECENT_ROWS_MAX) recentRows.clear();
+    }
+    recentRows.set(row.phone, row);
+  }
+
   async function remember(e: KoalaEmployee): Promise<StaffMember> {
     await rememberAll([e]);
+    keep(toRow(e));
     return { subjectId: e.subjectId, name: e.name, phone: e.phone, department: e.department, koalaAvatarUrl: e.avatarUrl };
   }
 
   async function forget(phone: string): Promise<void> {
+    recentRows.delete(phone);
     await db.delete(staffCache).where(eq(staffCache.phone, phone));
   }
 
@@ -136,8 +163,16 @@ export function createStaffDirectory(deps: {
 
   const recent = (at: Date) => deps.now() - at.getTime() < Math.min(WRITE_PATH_FRESH_SECONDS, deps.cacheSeconds) * 1000;
 
+  function recentlyConfirmed(phone: string): StaffMember | null {
+    const kept = recentRows.get(phone);
+    return kept && recent(kept.refreshedAt) && deps.now() >= kept.refreshedAt.getTime() ? toMember(kept) : null;
+  }
+
   async function findByPhone(phone: string, opts: { recentEnough?: boolean } = {}): Promise<StaffMember | null> {
+    const kept = opts.recentEnough ? recentlyConfirmed(phone) : null;
+    if (kept) return kept;
     const row = await cached(phone);
+    if (row) keep(row);
     if (row && (current(row.refreshedAt) || (opts.recentEnough && recent(row.refreshedAt)))) return toMember(row);
     if (row) {
       try {
@@ -190,7 +225,7 @@ export function createStaffDirectory(deps: {
     }
   }
 
-  return { findByPhone, findByNameAndPhone };
+  return { findByPhone, findByNameAndPhone, recentlyConfirmed };
 }
 
 /** For routes: the employee or 404 STAFF_NOT_FOUND. */
