@@ -17,7 +17,7 @@
  *   --processes 2       workers of the clustered service (WEB_CONCURRENCY) in the *-cluster runs
  *
  * Measurements: baseline, records, auth-records, binding, apply, apply-sms-1s, apply-6-staff, apply-100-staff,
- * records-cluster, auth-records-cluster (the same list routes, the service run by src/main.ts
+ * records-cluster, auth-records-cluster, apply-100-staff-cluster (the same routes, the service run by src/main.ts
  * with WEB_CONCURRENCY=--processes), dispatch, cold-start. Results: a table on stdout, JSON and Markdown under bench/out/.
  * All load goes to 127.0.0.1 and every run is bounded by --duration (or by a message count).
  */
@@ -424,14 +424,15 @@ async function main(): Promise<void> {
     console.log(`measuring (${connections} connections, ${duration} s each)`);
     report.runs.push(await measure('baseline'));
     for (const run of ['records', 'auth-records', 'binding'] as const) if (want(run)) report.runs.push(await measure(run));
-    if (want('records-cluster') || want('auth-records-cluster')) {
+    if (want('records-cluster') || want('auth-records-cluster') || want('apply-100-staff-cluster')) {
       // The same list routes, the service deployed as WEB_CONCURRENCY workers on the same simulators.
       const processes = Number(values.processes);
       if (!(processes >= 2 && processes <= 16)) throw new Error('--processes is 2–16');
       const clustered = await startCluster({ databaseUrl: url, sims: simsEndpoints ?? (await service.call<SimEndpoints>('endpoints')), sessionSecret, processes, extra: serviceEnv });
       try {
-        for (const [run, like] of [['records-cluster', 'records'], ['auth-records-cluster', 'auth-records']] as const) {
+        for (const [run, like] of [['records-cluster', 'records'], ['auth-records-cluster', 'auth-records'], ['apply-100-staff-cluster', 'apply-100-staff']] as const) {
           if (!want(run)) continue;
+          if (like === 'apply-100-staff') await waitForNotifications(db, 'true', 120_000);
           routes[run] = { target: clustered, requests: routes[like]!.requests };
           await measure(run, 3, `warm-up ${run}`);
           report.runs.push(await measure(run, duration, `${run} (${processes} workers)`));

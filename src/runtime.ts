@@ -183,7 +183,6 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const applications = createApplications({
       pages,
       database,
-      notificationsQueued: () => worker.poke(),
       staff,
       purposes,
       templates: config.templates,
@@ -211,7 +210,6 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     closers.push(() => koalaSync.stop());
     const visits = createVisits({
       database,
-      notificationsQueued: () => worker.poke(),
       koalaSync,
       audit,
       keys: createPassKeys(secret),

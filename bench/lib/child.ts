@@ -197,7 +197,7 @@ async function runService(start: ChildStart): Promise<void> {
     /**
      * Queues one invitation's notifications (SMS + WeChat to the visitor) per application, as
      * POST /v1/subject does: planNotifications → outbox rows, in one transaction per 500
-     * applications, then the worker is told. (run.ts binds the visitors first, so WeChat sends.)
+     * applications; the worker finds them at its next poll. (run.ts binds the visitors first, so WeChat sends.)
      */
     queueNotifications: async (args) => {
       const apps = args as Array<{ id: number; phone: string; name: string }>;
@@ -216,7 +216,6 @@ async function runService(start: ChildStart): Promise<void> {
         );
         const created = await runtime.database.db.insert(notifications).values(rows).returning({ id: notifications.id });
         ids.push(...created.map((r) => r.id));
-        runtime.worker.poke();
       }
       return { ids: ids.length, minId: Math.min(...ids), maxId: Math.max(...ids) };
     },

@@ -28,8 +28,6 @@ export interface NotifyWorkerDeps {
 }
 
 export interface NotifyWorker {
-  /** New rows were committed by this process: look at the outbox now rather than at the next poll. */
-  poke(): void;
   stop(): Promise<void>;
 }
 
@@ -85,9 +83,10 @@ type Outcome = { status: 'sent'; ref: string } | { status: 'skipped'; reason: st
  *
  * One claim loop keeps up to concurrency × batchSize messages in flight: it claims a batch
  * (one statement), starts every send, and claims again as soon as there is room, so one slow
- * provider call holds only its own slot. It looks at the outbox when this process commits new
- * rows (poke), when a batch came back full, and every polling interval (rows other replicas
- * wrote, retries that became due, leases that ran out).
+ * provider call holds only its own slot. It looks at the outbox every polling interval, and
+ * again at once while batches come back full (a backlog drains at full speed). It is not woken
+ * when a request commits new rows: a process killed right after answering then has nothing in
+ * flight (docs/adr/0003).
  */
 export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyWorker> {
   const { logger } = deps;
@@ -193,9 +192,8 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
 
   let stopped = false;
   let inFlight = 0;
-  /** Wakes the claim loop: a poke, a slot freed while full, or stop. */
+  /** Wakes the claim loop: a slot freed while full, or stop. */
   let wake: (() => void) | null = null;
-  let poked = false;
   const nap = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -216,7 +214,6 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
         await nap(pollMs);
         continue;
       }
-      poked = false;
       const limit = Math.min(deps.batchSize, room);
       let rows: ClaimedRow[];
       try {
@@ -234,18 +231,14 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
           if (inFlight === capacity - 1 || (stopped && inFlight === 0)) wake?.();
         });
       }
-      // A short batch means the outbox is empty for now: wait for a poke or the next poll.
-      if (rows.length < limit && !poked && !stopped) await nap(pollMs);
+      // A short batch means the outbox is empty for now: wait for the next poll.
+      if (rows.length < limit && !stopped) await nap(pollMs);
     }
   }
 
   const running = loop();
 
   return {
-    poke() {
-      poked = true;
-      wake?.();
-    },
     async stop() {
       stopped = true;
       wake?.();

@@ -398,21 +398,4 @@ describe('the outbox', () => {
     expect(row.last_error).toMatch(/gave up after 3 attempts/);
     expect(smsTo(phone)).toHaveLength(0);
   });
-
-  it('rows committed by this process are sent at once, not at the next poll', async () => {
-    // A poll a minute apart: only being told of the commit can send these within seconds.
-    const own = await startHarness({ env: { NOTIFY_POLL_MS: '60000' }, sms: { limits: null } });
-    try {
-      await sleep(300); // the worker's first look at the (empty) outbox is over
-      const host = await own.bound(newOpenid('wx-host'), HOST.phone);
-      for (let i = 0; i < 3; i++) {
-        const phone = newPhone();
-        const res = await own.request('POST', '/v1/subject', { token: host, body: { name: uniqueName('立即'), phone, interviewee: HOST.name, interviewee_phone: HOST.phone, ...WINDOW } });
-        expect(res.status).toBe(200);
-        await own.waitFor(() => own.sims.sms.messages().find((m) => m.phone === phone), { what: 'the SMS', timeoutMs: 5000 });
-      }
-    } finally {
-      await own.close();
-    }
-  });
 });

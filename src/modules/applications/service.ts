@@ -34,8 +34,6 @@ export interface Caller {
 
 export interface ApplicationsDeps {
   database: Database;
-  /** Tells the notification worker that rows were committed to the outbox. */
-  notificationsQueued?: () => void;
   staff: StaffDirectory;
   purposes: Purposes;
   templates: Config['templates'];
@@ -107,7 +105,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
   async function queueNotifications(tx: Db, id: number, event: NotificationEvent, facts: ApplicationFacts): Promise<void> {
     const templates = deps.templateSource ? await deps.templateSource(tx) : deps.templates;
     const planned = planNotifications(event, facts, templates, deps.recordsUrl);
-    // The outbox rows: sent by the notification worker once the transaction commits.
+    // The outbox rows: sent by the notification worker (at its next poll) once the transaction commits.
     await applicationRepo.insertNotifications(tx, id, planned, new Date(deps.now()));
   }
 
@@ -231,7 +229,6 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         return made;
       });
       deps.pages?.invalidate(people.map((p) => p.phone));
-      deps.notificationsQueued?.();
       return record;
     },
 
@@ -267,7 +264,6 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         return { ...current, is_auth: 1, auth_time: at };
       });
       deps.pages?.invalidate([record.interviewee_phone, record.phone, ...record.retinues.map((r) => r.phone)]);
-      deps.notificationsQueued?.();
       return record;
     },
   };

@@ -12,8 +12,6 @@ import { visitRepo, type PassRow, type VisitApplication } from './repo.js';
 
 export interface VisitsDeps {
   database: Database;
-  /** Tells the notification worker that rows were committed to the outbox. */
-  notificationsQueued?: () => void;
   koalaSync: KoalaSync;
   audit: Audit;
   keys: PassKeys;
@@ -167,7 +165,7 @@ export function createVisits(deps: VisitsDeps): Visits {
           },
           await deps.templates(tx),
         );
-        // The outbox rows: sent by the notification worker once this transaction commits.
+        // The outbox rows: sent by the notification worker (at its next poll) once this transaction commits.
         await applicationRepo.insertNotifications(tx, a.id, planned, new Date(deps.now()));
         // The safety net: if writing Koala right after this transaction fails, these jobs do it.
         await deps.koalaSync.enqueue(
@@ -178,7 +176,6 @@ export function createVisits(deps: VisitsDeps): Visits {
         await deps.audit.record(tx, { actor: device, action: 'visit.signin', targetType: 'application', targetId: String(a.id), detail: { passes: passes.length } });
         return { a: { ...a, signinTime: now }, passes };
       });
-      deps.notificationsQueued?.();
 
       const missing = passes.filter((p) => p.subjectId === null && p.revokedAt === null).map((p) => p.id);
       if (missing.length === 0) return view(a, passes, a.signinTime ?? now);
