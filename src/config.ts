@@ -236,8 +236,11 @@ export function loadConfig(env: Env = process.env): Config {
       retryDelaySeconds: int('NOTIFY_RETRY_DELAY_S', 5, 1, 3600),
       maxRetryDelaySeconds: int('NOTIFY_RETRY_MAX_DELAY_S', 60, 1, 86_400),
       batchSize: int('NOTIFY_BATCH_SIZE', 50, 1, 1000),
-      // A job taken by a worker that died is retried after this long (two upstream timeouts and then some).
+      // A claimed notification's lease: one whose process died is sent again after this long. It
+      // must outlast the slowest send (two upstream timeouts and then some). Also the expiry of a
+      // Koala job taken by a worker that died.
       expireInSeconds: int('NOTIFY_EXPIRE_S', 60, 5, 3600),
+      // How often pg-boss looks for expired Koala jobs.
       maintenanceIntervalSeconds: int('NOTIFY_MAINTENANCE_S', 15, 1, 3600),
     },
     koalaCacheSeconds: int('KOALA_CACHE_SECONDS', 600, 0, 86_400 * 30),
