@@ -94,12 +94,16 @@ export function createApplications(deps: ApplicationsDeps): Applications {
     return row.response as ApplicationRecord;
   }
 
-  async function checkRate(tx: Db, phone: string): Promise<void> {
+  /** The hourly limit's refusal: `oldest` is the creation time of the oldest application in the caller's hour. */
+  function rateLimited(oldest: number, now: number): AppError {
+    return new AppError('RATE_LIMITED', `每小时最多提交 ${deps.applyPerHour} 个申请，请稍后再试`, { retryAfter: oldest + 3600 - now });
+  }
+
+  /** Refuses a caller at the hourly limit (outside the writing transaction: see apply). */
+  async function checkRate(phone: string): Promise<void> {
     const now = nowSeconds();
-    const oldest = await applicationRepo.nthNewestSince(deps.database, phone, now - 3600 + 1, deps.applyPerHour, tx === db ? undefined : tx);
-    if (oldest !== null) {
-      throw new AppError('RATE_LIMITED', `每小时最多提交 ${deps.applyPerHour} 个申请，请稍后再试`, { retryAfter: oldest + 3600 - now });
-    }
+    const oldest = await applicationRepo.nthNewestSince(deps.database, phone, now - 3600 + 1, deps.applyPerHour);
+    if (oldest !== null) throw rateLimited(oldest, now);
   }
 
   async function queueNotifications(tx: Db, id: number, event: NotificationEvent, facts: ApplicationFacts): Promise<void> {
@@ -146,7 +150,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       // writes checks the limit again, under the caller's lock).
       let host = kind === 'invitation' ? deps.staff.recentlyConfirmed(hostPhone) : null;
       if (!host) {
-        await checkRate(db, caller.phone);
+        await checkRate(caller.phone);
         host = kind === 'invitation' ? await deps.staff.findByPhone(hostPhone, { recentEnough: true }) : await deps.staff.findByNameAndPhone(interviewee, hostPhone);
       }
       if (!host) {
@@ -199,9 +203,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         // The application, its people, its outbox rows and its audit entry: one statement,
         // which writes nothing when the caller's hourly limit is reached.
         const created = await applicationRepo.create(deps.database, tx, row, people, { rows: planned, at: new Date(deps.now()) }, audit, deps.applyPerHour);
-        if ('limitedAt' in created) {
-          throw new AppError('RATE_LIMITED', `每小时最多提交 ${deps.applyPerHour} 个申请，请稍后再试`, { retryAfter: created.limitedAt + 3600 - createdAt });
-        }
+        if ('limitedAt' in created) throw rateLimited(created.limitedAt, createdAt);
         const id = created.id;
         // What findById would read back, built from what was just written (one round trip less).
         const made: ApplicationRecord = {
