@@ -32,7 +32,7 @@ export interface Config {
   storage:
     | { driver: 'local'; dir: string }
     | { driver: 's3'; endpoint?: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; publicUrl?: string; forcePathStyle: boolean; private: boolean; signedUrlTtlSeconds: number };
-  notify: { pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; maxRetryDelaySeconds: number; batchSize: number; expireInSeconds: number; maintenanceIntervalSeconds: number };
+  notify: { send: boolean; pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; maxRetryDelaySeconds: number; batchSize: number; expireInSeconds: number; maintenanceIntervalSeconds: number };
   /** How long purposes and a full pass through Koala's employees are trusted before asking again. */
   koalaCacheSeconds: number;
   /** How long a remembered employee is used without re-reading it from Koala (0 = every time). */
@@ -229,6 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
     firstAdmin: firstAdmin(get('ADMIN_USERNAME'), get('ADMIN_PASSWORD'), problems),
     storage,
     notify: {
+      send: notifySend(bool('NOTIFY_SEND', true), databaseUrl, simulated, problems),
       pollingIntervalSeconds: Math.max(0.5, int('NOTIFY_POLL_MS', 1000, 500, 60_000) / 1000),
       // 5 s doubling to 60 s, 60 retries: about an hour of trying, and delivery within a minute
       // of an outage's end.
@@ -277,6 +278,18 @@ function webConcurrency(raw: string | undefined, databaseUrl: string, simulated:
     return 1;
   }
   return n;
+}
+
+/**
+ * NOTIFY_SEND=false: this process answers requests but sends no notifications; another process
+ * on the same database must (every replica with it on claims from the same outbox).
+ */
+function notifySend(send: boolean, databaseUrl: string, simulated: boolean, problems: string[]): boolean {
+  if (!send && (databaseUrl.startsWith('pglite://') || simulated)) {
+    problems.push('NOTIFY_SEND=false needs PostgreSQL (DATABASE_URL=postgres://…) and the real integrations: another process must send, and the embedded database and the simulators live in this one.');
+    return true;
+  }
+  return send;
 }
 
 /** `https://a.example.com, https://b.example.com` → exact origins; `*` is refused (sessions are bearer tokens, but be explicit). */

@@ -61,7 +61,8 @@ export interface Runtime {
   logger: Logger;
   simulators: Simulators | null;
   queue: Queue;
-  worker: NotifyWorker;
+  /** The notification sender, or null with NOTIFY_SEND=false (another process sends). */
+  worker: NotifyWorker | null;
   /** Front-desk devices and admin accounts (tests register devices and admins through these). */
   devices: Devices;
   admins: AdminAccounts;
@@ -140,20 +141,23 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       return q;
     });
     closers.push(() => queue.stop());
-    const worker = await startNotifyWorker({
-      database,
-      sms,
-      wechat: ports.cloud,
-      logger,
-      now,
-      batchSize: config.notify.batchSize,
-      pollingIntervalSeconds: config.notify.pollingIntervalSeconds,
-      leaseSeconds: config.notify.expireInSeconds,
-      retryLimit: config.notify.retryLimit,
-      retryDelaySeconds: config.notify.retryDelaySeconds,
-      maxRetryDelaySeconds: config.notify.maxRetryDelaySeconds,
-    });
-    closers.push(() => worker.stop());
+    // NOTIFY_SEND=false: a web-only replica; another process claims from the same outbox.
+    const worker = config.notify.send
+      ? await startNotifyWorker({
+          database,
+          sms,
+          wechat: ports.cloud,
+          logger,
+          now,
+          batchSize: config.notify.batchSize,
+          pollingIntervalSeconds: config.notify.pollingIntervalSeconds,
+          leaseSeconds: config.notify.expireInSeconds,
+          retryLimit: config.notify.retryLimit,
+          retryDelaySeconds: config.notify.retryDelaySeconds,
+          maxRetryDelaySeconds: config.notify.maxRetryDelaySeconds,
+        })
+      : null;
+    if (worker) closers.push(() => worker.stop());
     const retention = startRetention({ database, logger, now, options: config.retention });
     closers.push(() => retention.stop());
     // VACUUM of the queue and counter tables (PGlite has no autovacuum; PostgreSQL's is too slow for them).

@@ -26,6 +26,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ KOALA_URL: 'http://koala.local' })).toThrow(/SMS_TPL_APPROVAL_PASS_TO_VISITOR/);
   });
 
+  it('NOTIFY_SEND=false (a web-only replica) only where another process can send', () => {
+    expect(loadConfig({}).notify.send).toBe(true);
+    // Embedded or simulated: this process is the only one that could send.
+    expect(() => loadConfig({ NOTIFY_SEND: 'false' })).toThrow(/NOTIFY_SEND=false needs PostgreSQL/);
+    expect(() => loadConfig({ NOTIFY_SEND: 'false', DATABASE_URL: 'postgres://db.local/laifang' })).toThrow(/NOTIFY_SEND=false needs PostgreSQL/);
+    expect(() => loadConfig({ NOTIFY_SEND: 'maybe' })).toThrow(/NOTIFY_SEND="maybe" must be true or false/);
+  });
+
   it('names malformed values and how to fix them', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT="eighty" must be a whole number/);
     expect(() => loadConfig({ KOALA_URL: 'koala.local' })).toThrow(/KOALA_URL="koala.local" must be an http/);
