@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 describe('table upkeep (VACUUM)', () => {
-  it('vacuums the queue and counter tables: their dead rows are gone after a round', async () => {
+  it('vacuums the outbox, counter and application tables: dead rows gone, application pages all-visible', async () => {
     const token = await h.bound('upkeep-host', STAFF.zhangwei.phone);
     for (let i = 0; i < 8; i++) {
       const res = await h.request('POST', '/v1/subject', { token, body: { name: `清理${i}`, phone: `1390000${String(9100 + i)}`, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow(2) } });
@@ -42,6 +42,14 @@ describe('table upkeep (VACUUM)', () => {
       await upkeep.stop();
     }
     await h.waitFor(async () => (await deadRows('notifications')) === 0, { what: 'no dead rows after VACUUM', timeoutMs: 10_000 });
+    // The application tables' pages are all-visible: a phone's recent entries are read from
+    // their indexes alone (the hourly limit, a record list's keys and count).
+    const vis = (await h.database.db.execute(sql`select relname, relpages, relallvisible from pg_class where relname in ('applications', 'application_people') order by relname`)) as unknown as { rows: Array<{ relname: string; relpages: number; relallvisible: number }> };
+    expect(vis.rows.map((r) => r.relname)).toEqual(['application_people', 'applications']);
+    for (const r of vis.rows) {
+      expect(r.relpages, r.relname).toBeGreaterThan(0);
+      expect(r.relallvisible, r.relname).toBe(r.relpages);
+    }
   });
 
   it('the whole database on request (PGlite runs this every 15 minutes)', async () => {
