@@ -127,6 +127,13 @@ function pageResult(result: PageRow[]): { rows: ApplicationRecord[]; count: numb
 }
 
 /**
+ * The created_at of a caller's n-th newest application since a time, read from the caller's
+ * index entries; the three parameters are the caller's phone, the time and n - 1.
+ */
+const nthNewestSinceSql = (phone: string, since: string, offset: string) => `select created_at from applications where proposer = ${phone} and created_at >= ${since}
+  order by created_at desc nulls last, id desc nulls last offset ${offset} limit 1`;
+
+/**
  * An application, in one statement (the apply transaction's only round trip besides its lock):
  * the caller's hourly limit ($20 since, $21 = limit - 1: the created_at of the caller's
  * limit-th newest application since then, if there is one, means the limit is reached and
@@ -138,8 +145,7 @@ function pageResult(result: PageRow[]): { rows: ApplicationRecord[]; count: numb
 const CREATE_APPLICATION: Statement = {
   name: 'laifang_create_application',
   text: `with limited as (
-  select created_at from applications where proposer = $9 and created_at >= $20
-  order by created_at desc nulls last, id desc nulls last offset $21 limit 1
+  ${nthNewestSinceSql('$9', '$20', '$21')}
 ), app as (
   insert into applications (subject_type, kind, name, phone, purpose, purpose_name, come_from, remark, proposer,
     proposer_weixin_user_id, interviewee, interviewee_phone, interviewee_subject_id, start_time, end_time, is_auth, auth_time, created_at)
@@ -167,11 +173,12 @@ select (select id from app) as id, (select created_at from limited) as limited_a
 
 const NTH_NEWEST_SINCE: Statement = {
   name: 'laifang_nth_newest_since',
-  text: `select created_at from applications where proposer = $1 and created_at >= $2
-  order by created_at desc nulls last, id desc nulls last offset $3 limit 1`,
+  text: nthNewestSinceSql('$1', '$2', '$3'),
 };
 
 export type NewApplication = typeof applications.$inferInsert;
+/** An outbox row an event plans (this module's or the front desk's sign-in). */
+export type OutboxRow = Omit<PlannedNotification, 'event' | 'template'> & { event: string; template: string };
 export interface NewPerson {
   role: 'host' | 'visitor' | 'companion';
   name: string;
@@ -194,7 +201,7 @@ export const applicationRepo = {
     tx: Db,
     row: NewApplication,
     people: NewPerson[],
-    outbox: { rows: ReadonlyArray<Omit<PlannedNotification, 'event' | 'template'> & { event: string; template: string }>; at: Date },
+    outbox: { rows: ReadonlyArray<OutboxRow>; at: Date },
     audit: { actorKind: string; actorId: string; action: string; detail: Record<string, unknown> } | null,
     perHour: number,
   ): Promise<{ id: number } | { limitedAt: number }> {
@@ -243,15 +250,13 @@ export const applicationRepo = {
     await tx.update(applications).set({ isAuth: 1, authTime: at }).where(eq(applications.id, id));
   },
 
-  /** The notification rows an application's event plans (this module's or the front desk's sign-in). */
-  async insertNotifications(tx: Db, applicationId: number, planned: ReadonlyArray<Omit<PlannedNotification, 'event' | 'template'> & { event: string; template: string }>, at: Date): Promise<number[]> {
-    if (planned.length === 0) return [];
-    const rows = await tx
+  /** The outbox rows of an application's later event (authorized, signed in); the worker sends them once the transaction commits. */
+  async insertNotifications(tx: Db, applicationId: number, planned: ReadonlyArray<OutboxRow>, at: Date): Promise<void> {
+    if (planned.length === 0) return;
+    await tx
       .insert(notifications)
       .values(planned.map((n) => ({ applicationId, event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload, createdAt: at })))
-      .onConflictDoNothing()
-      .returning({ id: notifications.id });
-    return rows.map((r) => r.id);
+      .onConflictDoNothing();
   },
 };
 
