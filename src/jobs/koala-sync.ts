@@ -3,9 +3,9 @@ import type PgBoss from 'pg-boss';
 import type { KoalaPort } from '../adapters/koala/port.js';
 import type { Database, SqlExecutor } from '../db/client.js';
 import { applications, visitPasses } from '../db/schema.js';
-import { UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Queue } from './queue.js';
+import { backoffSeconds, failureReason } from './retry.js';
 
 export const KOALA_SYNC_QUEUE = 'koala-sync';
 
@@ -72,8 +72,7 @@ export async function startKoalaSync(deps: KoalaSyncDeps): Promise<KoalaSync> {
   const boss = deps.queue.boss;
   const nowSeconds = () => Math.floor(deps.now() / 1000);
 
-  const backoff = (attempts: number) => Math.min(deps.retryDelaySeconds * 2 ** Math.max(0, attempts - 1), deps.maxRetryDelaySeconds) * (0.8 + Math.random() * 0.4);
-  const reasonOf = (err: unknown) => (err instanceof UpstreamError ? (err.detail ?? err.message) : err instanceof Error ? err.message : String(err));
+  const backoff = (attempts: number) => backoffSeconds(attempts, deps.retryDelaySeconds, deps.maxRetryDelaySeconds);
 
   async function enqueue(executor: SqlExecutor, jobs: KoalaSyncJob[], delaySeconds?: number): Promise<void> {
     if (jobs.length === 0) return;
@@ -151,7 +150,7 @@ export async function startKoalaSync(deps: KoalaSyncDeps): Promise<KoalaSync> {
           remark,
         }));
     } catch (err) {
-      const reason = reasonOf(err);
+      const reason = failureReason(err);
       await release(passId, { koalaError: reason.slice(0, 500) });
       if (pass.koalaAttempts > deps.createRetryLimit) return { gaveUp: reason };
       return { retryInSeconds: backoff(pass.koalaAttempts), reason };
@@ -168,7 +167,7 @@ export async function startKoalaSync(deps: KoalaSyncDeps): Promise<KoalaSync> {
       await deps.koala.deleteSubject(subjectId);
       return 'done';
     } catch (err) {
-      return { retryInSeconds: backoff(attempt), reason: reasonOf(err) };
+      return { retryInSeconds: backoff(attempt), reason: failureReason(err) };
     }
   }
 
@@ -195,7 +194,7 @@ export async function startKoalaSync(deps: KoalaSyncDeps): Promise<KoalaSync> {
         if (v.phone === pass.phone && v.remark === remark && v.subjectId !== pass.subjectId) await deps.koala.deleteSubject(v.subjectId);
       }
     } catch (err) {
-      const reason = reasonOf(err);
+      const reason = failureReason(err);
       await release(passId, { koalaError: reason.slice(0, 500) });
       return { retryInSeconds: backoff(pass.koalaAttempts), reason };
     }
@@ -226,7 +225,7 @@ export async function startKoalaSync(deps: KoalaSyncDeps): Promise<KoalaSync> {
           } catch (err) {
             // A database hiccup: pg-boss retries this one job, not the batch.
             logger.warn({ err, passId: job.data.passId }, 'Koala sync job failed; pg-boss will retry it');
-            await boss.fail(KOALA_SYNC_QUEUE, job.id, { message: reasonOf(err) }).catch(() => undefined);
+            await boss.fail(KOALA_SYNC_QUEUE, job.id, { message: failureReason(err) }).catch(() => undefined);
           }
         }),
       );

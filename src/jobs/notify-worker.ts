@@ -5,6 +5,7 @@ import { UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SmsPayload, WechatPayload } from '../modules/applications/messages.js';
 import { SmsCapExceeded } from '../modules/sms-guard/guard.js';
+import { backoffSeconds, failureReason } from './retry.js';
 
 export interface NotifyWorkerDeps {
   database: Database;
@@ -93,9 +94,6 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
   const capacity = Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY) * deps.batchSize;
   const pollMs = deps.pollingIntervalSeconds * 1000;
 
-  /** Exponential back-off with a ceiling (so a message follows an outage's end within a minute), ±20 % jitter. */
-  const retryDelay = (attempts: number) =>
-    Math.min(deps.retryDelaySeconds * 2 ** Math.max(0, attempts - 1), deps.maxRetryDelaySeconds) * (0.8 + Math.random() * 0.4);
 
   async function claim(limit: number): Promise<ClaimedRow[]> {
     const rows = await deps.database.query<ClaimedRow & { id: string | number }>(CLAIM, [limit, deps.leaseSeconds]);
@@ -164,9 +162,10 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
     } catch (err) {
       // Anything that is not a provider's verdict (a database hiccup) is worth another try.
       const transient = err instanceof UpstreamError ? err.transient : true;
-      const reason = err instanceof UpstreamError ? (err.detail ?? err.message) : err instanceof Error ? err.message : String(err);
+      const reason = failureReason(err);
       if (transient && row.attempts <= deps.retryLimit) {
-        const delaySeconds = retryDelay(row.attempts);
+        // Capped, so a message follows an outage's end within NOTIFY_RETRY_MAX_DELAY_S.
+        const delaySeconds = backoffSeconds(row.attempts, deps.retryDelaySeconds, deps.maxRetryDelaySeconds);
         await deps.database.query(RETRY_LATER, [row.id, delaySeconds, reason]);
         logger.warn({ notificationId: row.id, attempt: row.attempts, retryInSeconds: Math.round(delaySeconds), reason }, 'notification failed, will retry');
         return null;
