@@ -54,7 +54,7 @@ export interface Config {
    * PostgreSQL and real integrations: the embedded database and the simulators live in one process.
    */
   webConcurrency: number;
-  /** How often the queue and counter tables are vacuumed (src/jobs/upkeep.ts). */
+  /** How often the outbox, queue, counter and application tables are vacuumed (src/jobs/upkeep.ts). */
   upkeepSeconds: number;
   /** Record-list pages kept per phone in each replica, invalidated by the database (issue 5); 0 MB = off. */
   recordsCache: { maxBytes: number; ttlSeconds: number };
@@ -229,7 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
     firstAdmin: firstAdmin(get('ADMIN_USERNAME'), get('ADMIN_PASSWORD'), problems),
     storage,
     notify: {
-      send: notifySend(bool('NOTIFY_SEND', true), databaseUrl, simulated, problems),
+      send: notifySend(bool('NOTIFY_SEND', true), oneProcessOnly(databaseUrl, simulated), problems),
       pollingIntervalSeconds: Math.max(0.5, int('NOTIFY_POLL_MS', 1000, 500, 60_000) / 1000),
       // 5 s doubling to 60 s, 60 retries: about an hour of trying, and delivery within a minute
       // of an outage's end.
@@ -259,21 +259,26 @@ export function loadConfig(env: Env = process.env): Config {
       batchSize: int('RETENTION_BATCH', 500, 1, 100_000),
     },
     upkeepSeconds: int('UPKEEP_INTERVAL_S', 15, 1, 86_400),
-    webConcurrency: webConcurrency(get('WEB_CONCURRENCY'), databaseUrl, simulated, problems),
+    webConcurrency: webConcurrency(get('WEB_CONCURRENCY'), oneProcessOnly(databaseUrl, simulated), problems),
     recordsCache: { maxBytes: int('RECORDS_CACHE_MB', 16, 0, 4096) * 1024 * 1024, ttlSeconds: int('RECORDS_CACHE_SECONDS', 300, 1, 86_400) },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 
-function webConcurrency(raw: string | undefined, databaseUrl: string, simulated: boolean, problems: string[]): number {
+/** The embedded database and the simulators live in this process: no other process can share the work. */
+function oneProcessOnly(databaseUrl: string, simulated: boolean): boolean {
+  return databaseUrl.startsWith('pglite://') || simulated;
+}
+
+function webConcurrency(raw: string | undefined, oneProcess: boolean, problems: string[]): number {
   if (raw === undefined) return 1;
   const n = raw === 'auto' ? availableParallelism() : /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!(n >= 1 && n <= 64)) {
     problems.push(`WEB_CONCURRENCY=${JSON.stringify(raw)} must be auto or a whole number from 1 to 64.`);
     return 1;
   }
-  if (n > 1 && (databaseUrl.startsWith('pglite://') || simulated)) {
+  if (n > 1 && oneProcess) {
     problems.push('WEB_CONCURRENCY above 1 needs PostgreSQL (DATABASE_URL=postgres://…) and the real integrations: the embedded database and the simulators live in one process.');
     return 1;
   }
@@ -284,8 +289,8 @@ function webConcurrency(raw: string | undefined, databaseUrl: string, simulated:
  * NOTIFY_SEND=false: this process answers requests but sends no notifications; another process
  * on the same database must (every replica with it on claims from the same outbox).
  */
-function notifySend(send: boolean, databaseUrl: string, simulated: boolean, problems: string[]): boolean {
-  if (!send && (databaseUrl.startsWith('pglite://') || simulated)) {
+function notifySend(send: boolean, oneProcess: boolean, problems: string[]): boolean {
+  if (!send && oneProcess) {
     problems.push('NOTIFY_SEND=false needs PostgreSQL (DATABASE_URL=postgres://…) and the real integrations: another process must send, and the embedded database and the simulators live in this one.');
     return true;
   }

@@ -134,7 +134,8 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const sms = guardSms({ database, sms: ports.sms, caps: config.smsCaps, secret, now });
     const storage = await createStorage(config);
 
-    // Queue set-up (pg-boss's schema, then both queues) one process at a time: it is DDL.
+    // Queue set-up (pg-boss's schema, the Koala queue, the old notification queue's removal) one
+    // process at a time: it is DDL.
     const queue = await database.serialized(async () => {
       const q = await startQueue(database.executor, { maintenanceIntervalSeconds: config.notify.maintenanceIntervalSeconds }, logger);
       await ensureKoalaSyncQueue(q.boss, { retryDelaySeconds: config.notify.retryDelaySeconds, expireInSeconds: config.notify.expireInSeconds });
@@ -160,7 +161,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     if (worker) closers.push(() => worker.stop());
     const retention = startRetention({ database, logger, now, options: config.retention });
     closers.push(() => retention.stop());
-    // VACUUM of the queue and counter tables (PGlite has no autovacuum; PostgreSQL's is too slow for them).
+    // VACUUM of the outbox, queue, counter and application tables (PGlite has no autovacuum; PostgreSQL's comes too late for them).
     const upkeep = startUpkeep({ database, logger, hotSeconds: config.upkeepSeconds });
     closers.push(() => upkeep.stop());
 

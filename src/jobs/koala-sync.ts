@@ -47,7 +47,7 @@ type Outcome = 'done' | { retryInSeconds: number; reason: string } | { gaveUp: s
 
 /**
  * Creates (or updates the policy of) the Koala queue. Runtime calls it inside the start-up lock
- * with the notification queue (Database.serialized): creating a queue is DDL on pg-boss's job
+ * with pg-boss's own set-up (Database.serialized): creating a queue is DDL on pg-boss's job
  * table, and workers starting together on a new database deadlocked when one created it while
  * another was already working its queues.
  */

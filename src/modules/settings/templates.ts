@@ -55,8 +55,7 @@ export function createTemplateSettings(deps: { db: Db; defaults: Templates; now:
     },
     async view(db = deps.db) {
       const s = await load(db);
-      remember(s);
-      const m = merge(s);
+      const m = remember(s);
       return Object.fromEntries(
         TEMPLATE_NAMES.map((n) => [n, { sms: m.sms[n], wechat: m.wechat[n], sms_source: s[n]?.sms ? 'database' : 'environment', wechat_source: s[n]?.wechat ? 'database' : 'environment' }]),
       ) as Awaited<ReturnType<TemplateSettings['view']>>;
