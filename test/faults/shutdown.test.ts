@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { STAFF, futureWindow, startHarness, testDbKind, type Harness } from '../helpers/harness.js';
-import { allNotifications, newPhone } from '../helpers/apply.js';
+import { newPhone, settled } from '../helpers/apply.js';
 
 /** Staff invitations (each queues an SMS and a WeChat message to its visitor), created through the API. */
-async function invite(h: Harness, count: number): Promise<void> {
+async function invite(h: Harness, count: number): Promise<number[]> {
+  const ids: number[] = [];
   const token = await h.bound(`shutdown-${Math.random().toString(36).slice(2)}`, STAFF.zhangwei.phone);
   for (let i = 0; i < count; i++) {
     const r = await h.request('POST', '/v1/subject', {
@@ -12,7 +13,9 @@ async function invite(h: Harness, count: number): Promise<void> {
       body: { name: `访客${i}`, phone: newPhone(), interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
     });
     expect(r.status).toBe(200);
+    ids.push(r.body.data.id);
   }
+  return ids;
 }
 
 /**
@@ -53,11 +56,7 @@ describe('shutdown with notifications in flight', () => {
   // rows to a worker that was told to stop. They are sent and recorded before the close ends.
   it.runIf(testDbKind() === 'pg')('closes cleanly when told to stop in the middle of a claim', async () => {
     const h = await startHarness({ env: { UPKEEP_INTERVAL_S: '86400' } });
-    await invite(h, 1);
-    const [first] = await h.waitFor(async () => {
-      const rows = await allNotifications(h);
-      return rows.length > 0 && rows.every((r) => r.status !== 'pending') ? rows : null;
-    }, { what: 'the first invitation to be sent' });
+    const [first] = await settled(h, (await invite(h, 1))[0]!);
     const url = h.runtime.config.databaseUrl;
     const locker = new pg.Client({ connectionString: url });
     await locker.connect();
