@@ -1,6 +1,6 @@
 import { and, inArray, like, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { applications, idempotencyKeys, rateCounters, smsCodes, visitPasses } from '../db/schema.js';
+import { applications, applyWindows, idempotencyKeys, rateCounters, smsCodes, visitPasses } from '../db/schema.js';
 import type { Logger } from '../log.js';
 
 export interface RetentionOptions {
@@ -16,6 +16,7 @@ export interface RetentionResult {
   smsCodes: number;
   idempotencyKeys: number;
   counters: number;
+  applyWindows: number;
 }
 
 export interface RetentionSweeper {
@@ -68,7 +69,7 @@ export function startRetention(deps: { database: Database; logger: Logger; now: 
   async function sweepOnce(): Promise<RetentionResult> {
     const nowMs = deps.now();
     const cutoffSeconds = Math.floor(nowMs / 1000) - days * 86_400;
-    const result: RetentionResult = { applications: 0, smsCodes: 0, idempotencyKeys: 0, counters: 0 };
+    const result: RetentionResult = { applications: 0, smsCodes: 0, idempotencyKeys: 0, counters: 0, applyWindows: 0 };
     for (;;) {
       if (stopped) break;
       const n = await batchOfApplications(cutoffSeconds);
@@ -87,6 +88,13 @@ export function startRetention(deps: { database: Database; logger: Logger; now: 
         .delete(rateCounters)
         .where(and(like(rateCounters.bucket, 'sms:%'), lt(rateCounters.windowStart, nowMs)))
         .returning({ b: rateCounters.bucket })
+    ).length;
+    // Hourly application windows with nothing of the last hour (modules/applications).
+    result.applyWindows = (
+      await db
+        .delete(applyWindows)
+        .where(sql`not exists (select 1 from unnest(${applyWindows.times}) as t where t > ${Math.floor(nowMs / 1000) - 3600})`)
+        .returning({ p: applyWindows.phone })
     ).length;
     if (result.applications > 0) deps.logger.info({ ...result, retentionDays: days }, 'retention sweep deleted expired visit records');
     return result;

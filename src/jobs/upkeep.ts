@@ -23,7 +23,7 @@ import type { Logger } from '../log.js';
  * also vacuumed and analyzed every `allSeconds`. On PostgreSQL one replica at a time does it
  * (the others skip that round).
  */
-export const HOT_TABLES = ['notifications', 'rate_counters', 'pgboss.job', 'applications', 'application_people'] as const;
+export const HOT_TABLES = ['notifications', 'rate_counters', 'pgboss.job', 'applications', 'application_people', 'apply_windows'] as const;
 
 export interface Upkeep {
   /** One round now (the timer's work); resolves with the tables vacuumed ([] when another replica had the turn). */

@@ -642,3 +642,58 @@ describe(`3.7 APPLY_PER_HOUR (${PER_HOUR} here)`, () => {
     for (let i = 0; i < PER_HOUR; i++) expect((await apply(v.token, requestBody(v.phone))).status).toBe(200);
   });
 });
+
+// Applications that arrive together are written by one statement (src/modules/applications/writer.ts).
+describe('3.7 applications written together', () => {
+  it('each answer, record, person, message and stored key belongs to its own application', async () => {
+    const callers = await Promise.all(Array.from({ length: 12 }, () => visitor()));
+    const bodies = callers.map((v, i) => requestBody(v.phone, { name: `并发${i}`, come_from: `公司${i}`, retinues: [{ name: `随行${i}`, phone: newPhone() }] }));
+    const answers = await Promise.all(callers.map((v, i) => apply(v.token, bodies[i], { 'idempotency-key': `k-together-${i}` })));
+    expect(answers.map((r) => r.status)).toEqual(Array(12).fill(200));
+    const ids = answers.map((r) => r.body.data.id as number);
+    expect(new Set(ids).size).toBe(12);
+    for (const [i, v] of callers.entries()) {
+      const data = answers[i]!.body.data;
+      expect(data).toMatchObject({ name: `并发${i}`, phone: v.phone, proposer: v.phone, come_from: `公司${i}`, retinues: [bodies[i]!.retinues[0]] });
+      const rows = (await h.database.db.execute(sql`select
+        (select json_agg(json_build_object('role', role, 'phone', phone, 'is_proposer', is_proposer) order by position) from application_people where application_id = ${data.id}) as people,
+        (select json_agg(distinct phone) from notifications where application_id = ${data.id}) as notified,
+        (select json_build_object('id', response->'id', 'name', response->'name', 'application_id', application_id) from idempotency_keys where key = ${`k-together-${i}`}) as stored,
+        (select name from applications where id = ${data.id}) as name`)) as unknown as { rows: Array<{ people: unknown; notified: string[]; stored: unknown; name: string }> };
+      const row = rows.rows[0]!;
+      expect(row.name).toBe(`并发${i}`);
+      expect(row.people).toEqual([
+        { role: 'host', phone: STAFF.zhangwei.phone, is_proposer: false },
+        { role: 'visitor', phone: v.phone, is_proposer: true },
+        { role: 'companion', phone: bodies[i]!.retinues[0].phone, is_proposer: false },
+      ]);
+      // A visitor request tells its host and its visitor, nobody else's.
+      expect([...row.notified].sort()).toEqual([STAFF.zhangwei.phone, v.phone].sort());
+      expect(row.stored).toEqual({ id: data.id, name: `并发${i}`, application_id: data.id });
+      // The stored answer is the answer.
+      const again = await apply(v.token, bodies[i], { 'idempotency-key': `k-together-${i}` });
+      expect(again.body.data).toEqual(data);
+    }
+  });
+
+  it("one application's failure is its own: an expired key among others is replaced, and the others are written", async () => {
+    const old = await visitor();
+    const body = requestBody(old.phone, clock.window(72));
+    const first = await apply(old.token, body, { 'idempotency-key': 'k-expired-together' });
+    expect(first.status).toBe(200);
+    clock.advance(25 * 3600);
+    const others = await Promise.all(Array.from({ length: 10 }, () => visitor()));
+    // The others first, so the expired key's application comes in a batch with some of them.
+    const answers = await Promise.all([
+      ...others.map((v) => apply(v.token, requestBody(v.phone))),
+      apply(old.token, body, { 'idempotency-key': 'k-expired-together' }),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual(Array(11).fill(200));
+    const renewed = answers[10]!.body.data;
+    expect(renewed.id).not.toBe(first.body.data.id);
+    for (const v of others) expect(await proposedCount(v.token)).toBe(1);
+    expect(await proposedCount(old.token)).toBe(2);
+    const stored = (await h.database.db.execute(sql`select application_id from idempotency_keys where key = 'k-expired-together'`)) as unknown as { rows: Array<{ application_id: number }> };
+    expect(stored.rows.map((r) => Number(r.application_id))).toEqual([renewed.id]);
+  });
+});

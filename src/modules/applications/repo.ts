@@ -1,4 +1,4 @@
-import { and, eq, gte, sql } from 'drizzle-orm';
+import { and, eq, gte, lt, sql } from 'drizzle-orm';
 import type { Database, Db, Statement } from '../../db/client.js';
 import { applicationPeople, applications, idempotencyKeys, notifications } from '../../db/schema.js';
 import type { PlannedNotification } from './messages.js';
@@ -127,58 +127,94 @@ function pageResult(result: PageRow[]): { rows: ApplicationRecord[]; count: numb
 }
 
 /**
- * The created_at of a caller's n-th newest application since a time, read from the caller's
- * index entries; the three parameters are the caller's phone, the time and n - 1.
+ * Applications, in one statement for a batch of them ($1: one JSON object per application, at
+ * most one per caller; $2 the hourly limit; $3 now, for the outbox rows and the idempotency
+ * keys). For each: the caller's hourly window (apply_windows) is updated unless it already holds
+ * `limit` applications of the last hour, and only then are the application, its people, its
+ * outbox rows, its audit entry and its Idempotency-Key written. ON CONFLICT DO UPDATE locks the
+ * caller's window row and sees its newest committed version, so the limit is exact across
+ * concurrent statements on every replica without any other lock. A key already taken fails the
+ * whole statement (unique violation): nothing of the batch is written, and the writer retries
+ * its applications one by one (writer.ts). The answer: each input's `ord` with its new id, or
+ * a null id when its caller is at the limit.
  */
-const nthNewestSinceSql = (phone: string, since: string, offset: string) => `select created_at from applications where proposer = ${phone} and created_at >= ${since}
-  order by created_at desc nulls last, id desc nulls last offset ${offset} limit 1`;
-
-/**
- * An application, in one statement (the apply transaction's only round trip besides its lock):
- * the caller's hourly limit ($20 since, $21 = limit - 1: the created_at of the caller's
- * limit-th newest application since then, if there is one, means the limit is reached and
- * nothing is written), the application, its people ($19), its outbox rows ($22 created_at,
- * $23 rows) and its audit entry ($24, optional). The limit is read with the statement's
- * snapshot, taken after the caller's lock was granted: it sees every earlier application of the
- * caller that committed.
- */
-const CREATE_APPLICATION: Statement = {
-  name: 'laifang_create_application',
-  text: `with limited as (
-  ${nthNewestSinceSql('$9', '$20', '$21')}
+const CREATE_APPLICATIONS: Statement = {
+  name: 'laifang_create_applications',
+  text: `with input as (
+  select * from jsonb_to_recordset($1::jsonb) as i(ord int, subject_type smallint, kind text, name text, phone text, purpose int,
+    purpose_name text, come_from text, remark text, proposer text, proposer_weixin_user_id text, interviewee text,
+    interviewee_phone text, interviewee_subject_id int, start_time bigint, end_time bigint, is_auth smallint, auth_time bigint,
+    created_at bigint, people jsonb, outbox jsonb, audit jsonb, idem jsonb)
+), win as (
+  insert into apply_windows as w (phone, times)
+  select proposer, array[created_at] from input
+  on conflict (phone) do update
+    set times = array(select t from unnest(w.times) as t where t > excluded.times[1] - 3600 order by t desc limit $2::int - 1) || excluded.times[1]
+    where (select count(*) from unnest(w.times) as t where t > excluded.times[1] - 3600) < $2::int
+  returning w.phone
+), ids as materialized (
+  select i.*, nextval('applications_id_seq') as id from input i join win on win.phone = i.proposer
 ), app as (
-  insert into applications (subject_type, kind, name, phone, purpose, purpose_name, come_from, remark, proposer,
+  insert into applications (id, subject_type, kind, name, phone, purpose, purpose_name, come_from, remark, proposer,
     proposer_weixin_user_id, interviewee, interviewee_phone, interviewee_subject_id, start_time, end_time, is_auth, auth_time, created_at)
-  select $1::smallint, $2::text, $3::text, $4::text, $5::int, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text, $12::text,
-    $13::int, $14::bigint, $15::bigint, $16::smallint, $17::bigint, $18::bigint
-  where not exists (select 1 from limited)
-  returning id, proposer, created_at
+  select id, subject_type, kind, name, phone, purpose, purpose_name, come_from, remark, proposer, proposer_weixin_user_id,
+    interviewee, interviewee_phone, interviewee_subject_id, start_time, end_time, is_auth, auth_time, created_at
+  from ids
 ), people as (
   insert into application_people (application_id, role, position, name, phone, is_proposer, created_at)
-  select app.id, p.role, p.position, p.name, p.phone, p.phone = app.proposer, app.created_at
-  from app, json_to_recordset($19::json) as p(role text, position int, name text, phone text)
+  select ids.id, p.role, p.position, p.name, p.phone, p.phone = ids.proposer, ids.created_at
+  from ids, jsonb_to_recordset(ids.people) as p(role text, position int, name text, phone text)
 ), outbox as (
   insert into notifications (application_id, event, channel, phone, template, payload, created_at)
-  select app.id, n.event, n.channel, n.phone, n.template, n.payload, $22::timestamptz
-  from app, jsonb_to_recordset($23::jsonb) as n(event text, channel text, phone text, template text, payload jsonb)
+  select ids.id, n.event, n.channel, n.phone, n.template, n.payload, $3::timestamptz
+  from ids, jsonb_to_recordset(ids.outbox) as n(event text, channel text, phone text, template text, payload jsonb)
   on conflict do nothing
 ), audit as (
   insert into audit_log (at, actor_kind, actor_id, action, target_type, target_id, detail)
-  select app.created_at, e.actor_kind, e.actor_id, e.action, 'application', app.id::text, e.detail
-  from app, jsonb_to_record($24::jsonb) as e(actor_kind text, actor_id text, action text, detail jsonb)
-  where $24::jsonb is not null
+  select ids.created_at, e.actor_kind, e.actor_id, e.action, 'application', ids.id::text, e.detail
+  from ids, jsonb_to_record(ids.audit) as e(actor_kind text, actor_id text, action text, detail jsonb)
+  where ids.audit is not null
+), keys as (
+  insert into idempotency_keys (owner, key, request_hash, application_id, response, created_at)
+  select k.owner, k.key, k.request_hash, ids.id, k.response || jsonb_build_object('id', ids.id), $3::timestamptz
+  from ids, jsonb_to_record(ids.idem) as k(owner text, key text, request_hash text, response jsonb)
+  where ids.idem is not null
 )
-select (select id from app) as id, (select created_at from limited) as limited_at`,
+select input.ord, ids.id from input left join ids on ids.ord = input.ord`,
 };
 
-const NTH_NEWEST_SINCE: Statement = {
-  name: 'laifang_nth_newest_since',
-  text: nthNewestSinceSql('$1', '$2', '$3'),
+const APPLY_WINDOW: Statement = {
+  name: 'laifang_apply_window',
+  text: `select times from apply_windows where phone = $1`,
 };
+
+/**
+ * When the hourly limit lets a caller apply again: the creation time of the `perHour`-th newest
+ * of the window's times within the hour before `now` (seconds), or null when there are fewer.
+ */
+export function limitedAt(times: ReadonlyArray<number | string>, now: number, perHour: number): number | null {
+  const inHour = times.map(Number).filter((t) => t > now - 3600).sort((x, y) => y - x);
+  return inHour.length >= perHour ? inHour[perHour - 1]! : null;
+}
 
 export type NewApplication = typeof applications.$inferInsert;
 /** An outbox row an event plans (this module's or the front desk's sign-in). */
 export type OutboxRow = Omit<PlannedNotification, 'event' | 'template'> & { event: string; template: string };
+export interface AuditEntry {
+  actorKind: string;
+  actorId: string;
+  action: string;
+  detail: Record<string, unknown>;
+}
+/** One application of a batch: the row, its people, its planned messages, and what else it writes. */
+export interface NewApplicationBatchItem {
+  row: NewApplication;
+  people: NewPerson[];
+  outbox: ReadonlyArray<OutboxRow>;
+  audit: AuditEntry | null;
+  /** The Idempotency-Key's row; its stored `response` gets the new id. */
+  idempotency: { owner: string; key: string; requestHash: string; response: Record<string, unknown> } | null;
+}
 export interface NewPerson {
   role: 'host' | 'visitor' | 'companion';
   name: string;
@@ -192,43 +228,47 @@ export interface Page {
 
 export const applicationRepo = {
   /**
-   * The application with its people, outbox rows and audit entry in one statement, unless the
-   * caller already made `perHour` applications in the hour before `row.createdAt`: then nothing
-   * is written and the answer is the creation time of the oldest of those (when a slot frees).
+   * Applications, at most one per caller, in one statement (see CREATE_APPLICATIONS): for each,
+   * its new id, or null when its caller already made `perHour` applications in the hour before
+   * its `createdAt` (then nothing of it is written). Throws when an Idempotency-Key is taken;
+   * then nothing of the batch is written.
    */
-  async create(
-    database: Database,
-    tx: Db,
-    row: NewApplication,
-    people: NewPerson[],
-    outbox: { rows: ReadonlyArray<OutboxRow>; at: Date },
-    audit: { actorKind: string; actorId: string; action: string; detail: Record<string, unknown> } | null,
-    perHour: number,
-  ): Promise<{ id: number } | { limitedAt: number }> {
-    const values = [
-      row.subjectType ?? 1, row.kind, row.name, row.phone, row.purpose ?? 0, row.purposeName ?? '', row.comeFrom ?? '', row.remark ?? '',
-      row.proposer, row.proposerWeixinUserId, row.interviewee, row.intervieweePhone, row.intervieweeSubjectId,
-      row.startTime, row.endTime, row.isAuth, row.authTime ?? null, row.createdAt,
-      JSON.stringify(people.map((person, position) => ({ role: person.role, position, name: person.name, phone: person.phone }))),
-      row.createdAt - 3600 + 1,
-      perHour - 1,
-      outbox.at,
-      JSON.stringify(outbox.rows.map((n) => ({ event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload }))),
-      audit ? JSON.stringify({ actor_kind: audit.actorKind, actor_id: audit.actorId.slice(0, 128), action: audit.action, detail: audit.detail }) : null,
-    ];
-    const [result] = await database.query<{ id: string | number | null; limited_at: string | number | null }>(CREATE_APPLICATION, values, tx);
-    if (result?.id == null) return { limitedAt: Number(result?.limited_at) };
-    return { id: Number(result.id) };
+  async createBatch(database: Database, batch: ReadonlyArray<NewApplicationBatchItem>, perHour: number, at: Date): Promise<Array<number | null>> {
+    const input = batch.map(({ row, people, outbox, audit, idempotency }, ord) => ({
+      ord,
+      subject_type: row.subjectType ?? 1,
+      kind: row.kind,
+      name: row.name,
+      phone: row.phone,
+      purpose: row.purpose ?? 0,
+      purpose_name: row.purposeName ?? '',
+      come_from: row.comeFrom ?? '',
+      remark: row.remark ?? '',
+      proposer: row.proposer,
+      proposer_weixin_user_id: row.proposerWeixinUserId,
+      interviewee: row.interviewee,
+      interviewee_phone: row.intervieweePhone,
+      interviewee_subject_id: row.intervieweeSubjectId ?? null,
+      start_time: row.startTime,
+      end_time: row.endTime,
+      is_auth: row.isAuth,
+      auth_time: row.authTime ?? null,
+      created_at: row.createdAt,
+      people: people.map((person, position) => ({ role: person.role, position, name: person.name, phone: person.phone })),
+      outbox: outbox.map((n) => ({ event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload })),
+      audit: audit ? { actor_kind: audit.actorKind, actor_id: audit.actorId.slice(0, 128), action: audit.action, detail: audit.detail } : null,
+      idem: idempotency ? { owner: idempotency.owner, key: idempotency.key, request_hash: idempotency.requestHash, response: idempotency.response } : null,
+    }));
+    const rows = await database.query<{ ord: number; id: string | number | null }>(CREATE_APPLICATIONS, [JSON.stringify(input), perHour, at], undefined);
+    const ids: Array<number | null> = batch.map(() => null);
+    for (const r of rows) ids[r.ord] = r.id == null ? null : Number(r.id);
+    return ids;
   },
 
-  /**
-   * Creation time of the caller's `n`-th newest application since `since` (Unix seconds), or
-   * null when there are fewer than `n`: the hourly limit is reached iff there is one, and the
-   * answer is when a slot frees. Reads at most `n` index entries, returns one value.
-   */
-  async nthNewestSince(database: Database, phone: string, since: number, n: number, tx?: Db): Promise<number | null> {
-    const [row] = await database.query<{ created_at: string | number }>(NTH_NEWEST_SINCE, [phone, since, n - 1], tx);
-    return row ? Number(row.created_at) : null;
+  /** The creation times the caller's hourly window holds (see limitedAt). */
+  async windowOf(database: Database, phone: string): Promise<number[]> {
+    const [row] = await database.query<{ times: Array<string | number> }>(APPLY_WINDOW, [phone]);
+    return (row?.times ?? []).map(Number);
   },
 
   async findById(db: Db, id: number, opts: { forUpdate?: boolean } = {}): Promise<ApplicationRecord | null> {
@@ -270,14 +310,8 @@ export const idempotencyRepo = {
     return row ?? null;
   },
 
-  async save(tx: Db, row: typeof idempotencyKeys.$inferInsert): Promise<void> {
-    // An expired key with the same name is replaced.
-    await tx
-      .insert(idempotencyKeys)
-      .values(row)
-      .onConflictDoUpdate({
-        target: [idempotencyKeys.owner, idempotencyKeys.key],
-        set: { requestHash: row.requestHash, applicationId: row.applicationId, response: row.response, createdAt: row.createdAt },
-      });
+  /** An expired key, so that its name can be used again. */
+  async deleteExpired(db: Db, owner: string, key: string, notBefore: Date): Promise<void> {
+    await db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.owner, owner), eq(idempotencyKeys.key, key), lt(idempotencyKeys.createdAt, notBefore)));
   },
 };

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { sql } from 'drizzle-orm';
 import type { Config } from '../../config.js';
 import type { Database, Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
@@ -10,7 +9,8 @@ import type { StaffDirectory } from '../staff/directory.js';
 import type { Purposes } from '../staff/purposes.js';
 import type { PageCache } from './page-cache.js';
 import { planNotifications, type ApplicationFacts, type NotificationEvent } from './messages.js';
-import { applicationRepo, idempotencyRepo, type ApplicationRecord, type ListKind, type NewPerson, type Page } from './repo.js';
+import { applicationRepo, idempotencyRepo, limitedAt, type ApplicationRecord, type ListKind, type NewPerson, type Page } from './repo.js';
+import { createApplicationWriter } from './writer.js';
 
 export interface ApplyInput {
   subject_type?: number;
@@ -85,6 +85,7 @@ function canonicalHash(value: unknown): string {
 
 export function createApplications(deps: ApplicationsDeps): Applications {
   const { db } = deps.database;
+  const writer = createApplicationWriter({ database: deps.database, perHour: deps.applyPerHour, now: deps.now });
   const nowSeconds = () => Math.floor(deps.now() / 1000);
 
   async function replay(owner: string, key: string, hash: string, tx: Db = db): Promise<ApplicationRecord | null> {
@@ -99,10 +100,10 @@ export function createApplications(deps: ApplicationsDeps): Applications {
     return new AppError('RATE_LIMITED', `每小时最多提交 ${deps.applyPerHour} 个申请，请稍后再试`, { retryAfter: oldest + 3600 - now });
   }
 
-  /** Refuses a caller at the hourly limit (outside the writing transaction: see apply). */
+  /** Refuses a caller at the hourly limit before a lookup (the statement that writes checks it again, exactly). */
   async function checkRate(phone: string): Promise<void> {
     const now = nowSeconds();
-    const oldest = await applicationRepo.nthNewestSince(deps.database, phone, now - 3600 + 1, deps.applyPerHour);
+    const oldest = limitedAt(await applicationRepo.windowOf(deps.database, phone), now, deps.applyPerHour);
     if (oldest !== null) throw rateLimited(oldest, now);
   }
 
@@ -170,66 +171,68 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       const templates = deps.templateSource ? await deps.templateSource(db) : deps.templates;
       const planned = planNotifications(kind === 'invitation' ? 'invitation_created' : 'request_created', facts, templates, deps.recordsUrl);
 
-      const record = await db.transaction(async (tx) => {
-        // One caller's applications are created one at a time (on every replica), so the
-        // hourly limit and an Idempotency-Key hold under concurrent requests.
-        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`apply:${caller.phone}`}))`);
-        if (idempotencyKey) {
-          const earlier = await replay(caller.weixinUserId, idempotencyKey, hash, tx);
+      const row = {
+        subjectType: 1,
+        kind,
+        name,
+        phone,
+        purpose: purpose.value,
+        purposeName: purpose.label,
+        comeFrom,
+        remark,
+        proposer: caller.phone,
+        proposerWeixinUserId: caller.weixinUserId,
+        interviewee: host.name,
+        intervieweePhone: hostPhone,
+        intervieweeSubjectId: host.subjectId,
+        startTime: input.start_time,
+        endTime: input.end_time,
+        isAuth: kind === 'invitation' ? 1 : 0,
+        authTime: kind === 'invitation' ? createdAt : null,
+        createdAt,
+      };
+      // What findById would read back, built from what is written (its id comes from the write).
+      const made: Omit<ApplicationRecord, 'id'> = {
+        subject_type: row.subjectType,
+        name: row.name,
+        phone: row.phone,
+        purpose: row.purpose,
+        purpose_name: row.purposeName,
+        come_from: row.comeFrom,
+        remark: row.remark,
+        proposer: row.proposer,
+        interviewee: row.interviewee,
+        interviewee_phone: row.intervieweePhone,
+        start_time: row.startTime,
+        end_time: row.endTime,
+        is_auth: row.isAuth,
+        auth_time: row.authTime,
+        created_at: row.createdAt,
+        retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })),
+      };
+      // A staff invitation is authorized by its host as it is created: audited as such.
+      const audit = kind === 'invitation' && deps.audit ? { actorKind: 'staff', actorId: caller.phone, action: 'application.authorize', detail: { via: 'invitation' } } : null;
+      const idempotency = idempotencyKey ? { owner: caller.weixinUserId, key: idempotencyKey, requestHash: hash, response: made } : null;
+
+      // The application, its people, its outbox rows, its audit entry and its key: one statement
+      // (with other callers' applications), which writes nothing of it at the caller's hourly limit.
+      let record: ApplicationRecord | null = null;
+      for (let attempt = 0; !record; attempt++) {
+        const result = await writer.write({ row, people, outbox: planned, audit, idempotency });
+        if ('id' in result) record = { id: result.id, ...made };
+        else if ('limited' in result) {
+          const oldest = limitedAt(await applicationRepo.windowOf(deps.database, caller.phone), createdAt, deps.applyPerHour);
+          // A slot freed since the statement ran: the caller may retry at once.
+          throw rateLimited(oldest ?? createdAt - 3600 + 1, createdAt);
+        } else {
+          // The key was taken meanwhile (a concurrent retry, maybe on another replica): its answer.
+          const earlier = await replay(caller.weixinUserId, idempotencyKey!, hash);
           if (earlier) return earlier;
+          // Or an expired key of the same name: it is replaced.
+          if (attempt > 0) throw new AppError('CONFLICT', '同一个 Idempotency-Key 的请求正在处理，请稍后重试');
+          await idempotencyRepo.deleteExpired(db, caller.weixinUserId, idempotencyKey!, new Date(deps.now() - IDEMPOTENCY_TTL_MS));
         }
-        const row = {
-          subjectType: 1,
-          kind,
-          name,
-          phone,
-          purpose: purpose.value,
-          purposeName: purpose.label,
-          comeFrom,
-          remark,
-          proposer: caller.phone,
-          proposerWeixinUserId: caller.weixinUserId,
-          interviewee: host.name,
-          intervieweePhone: hostPhone,
-          intervieweeSubjectId: host.subjectId,
-          startTime: input.start_time,
-          endTime: input.end_time,
-          isAuth: kind === 'invitation' ? 1 : 0,
-          authTime: kind === 'invitation' ? createdAt : null,
-          createdAt,
-        };
-        // A staff invitation is authorized by its host as it is created: audited as such.
-        const audit = kind === 'invitation' && deps.audit ? { actorKind: 'staff', actorId: caller.phone, action: 'application.authorize', detail: { via: 'invitation' } } : null;
-        // The application, its people, its outbox rows and its audit entry: one statement,
-        // which writes nothing when the caller's hourly limit is reached.
-        const created = await applicationRepo.create(deps.database, tx, row, people, { rows: planned, at: new Date(deps.now()) }, audit, deps.applyPerHour);
-        if ('limitedAt' in created) throw rateLimited(created.limitedAt, createdAt);
-        const id = created.id;
-        // What findById would read back, built from what was just written (one round trip less).
-        const made: ApplicationRecord = {
-          id,
-          subject_type: row.subjectType,
-          name: row.name,
-          phone: row.phone,
-          purpose: row.purpose,
-          purpose_name: row.purposeName,
-          come_from: row.comeFrom,
-          remark: row.remark,
-          proposer: row.proposer,
-          interviewee: row.interviewee,
-          interviewee_phone: row.intervieweePhone,
-          start_time: row.startTime,
-          end_time: row.endTime,
-          is_auth: row.isAuth,
-          auth_time: row.authTime,
-          created_at: row.createdAt,
-          retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })),
-        };
-        if (idempotencyKey) {
-          await idempotencyRepo.save(tx, { owner: caller.weixinUserId, key: idempotencyKey, requestHash: hash, applicationId: id, response: made, createdAt: new Date(deps.now()) });
-        }
-        return made;
-      });
+      }
       deps.pages?.invalidate(people.map((p) => p.phone));
       return record;
     },

@@ -1,6 +1,6 @@
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { applicationPeople, applications, idempotencyKeys, notifications, smsCodes, staffCache, visitPasses } from '../../db/schema.js';
+import { applicationPeople, applications, applyWindows, idempotencyKeys, notifications, smsCodes, staffCache, visitPasses } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
 import { recordColumns } from '../applications/repo.js';
 import { normalizePhone } from '../../phone.js';
@@ -120,6 +120,8 @@ export function createPrivacy(deps: { db: Db }): Privacy {
         const notes = await tx.delete(notifications).where(eq(notifications.phone, phone)).returning({ id: notifications.id });
         const codes = await tx.delete(smsCodes).where(eq(smsCodes.phone, phone)).returning({ id: smsCodes.id });
         const staff = await tx.delete(staffCache).where(eq(staffCache.phone, phone)).returning({ p: staffCache.phone });
+        // The times of the phone's applications of the last hour (its hourly limit): they went above.
+        await tx.delete(applyWindows).where(eq(applyWindows.phone, phone));
         return {
           phone,
           applicationsDeleted: apps.length,

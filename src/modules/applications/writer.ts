@@ -1,0 +1,100 @@
+import type { Database } from '../../db/client.js';
+import { applicationRepo, type NewApplicationBatchItem } from './repo.js';
+
+/** What became of one application: written, refused at its caller's hourly limit, or its Idempotency-Key was already taken. */
+export type WriteResult = { id: number } | { limited: true } | { keyTaken: true };
+
+export interface ApplicationWriter {
+  write(item: NewApplicationBatchItem): Promise<WriteResult>;
+  /** Applications waiting for a statement or in one (for tests and shutdown). */
+  pending(): number;
+}
+
+interface Waiting {
+  item: NewApplicationBatchItem;
+  resolve(result: WriteResult): void;
+  reject(err: unknown): void;
+}
+
+/** A unique violation on the Idempotency-Key's primary key, from either driver. */
+function isKeyTaken(err: unknown): boolean {
+  const e = err as { code?: string; constraint?: string; message?: string } | null;
+  return e?.code === '23505' && (e.constraint === 'idempotency_keys_owner_key_pk' || String(e.message).includes('idempotency_keys_owner_key_pk'));
+}
+
+/**
+ * Writes applications in batches: the applications that arrive while a batch's statement runs
+ * are written together by the next one (repo.createBatch), at most `maxInFlight` statements at a
+ * time. Nothing waits for a batch to fill: at low load every application is its own statement at
+ * once; under load one statement, one round trip and one commit serve many. Each application is
+ * answered only after the statement that wrote it committed.
+ *
+ * A batch holds at most one application per caller, and a caller's next application waits until
+ * the statement holding its previous one is done: a caller's hourly window row is updated once
+ * per statement, and one caller's applications are written one after another, in arrival order.
+ * When a batch's statement fails (an Idempotency-Key already taken, or anything else), nothing of
+ * it was written and its applications are written again one by one, so one application's
+ * failure is its own.
+ */
+export function createApplicationWriter(opts: { database: Database; perHour: number; now: () => number; maxBatch?: number; maxInFlight?: number }): ApplicationWriter {
+  const maxBatch = opts.maxBatch ?? 100;
+  const maxInFlight = opts.maxInFlight ?? 2;
+  let queue: Waiting[] = [];
+  const busy = new Set<string>();
+  let inFlight = 0;
+  let writing = 0;
+
+  async function run(batch: Waiting[]): Promise<void> {
+    try {
+      const ids = await applicationRepo.createBatch(opts.database, batch.map((w) => w.item), opts.perHour, new Date(opts.now()));
+      batch.forEach((w, i) => {
+        const id = ids[i];
+        w.resolve(id == null ? { limited: true } : { id });
+      });
+    } catch (err) {
+      if (batch.length === 1) {
+        if (isKeyTaken(err)) batch[0]!.resolve({ keyTaken: true });
+        else batch[0]!.reject(err);
+        return;
+      }
+      for (const w of batch) await run([w]);
+    }
+  }
+
+  function pump(): void {
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const batch: Waiting[] = [];
+      const callers = new Set<string>();
+      const rest: Waiting[] = [];
+      for (const w of queue) {
+        const caller = w.item.row.proposer;
+        if (batch.length < maxBatch && !busy.has(caller) && !callers.has(caller)) {
+          batch.push(w);
+          callers.add(caller);
+        } else rest.push(w);
+      }
+      // Everything waiting belongs to callers whose previous application is being written.
+      if (batch.length === 0) return;
+      queue = rest;
+      for (const c of callers) busy.add(c);
+      inFlight++;
+      void run(batch).finally(() => {
+        inFlight--;
+        writing -= batch.length;
+        for (const c of callers) busy.delete(c);
+        pump();
+      });
+      writing += batch.length;
+    }
+  }
+
+  return {
+    write(item) {
+      return new Promise<WriteResult>((resolve, reject) => {
+        queue.push({ item, resolve, reject });
+        pump();
+      });
+    },
+    pending: () => queue.length + writing,
+  };
+}
