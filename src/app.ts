@@ -13,6 +13,7 @@ import type { Database } from './db/client.js';
 import { installAuth } from './http/auth.js';
 import { registerH5Pages } from './http/h5-pages.js';
 import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
+import type { WebLoad } from './http/load.js';
 import { securityHeaders } from './http/security-headers.js';
 import { validatorCompiler } from './http/validation.js';
 import { databaseRateLimitStore } from './http/rate-limit-store.js';
@@ -51,6 +52,8 @@ export interface AppDeps {
   now: () => number;
   /** True once migrations are applied (GET /readyz). */
   isReady: () => boolean;
+  /** Requests in flight, for the notification worker (it gives way while many are). */
+  load?: WebLoad;
   /** An HTTP server that is already listening (main.ts answers /healthz on it while starting). */
   serverFactory?: FastifyServerOptions['serverFactory'];
   /** Admin API, devices and audit (issue 3); absent: admin and device routes answer 401. */
@@ -96,6 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Koala), it makes the browser fetch the H5 pages' own scripts over HTTPS, and they never load.
   const security = securityHeaders({ contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'https:', 'http:'], 'upgrade-insecure-requests': null } } });
   app.addHook('onRequest', (_req, reply, done) => {
+    deps.load?.arrived(reply);
     void reply.headers(security);
     done();
   });

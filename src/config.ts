@@ -32,7 +32,7 @@ export interface Config {
   storage:
     | { driver: 'local'; dir: string }
     | { driver: 's3'; endpoint?: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; publicUrl?: string; forcePathStyle: boolean; private: boolean; signedUrlTtlSeconds: number };
-  notify: { send: boolean; pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; maxRetryDelaySeconds: number; batchSize: number; expireInSeconds: number; maintenanceIntervalSeconds: number };
+  notify: { send: boolean; yieldAt: number; yieldRate: number; pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; maxRetryDelaySeconds: number; batchSize: number; expireInSeconds: number; maintenanceIntervalSeconds: number };
   /** How long purposes and a full pass through Koala's employees are trusted before asking again. */
   koalaCacheSeconds: number;
   /** How long a remembered employee is used without re-reading it from Koala (0 = every time). */
@@ -230,6 +230,10 @@ export function loadConfig(env: Env = process.env): Config {
     storage,
     notify: {
       send: notifySend(bool('NOTIFY_SEND', true), oneProcessOnly(databaseUrl, simulated), problems),
+      // While this process answers this many requests at once or more, sending gives way to them:
+      // at most NOTIFY_YIELD_RATE messages a second, the rest wait in the outbox (0: never).
+      yieldAt: int('NOTIFY_YIELD_AT', 16, 0, 100_000),
+      yieldRate: int('NOTIFY_YIELD_RATE', 50, 1, 100_000),
       pollingIntervalSeconds: Math.max(0.5, int('NOTIFY_POLL_MS', 1000, 500, 60_000) / 1000),
       // 5 s doubling to 60 s, 60 retries: about an hour of trying, and delivery within a minute
       // of an outage's end.

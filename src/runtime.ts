@@ -20,6 +20,7 @@ import { startVisitSweep } from './jobs/visit-sweep.js';
 import { startRetention } from './jobs/retention.js';
 import { startUpkeep } from './jobs/upkeep.js';
 import { startQueue, type Queue } from './jobs/queue.js';
+import { WebLoad } from './http/load.js';
 import { createLogger, type Logger } from './log.js';
 import { PageCache, RECORDS_CHANNEL } from './modules/applications/page-cache.js';
 import { createApplications } from './modules/applications/service.js';
@@ -63,6 +64,8 @@ export interface Runtime {
   queue: Queue;
   /** The notification sender, or null with NOTIFY_SEND=false (another process sends). */
   worker: NotifyWorker | null;
+  /** Requests this process is answering now (the worker gives way while there are many). */
+  load: WebLoad;
   /** Front-desk devices and admin accounts (tests register devices and admins through these). */
   devices: Devices;
   admins: AdminAccounts;
@@ -142,6 +145,8 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       return q;
     });
     closers.push(() => queue.stop());
+    // Requests this process is answering (counted by the app): the worker gives way while many are.
+    const load = new WebLoad();
     // NOTIFY_SEND=false: a web-only replica; another process claims from the same outbox.
     const worker = config.notify.send
       ? await startNotifyWorker({
@@ -156,6 +161,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
           retryLimit: config.notify.retryLimit,
           retryDelaySeconds: config.notify.retryDelaySeconds,
           maxRetryDelaySeconds: config.notify.maxRetryDelaySeconds,
+          giveWay: config.notify.yieldAt > 0 ? { busy: () => load.inFlight() >= config.notify.yieldAt, ratePerSecond: config.notify.yieldRate } : undefined,
         })
       : null;
     if (worker) closers.push(() => worker.stop());
@@ -234,12 +240,12 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     if (config.simulated && !config.firstAdmin && opts.seedDemoBindings && (await admins.ensureFirst(DEMO_ADMIN))) logger.info({ username: DEMO_ADMIN.username }, 'created the demo admin (simulated mode)');
     const adminApi = { devices, audit, accounts: admins, servers, templates: templateSettings };
 
-    const app = await buildApp({ config, logger, database, tokens, redeemedCodes, oauth: ports.oauth, identity, bindings, smsCodes, applications, visits, purposes, now, isReady: () => ready, serverFactory: opts.serverFactory, adminApi });
+    const app = await buildApp({ load, config, logger, database, tokens, redeemedCodes, oauth: ports.oauth, identity, bindings, smsCodes, applications, visits, purposes, now, isReady: () => ready, serverFactory: opts.serverFactory, adminApi });
     closers.push(() => app.close());
     await app.ready();
     ready = true;
 
-    return { app, config, database, logger, simulators, queue, worker, devices, admins, pages, close: closeAll };
+    return { app, config, database, logger, simulators, queue, worker, load, devices, admins, pages, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

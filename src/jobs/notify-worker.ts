@@ -26,6 +26,12 @@ export interface NotifyWorkerDeps {
   /** First retry delay; it doubles per attempt up to maxRetryDelaySeconds. */
   retryDelaySeconds: number;
   maxRetryDelaySeconds: number;
+  /**
+   * Sending gives way to answering: while `busy()` (this process answers many requests at once),
+   * at most `ratePerSecond` messages are claimed a second; the rest wait in the outbox, due, and
+   * go at full speed once the requests subside.
+   */
+  giveWay?: { busy: () => boolean; ratePerSecond: number };
 }
 
 export interface NotifyWorker {
@@ -43,6 +49,8 @@ interface ClaimedRow {
 
 /** Claims in flight at most, in batches, when the caller does not say (see startNotifyWorker). */
 const DEFAULT_CONCURRENCY = 4;
+/** How often (at most) the loop claims while it gives way to requests. */
+const GIVE_WAY_TICK_MS = 100;
 
 /**
  * Takes up to $1 due rows (oldest first) and leases them for $2 seconds: each counts an attempt
@@ -85,7 +93,10 @@ type Outcome = { status: 'sent'; ref: string } | { status: 'skipped'; reason: st
  * One claim loop keeps up to concurrency × batchSize messages in flight: it claims a batch
  * (one statement), starts every send, and claims again as soon as there is room, so one slow
  * provider call holds only its own slot. It looks at the outbox every polling interval, and
- * again at once while batches come back full (a backlog drains at full speed). It is not woken
+ * again at once while batches come back full (a backlog drains at full speed). While the process
+ * is busy answering requests it gives way: a few rows every 100 ms (NOTIFY_YIELD_RATE a second),
+ * so a burst of applications is answered at the speed of the requests alone and its messages
+ * follow from the outbox once the burst subsides (nothing is lost or reordered). It is not woken
  * when a request commits new rows: a process killed right after answering then has nothing in
  * flight (docs/adr/0003).
  */
@@ -206,14 +217,19 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
       };
     });
 
+  /** While giving way: a claim of `trickle` rows every `tickMs` (100 ms, or longer for a rate under 10 a second). */
+  const tickMs = deps.giveWay ? Math.max(GIVE_WAY_TICK_MS, 1000 / deps.giveWay.ratePerSecond) : GIVE_WAY_TICK_MS;
+  const trickle = deps.giveWay ? Math.max(1, Math.round((deps.giveWay.ratePerSecond * tickMs) / 1000)) : 0;
+
   async function loop(): Promise<void> {
     while (!stopped) {
+      const givingWay = deps.giveWay?.busy() ?? false;
       const room = capacity - inFlight;
       if (room <= 0) {
-        await nap(pollMs);
+        await nap(givingWay ? tickMs : pollMs);
         continue;
       }
-      const limit = Math.min(deps.batchSize, room);
+      const limit = Math.min(deps.batchSize, room, givingWay ? trickle : Infinity);
       let rows: ClaimedRow[];
       try {
         rows = await claim(limit);
@@ -230,8 +246,11 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
           if (inFlight === capacity - 1 || (stopped && inFlight === 0)) wake?.();
         });
       }
-      // A short batch means the outbox is empty for now: wait for the next poll.
-      if (rows.length < limit && !stopped) await nap(pollMs);
+      // A short batch means the outbox is empty for now: wait for the next poll. Giving way:
+      // the next few rows in a while.
+      if (stopped) continue;
+      if (rows.length < limit) await nap(pollMs);
+      else if (givingWay) await nap(tickMs);
     }
   }
 
