@@ -164,6 +164,11 @@ function markdown(r: Report): string {
         `| ${x.name} | ${fmt(x.rps, 0)} | ${ratio(x.rps, base?.rps)} | ${fmt(x.p50)} | ${ratio(x.p50, base?.p50)} | ${fmt(x.p99)} | ${ratio(x.p99, base?.p99)} | ${x.failed} | ${x.eventLoop === undefined ? '–' : `${fmt(x.eventLoop * 100, 0)}%`} | ${fmt(x.cpu.server, 2)} / ${fmt(x.cpu.postgres, 2)} / ${fmt(x.cpu.loadgen, 2)} / ${fmt(x.cpu.other, 2)} | ${x.upstreamPerRequest ? Object.entries(x.upstreamPerRequest).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ') : ''} |`,
     ),
   ];
+  const drains = r.runs.filter((x) => x.outbox);
+  if (drains.length) {
+    lines.push('', '| run | messages in the outbox when the load stopped | all sent after s |', '|---|---:|---:|');
+    for (const x of drains) lines.push(`| ${x.name} | ${x.outbox!.pendingAtEnd} | ${x.outbox!.drainedSeconds === null ? 'not within 300' : fmt(x.outbox!.drainedSeconds, 1)} |`);
+  }
   if (r.dispatch.length) {
     lines.push('', '| dispatch | messages | queued in s | all recorded in s | messages/s | outcomes | CPU cores: service / simulators |', '|---|---:|---:|---:|---:|---|---|');
     for (const d of r.dispatch) lines.push(`| ${d.name} | ${d.messages} | ${fmt(d.queueSeconds, 2)} | ${fmt(d.seconds, 2)} | ${fmt(d.perSecond, 0)} | ${JSON.stringify(d.statuses)} | ${fmt(d.cpu.service, 2)} / ${d.cpu.sims === null ? 'in the service' : fmt(d.cpu.sims, 2)} |`);
@@ -341,6 +346,14 @@ async function main(): Promise<void> {
       if (before) {
         const after = await sims.call<Record<string, number>>('simStats');
         res.upstreamPerRequest = Object.fromEntries(Object.keys(after).map((k) => [k, Math.round(((after[k]! - before[k]!) / Math.max(1, res.ok)) * 100) / 100]));
+      }
+      if (run.startsWith('apply') && !nobodySends && seconds === duration) {
+        // Sending gives way to requests (NOTIFY_YIELD_AT): what waited in the outbox, and when it was all sent.
+        const t0 = performance.now();
+        const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from notifications where status = 'pending'`);
+        const drained = await waitForNotifications(db, 'true', 300_000);
+        res.outbox = { pendingAtEnd: rows[0]!.n, drainedSeconds: drained ? (performance.now() - t0) / 1000 : null };
+        console.log(`  ${''.padEnd(28)} outbox at the end: ${res.outbox.pendingAtEnd} messages, all sent ${drained ? `${fmt(res.outbox.drainedSeconds!, 1)} s` : 'not within 300 s'} later`);
       }
       const bad = res.failed > 0 ? `  ← ${res.failed} FAILED ${JSON.stringify(res.statusCodes)}` : '';
       console.log(`  ${label.padEnd(28)} ${fmt(res.rps, 0).padStart(6)} req/s  p50 ${fmt(res.p50).padStart(6)} ms  p99 ${fmt(res.p99).padStart(6)} ms  loop ${fmt(res.eventLoop ?? NaN, 2)}  cpu svc ${fmt(res.cpu.server, 2)} pg ${fmt(res.cpu.postgres, 2)} lg ${fmt(res.cpu.loadgen, 2)} other ${fmt(res.cpu.other, 2)}${bad}`);

@@ -33,6 +33,8 @@ export interface LoadResult {
   eventLoop?: number;
   /** Requests the simulators received per 2xx answer, by simulator (service runs only). */
   upstreamPerRequest?: Record<string, number>;
+  /** Runs that write applications: messages still in the outbox when the load stopped, and how long until all were sent. */
+  outbox?: { pendingAtEnd: number; drainedSeconds: number | null };
 }
 
 function percentile(sorted: Float64Array, q: number): number {

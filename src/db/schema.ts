@@ -155,16 +155,18 @@ export const rateCounters = pgTable(
 );
 
 /**
- * The hourly application limit per caller (APPLY_PER_HOUR): the creation times (Unix seconds)
- * of the caller's newest applications within the last hour, at most the limit. The statement
- * that writes applications updates a caller's row with ON CONFLICT DO UPDATE, which locks it
- * and sees its newest version: the limit holds exactly across replicas without a lock of its
- * own (src/modules/applications/repo.ts). Rows out of the hour go at the retention sweep; a
- * phone's row goes with its erasure.
+ * The hourly application limit per caller (APPLY_PER_HOUR): how many applications the caller
+ * made in each second (Unix seconds, `seconds[i]` with `counts[i]`) within the last hour, so a
+ * row has at most 3,600 pairs whatever the limit. The statement that writes applications
+ * updates a caller's row with ON CONFLICT DO UPDATE, which locks it and sees its newest version:
+ * the limit holds exactly across replicas without a lock of its own
+ * (src/modules/applications/repo.ts). Rows out of the hour go at the retention sweep; a phone's
+ * row goes with its erasure.
  */
 export const applyWindows = pgTable('apply_windows', {
   phone: varchar('phone', { length: 11 }).primaryKey(),
-  times: bigint('times', { mode: 'number' }).array().notNull(),
+  seconds: bigint('seconds', { mode: 'number' }).array().notNull(),
+  counts: integer('counts').array().notNull(),
 });
 
 /**

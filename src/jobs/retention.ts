@@ -93,7 +93,7 @@ export function startRetention(deps: { database: Database; logger: Logger; now: 
     result.applyWindows = (
       await db
         .delete(applyWindows)
-        .where(sql`not exists (select 1 from unnest(${applyWindows.times}) as t where t > ${Math.floor(nowMs / 1000) - 3600})`)
+        .where(sql`not exists (select 1 from unnest(${applyWindows.seconds}) as t where t > ${Math.floor(nowMs / 1000) - 3600})`)
         .returning({ p: applyWindows.phone })
     ).length;
     if (result.applications > 0) deps.logger.info({ ...result, retentionDays: days }, 'retention sweep deleted expired visit records');

@@ -146,11 +146,15 @@ const CREATE_APPLICATIONS: Statement = {
     interviewee_phone text, interviewee_subject_id int, start_time bigint, end_time bigint, is_auth smallint, auth_time bigint,
     created_at bigint, people jsonb, outbox jsonb, audit jsonb, idem jsonb)
 ), win as (
-  insert into apply_windows as w (phone, times)
-  select proposer, array[created_at] from input
-  on conflict (phone) do update
-    set times = array(select t from unnest(w.times) as t where t > excluded.times[1] - 3600 order by t desc limit $2::int - 1) || excluded.times[1]
-    where (select count(*) from unnest(w.times) as t where t > excluded.times[1] - 3600) < $2::int
+  insert into apply_windows as w (phone, seconds, counts)
+  select proposer, array[created_at], array[1] from input
+  on conflict (phone) do update set
+    seconds = array(select u.s from unnest(w.seconds, w.counts) as u(s, c)
+      where u.s > excluded.seconds[1] - 3600 and u.s <> excluded.seconds[1] order by u.s) || excluded.seconds[1],
+    counts = array(select u.c from unnest(w.seconds, w.counts) as u(s, c)
+      where u.s > excluded.seconds[1] - 3600 and u.s <> excluded.seconds[1] order by u.s)
+      || (1 + coalesce((select sum(u.c) from unnest(w.seconds, w.counts) as u(s, c) where u.s = excluded.seconds[1]), 0))::int
+  where (select coalesce(sum(u.c), 0) from unnest(w.seconds, w.counts) as u(s, c) where u.s > excluded.seconds[1] - 3600) < $2::int
   returning w.phone
 ), ids as materialized (
   select i.*, nextval('applications_id_seq') as id from input i join win on win.phone = i.proposer
@@ -185,16 +189,27 @@ select input.ord, ids.id from input left join ids on ids.ord = input.ord`,
 
 const APPLY_WINDOW: Statement = {
   name: 'laifang_apply_window',
-  text: `select times from apply_windows where phone = $1`,
+  text: `select seconds, counts from apply_windows where phone = $1`,
 };
 
+/** A caller's applications per second (apply_windows). */
+export interface ApplyWindow {
+  seconds: number[];
+  counts: number[];
+}
+
 /**
- * When the hourly limit lets a caller apply again: the creation time of the `perHour`-th newest
- * of the window's times within the hour before `now` (seconds), or null when there are fewer.
+ * When the hourly limit lets a caller apply again: the second of the caller's `perHour`-th
+ * newest application within the hour before `now` (seconds), or null when there are fewer.
  */
-export function limitedAt(times: ReadonlyArray<number | string>, now: number, perHour: number): number | null {
-  const inHour = times.map(Number).filter((t) => t > now - 3600).sort((x, y) => y - x);
-  return inHour.length >= perHour ? inHour[perHour - 1]! : null;
+export function limitedAt(window: ApplyWindow, now: number, perHour: number): number | null {
+  const inHour = window.seconds.map((s, i) => ({ s, n: window.counts[i] ?? 0 })).filter((x) => x.s > now - 3600).sort((x, y) => y.s - x.s);
+  let seen = 0;
+  for (const x of inHour) {
+    seen += x.n;
+    if (seen >= perHour) return x.s;
+  }
+  return null;
 }
 
 export type NewApplication = typeof applications.$inferInsert;
@@ -265,10 +280,10 @@ export const applicationRepo = {
     return ids;
   },
 
-  /** The creation times the caller's hourly window holds (see limitedAt). */
-  async windowOf(database: Database, phone: string): Promise<number[]> {
-    const [row] = await database.query<{ times: Array<string | number> }>(APPLY_WINDOW, [phone]);
-    return (row?.times ?? []).map(Number);
+  /** The caller's applications per second of about the last hour (see limitedAt). */
+  async windowOf(database: Database, phone: string): Promise<ApplyWindow> {
+    const [row] = await database.query<{ seconds: Array<string | number>; counts: Array<string | number> }>(APPLY_WINDOW, [phone]);
+    return { seconds: (row?.seconds ?? []).map(Number), counts: (row?.counts ?? []).map(Number) };
   },
 
   async findById(db: Db, id: number, opts: { forUpdate?: boolean } = {}): Promise<ApplicationRecord | null> {
