@@ -347,7 +347,7 @@ async function main(): Promise<void> {
         const after = await sims.call<Record<string, number>>('simStats');
         res.upstreamPerRequest = Object.fromEntries(Object.keys(after).map((k) => [k, Math.round(((after[k]! - before[k]!) / Math.max(1, res.ok)) * 100) / 100]));
       }
-      if (run.startsWith('apply') && !nobodySends && seconds === duration) {
+      if (run.startsWith('apply') && !nobodySends && seconds === duration && !label.startsWith('profiled')) {
         // Sending gives way to requests (NOTIFY_YIELD_AT): what waited in the outbox, and when it was all sent.
         const t0 = performance.now();
         const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from notifications where status = 'pending'`);

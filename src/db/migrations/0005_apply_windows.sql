@@ -18,3 +18,7 @@ FROM (
 	GROUP BY "proposer", "created_at"
 ) AS "per_second"
 GROUP BY "proposer";
+--> statement-breakpoint
+-- A record's messages are found by the leading column of notifications_dedupe_idx
+-- (application_id, event, channel, phone): this one only cost two more index entries per application.
+DROP INDEX "notifications_application_idx";

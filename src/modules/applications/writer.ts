@@ -38,7 +38,7 @@ function isKeyTaken(err: unknown): boolean {
  */
 export function createApplicationWriter(opts: { database: Database; perHour: number; now: () => number; maxBatch?: number; maxInFlight?: number }): ApplicationWriter {
   const maxBatch = opts.maxBatch ?? 100;
-  const maxInFlight = opts.maxInFlight ?? 2;
+  const maxInFlight = opts.maxInFlight ?? 1;
   let queue: Waiting[] = [];
   const busy = new Set<string>();
   let inFlight = 0;
