@@ -135,8 +135,9 @@ function pageResult(result: PageRow[]): { rows: ApplicationRecord[]; count: numb
  * caller's window row and sees its newest committed version, so the limit is exact across
  * concurrent statements on every replica without any other lock. A key already taken fails the
  * whole statement (unique violation): nothing of the batch is written, and the writer retries
- * its applications one by one (writer.ts). The answer: each input's `ord` with its new id, or
- * a null id when its caller is at the limit.
+ * its applications one by one (writer.ts). The window rows are locked in the callers' order, so
+ * two replicas' statements never wait on each other in a cycle. The answer: each input's `ord`
+ * with its new id, or a null id when its caller is at the limit.
  */
 const CREATE_APPLICATIONS: Statement = {
   name: 'laifang_create_applications',
@@ -147,7 +148,7 @@ const CREATE_APPLICATIONS: Statement = {
     created_at bigint, people jsonb, outbox jsonb, audit jsonb, idem jsonb)
 ), win as (
   insert into apply_windows as w (phone, seconds, counts)
-  select proposer, array[created_at], array[1] from input
+  select proposer, array[created_at], array[1] from input order by proposer
   on conflict (phone) do update set
     seconds = array(select u.s from unnest(w.seconds, w.counts) as u(s, c)
       where u.s > excluded.seconds[1] - 3600 and u.s <> excluded.seconds[1] order by u.s) || excluded.seconds[1],
