@@ -52,7 +52,7 @@ export interface AppDeps {
   now: () => number;
   /** True once migrations are applied (GET /readyz). */
   isReady: () => boolean;
-  /** Requests in flight, for the notification worker (it gives way while many are). */
+  /** Requests a second, for the notification worker (it gives way while there are many). */
   load?: WebLoad;
   /** An HTTP server that is already listening (main.ts answers /healthz on it while starting). */
   serverFactory?: FastifyServerOptions['serverFactory'];
@@ -99,7 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Koala), it makes the browser fetch the H5 pages' own scripts over HTTPS, and they never load.
   const security = securityHeaders({ contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'https:', 'http:'], 'upgrade-insecure-requests': null } } });
   app.addHook('onRequest', (_req, reply, done) => {
-    deps.load?.arrived(reply);
+    deps.load?.arrived();
     void reply.headers(security);
     done();
   });

@@ -230,9 +230,9 @@ export function loadConfig(env: Env = process.env): Config {
     storage,
     notify: {
       send: notifySend(bool('NOTIFY_SEND', true), oneProcessOnly(databaseUrl, simulated), problems),
-      // While this process answers this many requests at once or more, sending gives way to them:
-      // at most NOTIFY_YIELD_RATE messages a second, the rest wait in the outbox (0: never).
-      yieldAt: int('NOTIFY_YIELD_AT', 16, 0, 100_000),
+      // While this process answers this many requests a second or more, sending gives way to
+      // them: at most NOTIFY_YIELD_RATE messages a second, the rest wait in the outbox (0: never).
+      yieldAt: int('NOTIFY_YIELD_AT', 200, 0, 1_000_000),
       yieldRate: int('NOTIFY_YIELD_RATE', 50, 1, 100_000),
       pollingIntervalSeconds: Math.max(0.5, int('NOTIFY_POLL_MS', 1000, 500, 60_000) / 1000),
       // 5 s doubling to 60 s, 60 retries: about an hour of trying, and delivery within a minute

@@ -64,7 +64,7 @@ export interface Runtime {
   queue: Queue;
   /** The notification sender, or null with NOTIFY_SEND=false (another process sends). */
   worker: NotifyWorker | null;
-  /** Requests this process is answering now (the worker gives way while there are many). */
+  /** Requests a second this process answers (the worker gives way while there are many). */
   load: WebLoad;
   /** Front-desk devices and admin accounts (tests register devices and admins through these). */
   devices: Devices;
@@ -145,7 +145,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       return q;
     });
     closers.push(() => queue.stop());
-    // Requests this process is answering (counted by the app): the worker gives way while many are.
+    // Requests a second this process answers (counted by the app): the worker gives way while there are many.
     const load = new WebLoad();
     // NOTIFY_SEND=false: a web-only replica; another process claims from the same outbox.
     const worker = config.notify.send
@@ -161,7 +161,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
           retryLimit: config.notify.retryLimit,
           retryDelaySeconds: config.notify.retryDelaySeconds,
           maxRetryDelaySeconds: config.notify.maxRetryDelaySeconds,
-          giveWay: config.notify.yieldAt > 0 ? { busy: () => load.inFlight() >= config.notify.yieldAt, ratePerSecond: config.notify.yieldRate } : undefined,
+          giveWay: config.notify.yieldAt > 0 ? { busy: () => load.perSecond() >= config.notify.yieldAt, ratePerSecond: config.notify.yieldRate } : undefined,
         })
       : null;
     if (worker) closers.push(() => worker.stop());

@@ -7,6 +7,10 @@ describe('configuration', () => {
     expect(c.simulated).toBe(true);
     expect(c).toMatchObject({ port: 3000, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:3000', databaseUrl: 'pglite://./data/db', sessionTtlSeconds: 604800, applyPerHour: 20, rateLimitPerMinute: 1200, bindVerifyPhone: true });
     expect(c.storage).toEqual({ driver: 'local', dir: './data/files' });
+    // Sending gives way above 200 requests a second, to 50 messages a second.
+    expect(c.notify).toMatchObject({ send: true, yieldAt: 200, yieldRate: 50 });
+    expect(loadConfig({ NOTIFY_YIELD_AT: '0', NOTIFY_YIELD_RATE: '5' }).notify).toMatchObject({ yieldAt: 0, yieldRate: 5 });
+    expect(() => loadConfig({ NOTIFY_YIELD_RATE: '0' })).toThrow(ConfigError);
   });
 
   it('refuses production when simulated or without SESSION_SECRET, naming what to set', () => {

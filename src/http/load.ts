@@ -1,22 +1,28 @@
-import type { FastifyReply } from 'fastify';
-
 /**
- * Requests this process is answering right now: counted from the moment one arrives until its
- * response is finished or its connection closes ('close' comes in either case, so an aborted
- * request is not counted forever). The notification worker gives way while it is high.
+ * How many requests a second this process is answering: counted as each arrives (one increment,
+ * nothing kept per request) and turned into a rate over windows of at least a quarter second
+ * when asked. The notification worker gives way while the rate is high.
  */
 export class WebLoad {
-  private current = 0;
-
-  inFlight(): number {
-    return this.current;
-  }
+  private arrivedCount = 0;
+  private sampleCount = 0;
+  private sampleAt = performance.now();
+  private rate = 0;
 
   /** Called once per request, as it arrives. */
-  arrived(reply: FastifyReply): void {
-    this.current++;
-    reply.raw.once('close', () => {
-      this.current--;
-    });
+  arrived(): void {
+    this.arrivedCount++;
+  }
+
+  /** Requests a second over the last window (a window closes when asked at least 250 ms after it opened). */
+  perSecond(): number {
+    const now = performance.now();
+    const elapsed = now - this.sampleAt;
+    if (elapsed >= 250) {
+      this.rate = ((this.arrivedCount - this.sampleCount) * 1000) / elapsed;
+      this.sampleCount = this.arrivedCount;
+      this.sampleAt = now;
+    }
+    return this.rate;
   }
 }

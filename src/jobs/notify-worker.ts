@@ -27,7 +27,7 @@ export interface NotifyWorkerDeps {
   retryDelaySeconds: number;
   maxRetryDelaySeconds: number;
   /**
-   * Sending gives way to answering: while `busy()` (this process answers many requests at once),
+   * Sending gives way to answering: while `busy()` (this process answers many requests a second),
    * at most `ratePerSecond` messages are claimed a second; the rest wait in the outbox, due, and
    * go at full speed once the requests subside.
    */
@@ -94,7 +94,7 @@ type Outcome = { status: 'sent'; ref: string } | { status: 'skipped'; reason: st
  * (one statement), starts every send, and claims again as soon as there is room, so one slow
  * provider call holds only its own slot. It looks at the outbox every polling interval, and
  * again at once while batches come back full (a backlog drains at full speed). While the process
- * is busy answering requests it gives way: a few rows every 100 ms (NOTIFY_YIELD_RATE a second),
+ * answers many requests a second (NOTIFY_YIELD_AT) it gives way: a few rows every 100 ms (NOTIFY_YIELD_RATE a second),
  * so a burst of applications is answered at the speed of the requests alone and its messages
  * follow from the outbox once the burst subsides (nothing is lost or reordered). It is not woken
  * when a request commits new rows: a process killed right after answering then has nothing in
