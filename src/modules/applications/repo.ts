@@ -173,7 +173,6 @@ const CREATE_APPLICATIONS: Statement = {
   insert into notifications (application_id, event, channel, phone, template, payload, created_at)
   select ids.id, n.event, n.channel, n.phone, n.template, n.payload, $3::timestamptz
   from ids, jsonb_to_recordset(ids.outbox) as n(event text, channel text, phone text, template text, payload jsonb)
-  on conflict do nothing
 ), audit as (
   insert into audit_log (at, actor_kind, actor_id, action, target_type, target_id, detail)
   select ids.created_at, e.actor_kind, e.actor_id, e.action, 'application', ids.id::text, e.detail
