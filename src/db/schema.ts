@@ -167,6 +167,8 @@ export const applyWindows = pgTable('apply_windows', {
   phone: varchar('phone', { length: 11 }).primaryKey(),
   seconds: bigint('seconds', { mode: 'number' }).array().notNull(),
   counts: integer('counts').array().notNull(),
+  /** How many of its applications the last statement let through (it may carry several of one caller). */
+  taken: integer('taken').notNull().default(0),
 });
 
 /**

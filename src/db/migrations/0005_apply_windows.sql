@@ -6,7 +6,8 @@
 CREATE TABLE "apply_windows" (
 	"phone" varchar(11) PRIMARY KEY NOT NULL,
 	"seconds" bigint[] NOT NULL,
-	"counts" integer[] NOT NULL
+	"counts" integer[] NOT NULL,
+	"taken" integer DEFAULT 0 NOT NULL
 ) WITH (fillfactor = 50);--> statement-breakpoint
 -- Callers' applications of the last hour before the upgrade still count.
 INSERT INTO "apply_windows" ("phone", "seconds", "counts")

@@ -127,17 +127,18 @@ function pageResult(result: PageRow[]): { rows: ApplicationRecord[]; count: numb
 }
 
 /**
- * Applications, in one statement for a batch of them ($1: one JSON object per application, at
- * most one per caller; $2 the hourly limit; $3 now, for the outbox rows and the idempotency
- * keys). For each: the caller's hourly window (apply_windows) is updated unless it already holds
- * `limit` applications of the last hour, and only then are the application, its people, its
- * outbox rows, its audit entry and its Idempotency-Key written. ON CONFLICT DO UPDATE locks the
- * caller's window row and sees its newest committed version, so the limit is exact across
- * concurrent statements on every replica without any other lock. A key already taken fails the
- * whole statement (unique violation): nothing of the batch is written, and the writer retries
- * its applications one by one (writer.ts). The window rows are locked in the callers' order, so
- * two replicas' statements never wait on each other in a cycle. The answer: each input's `ord`
- * with its new id, or a null id when its caller is at the limit.
+ * Applications, in one statement for a batch of them ($1: one JSON object per application, in
+ * arrival order, several of one caller allowed; $2 the hourly limit; $3 now, for the outbox rows
+ * and the idempotency keys). Each caller's hourly window (apply_windows) takes as many of the
+ * caller's applications as the limit leaves room for (`taken`: the first ones, in arrival
+ * order), and only those are written: the application, its people, its outbox rows, its audit
+ * entry and its Idempotency-Key. ON CONFLICT DO UPDATE locks the caller's window row and sees
+ * its newest committed version, so the limit is exact across concurrent statements on every
+ * replica without any other lock; the rows are locked in the callers' order, so two replicas'
+ * statements never wait on each other in a cycle. A key already taken fails the whole statement
+ * (unique violation): nothing of the batch is written, and the writer retries its applications
+ * one by one (writer.ts). The answer: each input's `ord` with its new id, or a null id when its
+ * caller's limit left no room for it.
  */
 const CREATE_APPLICATIONS: Statement = {
   name: 'laifang_create_applications',
@@ -146,19 +147,25 @@ const CREATE_APPLICATIONS: Statement = {
     purpose_name text, come_from text, remark text, proposer text, proposer_weixin_user_id text, interviewee text,
     interviewee_phone text, interviewee_subject_id int, start_time bigint, end_time bigint, is_auth smallint, auth_time bigint,
     created_at bigint, people jsonb, outbox jsonb, audit jsonb, idem jsonb)
+), callers as (
+  select proposer, count(*)::int as n, max(created_at) as at from input group by proposer
 ), win as (
-  insert into apply_windows as w (phone, seconds, counts)
-  select proposer, array[created_at], array[1] from input order by proposer
+  insert into apply_windows as w (phone, seconds, counts, taken)
+  select proposer, array[at], array[least(n, $2::int)], least(n, $2::int) from callers order by proposer
   on conflict (phone) do update set
     seconds = array(select u.s from unnest(w.seconds, w.counts) as u(s, c)
       where u.s > excluded.seconds[1] - 3600 and u.s <> excluded.seconds[1] order by u.s) || excluded.seconds[1],
     counts = array(select u.c from unnest(w.seconds, w.counts) as u(s, c)
       where u.s > excluded.seconds[1] - 3600 and u.s <> excluded.seconds[1] order by u.s)
-      || (1 + coalesce((select sum(u.c) from unnest(w.seconds, w.counts) as u(s, c) where u.s = excluded.seconds[1]), 0))::int
+      || (coalesce((select sum(u.c) from unnest(w.seconds, w.counts) as u(s, c) where u.s = excluded.seconds[1]), 0)
+        + least(excluded.taken, $2::int - (select coalesce(sum(u.c), 0) from unnest(w.seconds, w.counts) as u(s, c) where u.s > excluded.seconds[1] - 3600)))::int,
+    taken = least(excluded.taken, $2::int - (select coalesce(sum(u.c), 0) from unnest(w.seconds, w.counts) as u(s, c) where u.s > excluded.seconds[1] - 3600))
   where (select coalesce(sum(u.c), 0) from unnest(w.seconds, w.counts) as u(s, c) where u.s > excluded.seconds[1] - 3600) < $2::int
-  returning w.phone
+  returning w.phone, w.taken
 ), ids as materialized (
-  select i.*, nextval('applications_id_seq') as id from input i join win on win.phone = i.proposer
+  select i.*, nextval('applications_id_seq') as id
+  from (select input.*, row_number() over (partition by input.proposer order by input.ord) as k from input) i
+  join win on win.phone = i.proposer and i.k <= win.taken
 ), app as (
   insert into applications (id, subject_type, kind, name, phone, purpose, purpose_name, come_from, remark, proposer,
     proposer_weixin_user_id, interviewee, interviewee_phone, interviewee_subject_id, start_time, end_time, is_auth, auth_time, created_at)
@@ -243,7 +250,7 @@ export interface Page {
 
 export const applicationRepo = {
   /**
-   * Applications, at most one per caller, in one statement (see CREATE_APPLICATIONS): for each,
+   * Applications in one statement (see CREATE_APPLICATIONS): for each,
    * its new id, or null when its caller already made `perHour` applications in the hour before
    * its `createdAt` (then nothing of it is written). Throws when an Idempotency-Key is taken;
    * then nothing of the batch is written.

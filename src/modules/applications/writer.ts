@@ -28,9 +28,9 @@ function isKeyTaken(err: unknown): boolean {
  * statement, one round trip and one commit serve many. Each application is answered only after
  * the statement that wrote it committed.
  *
- * A batch holds at most one application per caller, and a caller's next application waits until
- * the statement holding its previous one is done: a caller's hourly window row is updated once
- * per statement, and one caller's applications are written one after another, in arrival order.
+ * A batch may hold several applications of one caller (its window row takes as many as its limit
+ * leaves room for, the first ones first); a caller whose applications are in a statement waits
+ * for it before the next, so one caller's applications are written in arrival order.
  * When a batch's statement fails (an Idempotency-Key already taken, or anything else), nothing of
  * it was written and its applications are written again one by one, so one application's
  * failure is its own.
@@ -66,7 +66,7 @@ export function createApplicationWriter(opts: { database: Database; perHour: num
       const rest: Waiting[] = [];
       for (const w of queue) {
         const caller = w.item.row.proposer;
-        if (batch.length < maxBatch && !busy.has(caller) && !callers.has(caller)) {
+        if (batch.length < maxBatch && !busy.has(caller)) {
           batch.push(w);
           callers.add(caller);
         } else rest.push(w);
