@@ -152,14 +152,14 @@ const CREATE_APPLICATIONS: Statement = {
 ), win as (
   insert into apply_windows as w (phone, seconds, counts, taken)
   select proposer, array[at], array[least(n, $2::int)], least(n, $2::int) from callers order by proposer
-  on conflict (phone) do update set
-    seconds = array(select u.s from unnest(w.seconds, w.counts) as u(s, c)
-      where u.s > excluded.seconds[1] - 3600 and u.s <> excluded.seconds[1] order by u.s) || excluded.seconds[1],
-    counts = array(select u.c from unnest(w.seconds, w.counts) as u(s, c)
-      where u.s > excluded.seconds[1] - 3600 and u.s <> excluded.seconds[1] order by u.s)
-      || (coalesce((select sum(u.c) from unnest(w.seconds, w.counts) as u(s, c) where u.s = excluded.seconds[1]), 0)
-        + least(excluded.taken, $2::int - (select coalesce(sum(u.c), 0) from unnest(w.seconds, w.counts) as u(s, c) where u.s > excluded.seconds[1] - 3600)))::int,
-    taken = least(excluded.taken, $2::int - (select coalesce(sum(u.c), 0) from unnest(w.seconds, w.counts) as u(s, c) where u.s > excluded.seconds[1] - 3600))
+  on conflict (phone) do update set (seconds, counts, taken) = (
+    -- One pass over the caller's last hour: the other seconds' pairs, then this second's with
+    -- what the limit leaves room for added.
+    select coalesce(array_agg(u.s order by u.s) filter (where u.s <> excluded.seconds[1]), '{}') || excluded.seconds[1],
+      coalesce(array_agg(u.c order by u.s) filter (where u.s <> excluded.seconds[1]), '{}')
+        || (coalesce(sum(u.c) filter (where u.s = excluded.seconds[1]), 0) + least(excluded.taken, $2::int - coalesce(sum(u.c), 0)))::int,
+      least(excluded.taken, $2::int - coalesce(sum(u.c), 0))::int
+    from unnest(w.seconds, w.counts) as u(s, c) where u.s > excluded.seconds[1] - 3600)
   where (select coalesce(sum(u.c), 0) from unnest(w.seconds, w.counts) as u(s, c) where u.s > excluded.seconds[1] - 3600) < $2::int
   returning w.phone, w.taken
 ), ids as materialized (
