@@ -100,10 +100,15 @@ export function createApplications(deps: ApplicationsDeps): Applications {
     return new AppError('RATE_LIMITED', `每小时最多提交 ${deps.applyPerHour} 个申请，请稍后再试`, { retryAfter: oldest + 3600 - now });
   }
 
+  /** The second of the oldest application that holds the caller at its hourly limit at `now` (null: under the limit). */
+  async function oldestAtLimit(phone: string, now: number): Promise<number | null> {
+    return limitedAt(await applicationRepo.windowOf(deps.database, phone), now, deps.applyPerHour);
+  }
+
   /** Refuses a caller at the hourly limit before a lookup (the statement that writes checks it again, exactly). */
   async function checkRate(phone: string): Promise<void> {
     const now = nowSeconds();
-    const oldest = limitedAt(await applicationRepo.windowOf(deps.database, phone), now, deps.applyPerHour);
+    const oldest = await oldestAtLimit(phone, now);
     if (oldest !== null) throw rateLimited(oldest, now);
   }
 
@@ -221,7 +226,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         const result = await writer.write({ row, people, outbox: planned, audit, idempotency });
         if ('id' in result) record = { id: result.id, ...made };
         else if ('limited' in result) {
-          const oldest = limitedAt(await applicationRepo.windowOf(deps.database, caller.phone), createdAt, deps.applyPerHour);
+          const oldest = await oldestAtLimit(caller.phone, createdAt);
           // A slot freed since the statement ran: the caller may retry at once.
           throw rateLimited(oldest ?? createdAt - 3600 + 1, createdAt);
         } else {

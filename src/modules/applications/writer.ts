@@ -21,26 +21,21 @@ function isKeyTaken(err: unknown): boolean {
 }
 
 /**
- * Writes applications in batches: the applications that arrive while a batch's statement runs
- * are written together by the next one (repo.createBatch), at most `maxInFlight` statements at a
- * time (one by default: larger batches, fewer commits; two measured slower). Nothing waits for a
- * batch to fill: at low load every application is its own statement at once; under load one
- * statement, one round trip and one commit serve many. Each application is answered only after
- * the statement that wrote it committed.
- *
- * A batch may hold several applications of one caller (its window row takes as many as its limit
- * leaves room for, the first ones first); a caller whose applications are in a statement waits
- * for it before the next, so one caller's applications are written in arrival order.
+ * Writes applications in batches: the applications that arrive while a statement runs are written
+ * together by the next one (repo.createBatch), one statement at a time (two in flight measured
+ * slower on 2 cores: smaller batches, more commits). Nothing waits for a batch to fill: at low
+ * load every application is its own statement at once; under load one statement, one round trip
+ * and one commit serve many. Each application is answered only after the statement that wrote it
+ * committed, and one caller's applications are written in arrival order (a batch may hold several
+ * of them: its window row takes as many as its limit leaves room for, the first ones first).
  * When a batch's statement fails (an Idempotency-Key already taken, or anything else), nothing of
  * it was written and its applications are written again one by one, so one application's
  * failure is its own.
  */
-export function createApplicationWriter(opts: { database: Database; perHour: number; now: () => number; maxBatch?: number; maxInFlight?: number }): ApplicationWriter {
+export function createApplicationWriter(opts: { database: Database; perHour: number; now: () => number; maxBatch?: number }): ApplicationWriter {
   const maxBatch = opts.maxBatch ?? 100;
-  const maxInFlight = opts.maxInFlight ?? 1;
-  let queue: Waiting[] = [];
-  const busy = new Set<string>();
-  let inFlight = 0;
+  const queue: Waiting[] = [];
+  let writing = false;
 
   async function run(batch: Waiting[]): Promise<void> {
     try {
@@ -60,28 +55,12 @@ export function createApplicationWriter(opts: { database: Database; perHour: num
   }
 
   function pump(): void {
-    while (inFlight < maxInFlight && queue.length > 0) {
-      const batch: Waiting[] = [];
-      const callers = new Set<string>();
-      const rest: Waiting[] = [];
-      for (const w of queue) {
-        const caller = w.item.row.proposer;
-        if (batch.length < maxBatch && !busy.has(caller)) {
-          batch.push(w);
-          callers.add(caller);
-        } else rest.push(w);
-      }
-      // Everything waiting belongs to callers whose previous application is being written.
-      if (batch.length === 0) return;
-      queue = rest;
-      for (const c of callers) busy.add(c);
-      inFlight++;
-      void run(batch).finally(() => {
-        inFlight--;
-        for (const c of callers) busy.delete(c);
-        pump();
-      });
-    }
+    if (writing || queue.length === 0) return;
+    writing = true;
+    void run(queue.splice(0, maxBatch)).finally(() => {
+      writing = false;
+      pump();
+    });
   }
 
   return {
