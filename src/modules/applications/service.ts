@@ -88,8 +88,8 @@ export function createApplications(deps: ApplicationsDeps): Applications {
   const writer = createApplicationWriter({ database: deps.database, perHour: deps.applyPerHour, now: deps.now });
   const nowSeconds = () => Math.floor(deps.now() / 1000);
 
-  async function replay(owner: string, key: string, hash: string, tx: Db = db): Promise<ApplicationRecord | null> {
-    const row = await idempotencyRepo.find(tx, owner, key, new Date(deps.now() - IDEMPOTENCY_TTL_MS));
+  async function replay(owner: string, key: string, hash: string): Promise<ApplicationRecord | null> {
+    const row = await idempotencyRepo.find(db, owner, key, new Date(deps.now() - IDEMPOTENCY_TTL_MS));
     if (!row) return null;
     if (row.requestHash !== hash) throw new AppError('CONFLICT', '同一个 Idempotency-Key 已用于另一个请求');
     return row.response as ApplicationRecord;
