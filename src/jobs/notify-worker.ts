@@ -94,9 +94,10 @@ type Outcome = { status: 'sent'; ref: string } | { status: 'skipped'; reason: st
  * (one statement), starts every send, and claims again as soon as there is room, so one slow
  * provider call holds only its own slot. It looks at the outbox every polling interval, and
  * again at once while batches come back full (a backlog drains at full speed). While the process
- * answers many requests a second (NOTIFY_YIELD_AT) it gives way: a few rows every 100 ms (NOTIFY_YIELD_RATE a second),
- * so a burst of applications is answered at the speed of the requests alone and its messages
- * follow from the outbox once the burst subsides (nothing is lost or reordered). It is not woken
+ * answers many requests a second (NOTIFY_YIELD_AT) it gives way: a few rows every 100 ms,
+ * NOTIFY_YIELD_RATE a second, so a burst of applications is answered at the speed of the
+ * requests alone and its messages follow from the outbox once the burst subsides (nothing is
+ * lost or reordered). It is not woken
  * when a request commits new rows: a process killed right after answering then has nothing in
  * flight (docs/adr/0003).
  */
