@@ -37,9 +37,11 @@ export function createApplicationWriter(opts: { database: Database; perHour: num
   const queue: Waiting[] = [];
   let writing = false;
 
-  async function run(batch: Waiting[]): Promise<void> {
+  /** Writes a batch; onWritten runs as soon as its statement committed, before its applications are answered. */
+  async function run(batch: Waiting[], onWritten?: () => void): Promise<void> {
     try {
       const ids = await applicationRepo.createBatch(opts.database, batch.map((w) => w.item), opts.perHour, new Date(opts.now()));
+      onWritten?.();
       batch.forEach((w, i) => {
         const id = ids[i];
         w.resolve(id == null ? { limited: true } : { id });
@@ -57,10 +59,17 @@ export function createApplicationWriter(opts: { database: Database; perHour: num
   function pump(): void {
     if (writing || queue.length === 0) return;
     writing = true;
-    void run(queue.splice(0, maxBatch)).finally(() => {
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
       writing = false;
       pump();
-    });
+    };
+    // Once the batch committed, the next statement starts before this batch's answers are
+    // given, so the database works while the answers are written. A failed batch is written
+    // again one by one first, so one caller's applications stay in arrival order.
+    void run(queue.splice(0, maxBatch), release).finally(release);
   }
 
   return {
