@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { demoPurposes } from '../../src/adapters/koala/demo-data.js';
 import { newOpenid, newPhone, notificationsOf, RECORD_KEYS, TestClock, allNotifications } from '../helpers/apply.js';
 import { STAFF, startHarness, type Harness } from '../helpers/harness.js';
@@ -640,6 +641,72 @@ describe(`3.7 APPLY_PER_HOUR (${PER_HOUR} here)`, () => {
     const v = await visitor();
     for (let i = 0; i < PER_HOUR + 2; i++) expectError(await apply(v.token, requestBody(v.phone, { interviewee: '李娜' })), 404, 'STAFF_NOT_FOUND');
     for (let i = 0; i < PER_HOUR; i++) expect((await apply(v.token, requestBody(v.phone))).status).toBe(200);
+  });
+
+  // A member of staff confirmed moments ago skips the pre-check (service.ts): the statement that
+  // writes decides alone, at the very second a pair leaves the hour.
+  it('the hour slides: each second leaves it on its own, exactly an hour later', async () => {
+    const s = await staff('liuyang');
+    clock.freeze(); // seconds exact to the boundary
+    onTestFinished(() => clock.thaw());
+    const invite = async () => {
+      expect((await h.request('GET', `/v1/subject/binding?weixinUserId=${s.openid}`, { token: s.token })).status).toBe(200);
+      return apply(s.token, invitationBody(s));
+    };
+    const t0 = clock.nowSeconds();
+    for (let i = 0; i < PER_HOUR; i++) {
+      expect((await invite()).status).toBe(200);
+      clock.advance(100);
+    }
+    // t0 + 3599: the first is still in the hour; it leaves at t0 + 3600, not a second before.
+    clock.advance(3600 - 100 * PER_HOUR - 1);
+    const early = await invite();
+    expectError(early, 429, 'RATE_LIMITED');
+    expect(Number(early.headers['retry-after'])).toBe(1);
+    clock.advance(1);
+    expect((await invite()).status).toBe(200);
+    // The second (t0 + 100) holds the caller now; two at once at t0 + 3700: one of them.
+    const limited = await invite();
+    expectError(limited, 429, 'RATE_LIMITED');
+    expect(Number(limited.headers['retry-after'])).toBe(100);
+    clock.advance(100);
+    expect((await Promise.all([invite(), invite()])).map((r) => r.status).sort()).toEqual([200, 429]);
+    expect(clock.nowSeconds() - t0).toBe(3700);
+    const inHour = (await h.database.db.execute(sql`select count(*)::int as n from applications where proposer = ${s.phone} and created_at > ${clock.nowSeconds() - 3600}`)) as unknown as { rows: Array<{ n: number }> };
+    expect(inHour.rows[0]!.n).toBe(PER_HOUR);
+  });
+
+  // Migration 0006 turned each second's count into a running count; the last hour's
+  // applications made before the upgrade still count after it.
+  it('windows written before migration 0006 hold after it', async () => {
+    const v = await visitor();
+    clock.freeze();
+    onTestFinished(() => clock.thaw());
+    const now = clock.nowSeconds();
+    const empty = newPhone();
+    const migration = (name: string) =>
+      readFileSync(new URL(`../../src/db/migrations/${name}`, import.meta.url), 'utf8')
+        .split('--> statement-breakpoint')
+        .map((x) => x.trim())
+        .filter(Boolean);
+    // The table as migration 0005 made it, with a caller whose first second left the hour.
+    await h.database.db.execute(sql.raw('DROP TABLE "apply_windows"'));
+    await h.database.db.execute(sql.raw(migration('0005_apply_windows.sql')[0]!));
+    await h.database.db.execute(sql`insert into apply_windows (phone, seconds, counts) values
+      (${v.phone}, ${`{${now - 4000},${now - 100},${now - 50}}`}::bigint[], '{5,1,1}'), (${empty}, '{}', '{}')`);
+    for (const statement of migration('0006_apply_window_running_counts.sql')) await h.database.db.execute(sql.raw(statement));
+    const rows = (await h.database.db.execute(sql`select phone, seconds, upto, dropped from apply_windows order by phone = ${v.phone} desc`)) as unknown as {
+      rows: Array<{ phone: string; seconds: Array<string | number>; upto: Array<string | number>; dropped: string | number }>;
+    };
+    expect(rows.rows.map((r) => ({ phone: r.phone, seconds: r.seconds.map(Number), upto: r.upto.map(Number), dropped: Number(r.dropped) }))).toEqual([
+      { phone: v.phone, seconds: [now - 4000, now - 100, now - 50], upto: [5, 6, 7], dropped: 0 },
+      { phone: empty, seconds: [], upto: [], dropped: 0 },
+    ]);
+    // Two in the hour: one more passes, then the caller waits for the one made 100 s ago.
+    expect((await apply(v.token, requestBody(v.phone))).status).toBe(200);
+    const limited = await apply(v.token, requestBody(v.phone));
+    expectError(limited, 429, 'RATE_LIMITED');
+    expect(Number(limited.headers['retry-after'])).toBe(3500);
   });
 });
 

@@ -150,17 +150,31 @@ const CREATE_APPLICATIONS: Statement = {
 ), callers as (
   select proposer, count(*)::int as n, max(created_at) as at from input group by proposer
 ), win as (
-  insert into apply_windows as w (phone, seconds, counts, taken)
-  select proposer, array[at], array[least(n, $2::int)], least(n, $2::int) from callers order by proposer
-  on conflict (phone) do update set (seconds, counts, taken) = (
-    -- One pass over the caller's last hour: the other seconds' pairs, then this second's with
-    -- what the limit leaves room for added.
-    select coalesce(array_agg(u.s order by u.s) filter (where u.s <> excluded.seconds[1]), '{}') || excluded.seconds[1],
-      coalesce(array_agg(u.c order by u.s) filter (where u.s <> excluded.seconds[1]), '{}')
-        || (coalesce(sum(u.c) filter (where u.s = excluded.seconds[1]), 0) + least(excluded.taken, $2::int - coalesce(sum(u.c), 0)))::int,
-      least(excluded.taken, $2::int - coalesce(sum(u.c), 0))::int
-    from unnest(w.seconds, w.counts) as u(s, c) where u.s > excluded.seconds[1] - 3600)
-  where (select coalesce(sum(u.c), 0) from unnest(w.seconds, w.counts) as u(s, c) where u.s > excluded.seconds[1] - 3600) < $2::int
+  insert into apply_windows as w (phone, seconds, upto, dropped, taken)
+  select proposer, array[at], array[least(n, $2::int)], 0, least(n, $2::int) from callers order by proposer
+  on conflict (phone) do update set (seconds, upto, dropped, taken) = (
+    -- k: how many of the row's seconds left the hour (a binary search over them); the caller's
+    -- applications in the hour: the newest running count less the one of the k-th second. The
+    -- seconds that left go; this second's applications are added to its pair, or make a new one.
+    select case when x.take = 0 or x.merge then x.seconds else x.seconds || x.at end,
+      case when x.take = 0 then x.upto
+        when x.merge then x.upto[:cardinality(x.upto) - 1] || (x.last + x.take)
+        else x.upto || (x.last + x.take) end,
+      x.dropped, x.take
+    from (
+      select w.seconds[k.k + 1:] as seconds, w.upto[k.k + 1:] as upto, k.at, k.last, k.dropped,
+        w.seconds[cardinality(w.seconds)] = k.at as merge,
+        greatest(0, least(excluded.taken, $2::int - (k.last - k.dropped)))::int as take
+      from (
+        select b.k, b.at, coalesce(w.upto[cardinality(w.upto)], w.dropped) as last,
+          case when b.k = 0 then w.dropped else w.upto[b.k] end as dropped
+        from (
+          -- A clock behind another replica's adds to the newest second, so the seconds stay sorted.
+          select a.at, width_bucket(a.at - 3600, w.seconds) as k
+          from (select greatest(excluded.seconds[1], coalesce(w.seconds[cardinality(w.seconds)], 0)) as at) a
+        ) b
+      ) k
+    ) x)
   returning w.phone, w.taken
 ), ids as materialized (
   select i.*, nextval('applications_id_seq') as id
@@ -196,7 +210,7 @@ select input.ord, ids.id from input left join ids on ids.ord = input.ord`,
 
 const APPLY_WINDOW: Statement = {
   name: 'laifang_apply_window',
-  text: `select seconds, counts from apply_windows where phone = $1`,
+  text: `select seconds, upto, dropped from apply_windows where phone = $1`,
 };
 
 /** A caller's applications per second (apply_windows). */
@@ -289,8 +303,11 @@ export const applicationRepo = {
 
   /** The caller's applications per second of about the last hour (see limitedAt). */
   async windowOf(database: Database, phone: string): Promise<ApplyWindow> {
-    const [row] = await database.query<{ seconds: Array<string | number>; counts: Array<string | number> }>(APPLY_WINDOW, [phone]);
-    return { seconds: (row?.seconds ?? []).map(Number), counts: (row?.counts ?? []).map(Number) };
+    const [row] = await database.query<{ seconds: Array<string | number>; upto: Array<string | number>; dropped: string | number }>(APPLY_WINDOW, [phone]);
+    if (!row) return { seconds: [], counts: [] };
+    // Each second's own count: its running count less the one before it.
+    const upto = row.upto.map(Number);
+    return { seconds: row.seconds.map(Number), counts: upto.map((n, i) => n - (i === 0 ? Number(row.dropped) : upto[i - 1]!)) };
   },
 
   async findById(db: Db, id: number, opts: { forUpdate?: boolean } = {}): Promise<ApplicationRecord | null> {
