@@ -155,16 +155,24 @@ describe('sign-in refusals', () => {
   });
 
   it('too early (beyond the lead time) and after the window: 409', async () => {
-    const later = await invite(d, { companions: 0, hoursFromNow: 3 });
-    const early = await signin(d, later.visitor.phone);
-    expectFailure(early, 409, 'CONFLICT');
-    expect(early.body.err_msg).toContain('30 分钟');
-    const short = await invite(d, { companions: 0, hoursFromNow: 0.05, lengthHours: 0.1 });
-    d.clock.advance(3600);
+    // 10:00 in China, so that three hours on is still today there (the kiosk's "today"; from
+    // 21:00 on, a visit three hours away is tomorrow's: 404).
+    const toMorning = (((10 * 3600 - ((d.clock.nowSeconds() + 8 * 3600) % 86_400)) % 86_400) + 86_400) % 86_400;
+    d.clock.advance(toMorning);
     try {
-      expectFailure(await signin(d, short.visitor.phone), 409, 'CONFLICT', '访问时间已结束');
+      const later = await invite(d, { companions: 0, hoursFromNow: 3 });
+      const early = await signin(d, later.visitor.phone);
+      expectFailure(early, 409, 'CONFLICT');
+      expect(early.body.err_msg).toContain('30 分钟');
+      const short = await invite(d, { companions: 0, hoursFromNow: 0.05, lengthHours: 0.1 });
+      d.clock.advance(3600);
+      try {
+        expectFailure(await signin(d, short.visitor.phone), 409, 'CONFLICT', '访问时间已结束');
+      } finally {
+        d.clock.advance(-3600);
+      }
     } finally {
-      d.clock.advance(-3600);
+      d.clock.advance(-toMorning);
     }
   });
 
