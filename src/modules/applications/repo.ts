@@ -153,28 +153,22 @@ const CREATE_APPLICATIONS: Statement = {
   insert into apply_windows as w (phone, seconds, upto, dropped, taken)
   select proposer, array[at], array[least(n, $2::int)], 0, least(n, $2::int) from callers order by proposer
   on conflict (phone) do update set (seconds, upto, dropped, taken) = (
-    -- k: how many of the row's seconds left the hour (a binary search over them); the caller's
-    -- applications in the hour: the newest running count less the one of the k-th second. The
-    -- seconds that left go; this second's applications are added to its pair, or make a new one.
-    select case when x.take = 0 or x.merge then x.seconds else x.seconds || x.at end,
-      case when x.take = 0 then x.upto
-        when x.merge then x.upto[:cardinality(x.upto) - 1] || (x.last + x.take)
-        else x.upto || (x.last + x.take) end,
-      x.dropped, x.take
-    from (
-      select w.seconds[k.k + 1:] as seconds, w.upto[k.k + 1:] as upto, k.at, k.last, k.dropped,
-        w.seconds[cardinality(w.seconds)] = k.at as merge,
-        greatest(0, least(excluded.taken, $2::int - (k.last - k.dropped)))::int as take
-      from (
-        select b.k, b.at, coalesce(w.upto[cardinality(w.upto)], w.dropped) as last,
-          case when b.k = 0 then w.dropped else w.upto[b.k] end as dropped
-        from (
-          -- A clock behind another replica's adds to the newest second, so the seconds stay sorted.
-          select a.at, width_bucket(a.at - 3600, w.seconds) as k
-          from (select greatest(excluded.seconds[1], coalesce(w.seconds[cardinality(w.seconds)], 0)) as at) a
-        ) b
-      ) k
-    ) x)
+    -- In steps: the second it is now (a clock behind another replica's adds to the newest second,
+    -- so the seconds stay sorted); k, how many of the row's seconds left the hour (a binary
+    -- search over them); the running counts before the hour and at its newest second; what the
+    -- limit leaves room for. The seconds that left go; this second's applications are added to
+    -- its pair, or make a new one.
+    select case when t.take = 0 or t.merge then w.seconds[b.k + 1:] else w.seconds[b.k + 1:] || a.at end,
+      case when t.take = 0 then w.upto[b.k + 1:]
+        when t.merge then w.upto[b.k + 1:cardinality(w.upto) - 1] || (c.last + t.take)
+        else w.upto[b.k + 1:] || (c.last + t.take) end,
+      c.dropped, t.take
+    from (select greatest(excluded.seconds[1], coalesce(w.seconds[cardinality(w.seconds)], 0)) as at) a
+      cross join lateral (select width_bucket(a.at - 3600, w.seconds) as k) b
+      cross join lateral (select case when b.k = 0 then w.dropped else w.upto[b.k] end as dropped,
+        coalesce(w.upto[cardinality(w.upto)], w.dropped) as last) c
+      cross join lateral (select greatest(0, least(excluded.taken, $2::int - (c.last - c.dropped)))::int as take,
+        w.seconds[cardinality(w.seconds)] = a.at as merge) t)
   returning w.phone, w.taken
 ), ids as materialized (
   select i.*, nextval('applications_id_seq') as id
