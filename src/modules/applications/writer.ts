@@ -22,8 +22,8 @@ function isKeyTaken(err: unknown): boolean {
 
 /**
  * Writes applications in batches: the applications that arrive while a statement runs are written
- * together by the next one (repo.createBatch), one statement at a time (two in flight measured
- * slower on 2 cores: smaller batches, more commits). Nothing waits for a batch to fill: at low
+ * together by the next one (repo.createBatch), one statement at a time (two in flight were not
+ * faster on 2 cores: bench/RESULTS.md, sixth and seventh passes). Nothing waits for a batch to fill: at low
  * load every application is its own statement at once; under load one statement, one round trip
  * and one commit serve many. Each application is answered only after the statement that wrote it
  * committed, and one caller's applications are written in arrival order (a batch may hold several
