@@ -135,11 +135,12 @@ describe('SIGKILL right after answering', () => {
      * an answer and not between an earlier message's send and its record (a message whose
      * provider answered and whose outcome was not yet recorded is sent again, by design:
      * src/jobs/notify-worker.ts). On a loaded machine the kill used to land there now and then.
+     * `graceMs`: how long after the last expected message anything still in flight may show up.
      */
-    const startAndSettle = async (): Promise<void> => {
+    const startAndSettle = async (graceMs = 1000): Promise<void> => {
       await startService();
-      await waitFor(() => sims.sms.messages().length >= expectedSms && sims.cloud.messages().length >= expectedWechat, `the ${expectedSms} SMS and ${expectedWechat} WeChat messages so far`, 60_000);
-      await new Promise((r) => setTimeout(r, 1000));
+      await waitFor(() => sims.sms.messages().length >= expectedSms && sims.cloud.messages().length >= expectedWechat, `${expectedSms} SMS and ${expectedWechat} WeChat messages`, 60_000);
+      await new Promise((r) => setTimeout(r, graceMs));
     };
     for (let round = 0; round < ROUNDS; round++) {
       await startAndSettle();
@@ -174,10 +175,8 @@ describe('SIGKILL right after answering', () => {
       expectedWechat += 1;
     }
 
-    await startService();
-    await waitFor(() => sims.sms.messages().length >= expectedSms && sims.cloud.messages().length >= expectedWechat, `${expectedSms} SMS and ${expectedWechat} WeChat messages`, 60_000);
     // Anything still in flight would show up now: give it a moment, then count exactly.
-    await new Promise((r) => setTimeout(r, 1500));
+    await startAndSettle(1500);
     const outIds = sims.sms.messages().map((m) => m.out_id);
     expect(new Set(outIds).size).toBe(outIds.length);
     expect(outIds).toHaveLength(expectedSms);
