@@ -13,5 +13,8 @@ export default tseslint.config(
   },
   // Tests read JSON answers loosely; the assertions are the type checks there.
   { files: ['test/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
-  { files: ['src/config.ts', 'test/**', 'bench/**', 'vitest.config.ts', 'drizzle.config.ts', 'src/main.ts', 'src/db/migrate-cli.ts', 'scripts/**'], rules: { 'no-restricted-properties': 'off', 'no-console': 'off' } },
+  {
+    files: ['src/config.ts', 'test/**', 'bench/**', 'vitest.config.ts', 'drizzle.config.ts', 'src/main.ts', 'src/db/migrate-cli.ts', 'scripts/**'],
+    rules: { 'no-restricted-properties': 'off', 'no-console': 'off' },
+  },
 );

@@ -96,7 +96,10 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
 /** Real sessions: bind in the cloud simulator, an OAuth code, POST /v1/session over HTTP. */
 async function mintSessions(service: Child, sims: Child, pairs: Array<[string, string]>): Promise<Caller[]> {
   await sims.call('bind', pairs);
-  const codes = await sims.call<string[]>('codes', pairs.map((p) => p[0]));
+  const codes = await sims.call<string[]>(
+    'codes',
+    pairs.map((p) => p[0]),
+  );
   const tokens = await mapLimit(codes, 16, async (code) => {
     const res = await fetch(`${service.url}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
     const body = (await res.json()) as { data?: { token: string } };
@@ -161,17 +164,32 @@ function markdown(r: Report): string {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...r.runs.map(
       (x) =>
-        `| ${x.name} | ${fmt(x.rps, 0)} | ${ratio(x.rps, base?.rps)} | ${fmt(x.p50)} | ${ratio(x.p50, base?.p50)} | ${fmt(x.p99)} | ${ratio(x.p99, base?.p99)} | ${x.failed} | ${x.eventLoop === undefined ? '–' : `${fmt(x.eventLoop * 100, 0)}%`} | ${fmt(x.cpu.server, 2)} / ${fmt(x.cpu.postgres, 2)} / ${fmt(x.cpu.loadgen, 2)} / ${fmt(x.cpu.other, 2)} | ${x.upstreamPerRequest ? Object.entries(x.upstreamPerRequest).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ') : ''} |`,
+        `| ${x.name} | ${fmt(x.rps, 0)} | ${ratio(x.rps, base?.rps)} | ${fmt(x.p50)} | ${ratio(x.p50, base?.p50)} | ${fmt(x.p99)} | ${ratio(x.p99, base?.p99)} | ${x.failed} | ${x.eventLoop === undefined ? '–' : `${fmt(x.eventLoop * 100, 0)}%`} | ${fmt(x.cpu.server, 2)} / ${fmt(x.cpu.postgres, 2)} / ${fmt(x.cpu.loadgen, 2)} / ${fmt(x.cpu.other, 2)} | ${
+          x.upstreamPerRequest
+            ? Object.entries(x.upstreamPerRequest)
+                .filter(([, v]) => v > 0)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')
+            : ''
+        } |`,
     ),
   ];
   const drains = r.runs.filter((x) => x.outbox);
   if (drains.length) {
     lines.push('', '| run | messages in the outbox when the load stopped | all sent after s |', '|---|---:|---:|');
-    for (const x of drains) lines.push(`| ${x.name} | ${x.outbox!.pendingAtEnd} | ${x.outbox!.drainedSeconds === null ? 'not within 300' : fmt(x.outbox!.drainedSeconds, 1)} |`);
+    for (const x of drains)
+      lines.push(`| ${x.name} | ${x.outbox!.pendingAtEnd} | ${x.outbox!.drainedSeconds === null ? 'not within 300' : fmt(x.outbox!.drainedSeconds, 1)} |`);
   }
   if (r.dispatch.length) {
-    lines.push('', '| dispatch | messages | queued in s | all recorded in s | messages/s | outcomes | CPU cores: service / simulators |', '|---|---:|---:|---:|---:|---|---|');
-    for (const d of r.dispatch) lines.push(`| ${d.name} | ${d.messages} | ${fmt(d.queueSeconds, 2)} | ${fmt(d.seconds, 2)} | ${fmt(d.perSecond, 0)} | ${JSON.stringify(d.statuses)} | ${fmt(d.cpu.service, 2)} / ${d.cpu.sims === null ? 'in the service' : fmt(d.cpu.sims, 2)} |`);
+    lines.push(
+      '',
+      '| dispatch | messages | queued in s | all recorded in s | messages/s | outcomes | CPU cores: service / simulators |',
+      '|---|---:|---:|---:|---:|---|---|',
+    );
+    for (const d of r.dispatch)
+      lines.push(
+        `| ${d.name} | ${d.messages} | ${fmt(d.queueSeconds, 2)} | ${fmt(d.seconds, 2)} | ${fmt(d.perSecond, 0)} | ${JSON.stringify(d.statuses)} | ${fmt(d.cpu.service, 2)} / ${d.cpu.sims === null ? 'in the service' : fmt(d.cpu.sims, 2)} |`,
+      );
   }
   if (r.traces.length) {
     lines.push('', '| route | SQL statements per request |', '|---|---:|');
@@ -179,13 +197,28 @@ function markdown(r: Report): string {
   }
   if (r.coldStart) {
     const c = r.coldStart;
-    lines.push('', `Embedded (PGlite, ${c.applications} applications): spawn → /healthz 200 (modules loaded, listening) → /readyz 200 (database open, migrated, queue started)`, '', '| mode | healthz ms | ready ms | RSS MB | peak RSS MB |', '|---|---:|---:|---:|---:|');
+    lines.push(
+      '',
+      `Embedded (PGlite, ${c.applications} applications): spawn → /healthz 200 (modules loaded, listening) → /readyz 200 (database open, migrated, queue started)`,
+      '',
+      '| mode | healthz ms | ready ms | RSS MB | peak RSS MB |',
+      '|---|---:|---:|---:|---:|',
+    );
     for (const x of c.runs) lines.push(`| ${x.mode} | ${x.healthzMs} | ${x.readyMs} | ${x.rssMb} | ${x.peakMb} |`);
-    if (c.afterLoad) lines.push(`| after ${c.afterLoad.load.seconds} s of GET /v1/visit/records (${fmt(c.afterLoad.load.rps, 0)} req/s, p99 ${fmt(c.afterLoad.load.p99)} ms) | | | ${c.afterLoad.rssMb} | ${c.afterLoad.peakMb} |`);
+    if (c.afterLoad)
+      lines.push(
+        `| after ${c.afterLoad.load.seconds} s of GET /v1/visit/records (${fmt(c.afterLoad.load.rps, 0)} req/s, p99 ${fmt(c.afterLoad.load.p99)} ms) | | | ${c.afterLoad.rssMb} | ${c.afterLoad.peakMb} |`,
+      );
     for (const p of c.probes) lines.push(`| ${p.what} | | ${p.ms} | ${p.rssMb} | ${p.peakMb} |`);
   }
   for (const p of r.profiles) {
-    lines.push('', `Profile of the ${p.name === 'baseline' ? 'baseline' : 'service'} process under ${p.name} (main thread ${fmt(p.summary.busy * 100, 0)}% busy): ${p.summary.categories.slice(0, 8).map((c) => `${c.name} ${fmt(c.share * 100, 0)}%`).join(', ')}`);
+    lines.push(
+      '',
+      `Profile of the ${p.name === 'baseline' ? 'baseline' : 'service'} process under ${p.name} (main thread ${fmt(p.summary.busy * 100, 0)}% busy): ${p.summary.categories
+        .slice(0, 8)
+        .map((c) => `${c.name} ${fmt(c.share * 100, 0)}%`)
+        .join(', ')}`,
+    );
   }
   return lines.join('\n');
 }
@@ -220,7 +253,12 @@ async function main(): Promise<void> {
   if (!(duration > 0 && duration <= 120) || !(connections > 0 && connections <= 1000)) throw new Error('--duration is 1–120 s, --connections 1–1000');
   setQuietWait(Number(values['quiet-wait']));
   const only = values.only ? new Set(values.only.split(',')) : null;
-  const serviceEnv = Object.fromEntries((values['service-env'] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const serviceEnv = Object.fromEntries(
+    (values['service-env'] ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
   nobodySends = serviceEnv.NOTIFY_SEND === 'false';
   const want = (name: string) => !only || only.has(name);
   const sessionSecret = randomSecret();
@@ -244,7 +282,13 @@ async function main(): Promise<void> {
   let simsEndpoints: SimEndpoints | undefined;
   const report: Report = {
     date: new Date().toISOString(),
-    machine: { nproc: cpus().length, cpu: cpus()[0]?.model ?? '?', memGb: Math.round(Number(readFileSync('/proc/meminfo', 'utf8').match(/MemTotal:\s+(\d+)/)?.[1] ?? 0) / 2 ** 20), node: process.version, postgres: '' },
+    machine: {
+      nproc: cpus().length,
+      cpu: cpus()[0]?.model ?? '?',
+      memGb: Math.round(Number(readFileSync('/proc/meminfo', 'utf8').match(/MemTotal:\s+(\d+)/)?.[1] ?? 0) / 2 ** 20),
+      node: process.version,
+      postgres: '',
+    },
     database: { name, applications: 0, people: 0, bytes: 0, generatedSeconds },
     options: { duration, connections, callers: callersWanted, dispatch: dispatchMessages, only: values.only ?? null, sims: values.sims, serviceEnv },
     runs: [],
@@ -275,9 +319,14 @@ async function main(): Promise<void> {
       simsChild = await startChild({ role: 'sims', databaseUrl: url });
       simsEndpoints = await simsChild.call<SimEndpoints>('endpoints');
     } else if (values.sims !== 'in-process') throw new Error('--sims is in-process or separate');
-    [baseline, service] = await Promise.all([startChild({ role: 'baseline', databaseUrl: url }), startChild({ role: 'service', databaseUrl: url, sims: simsEndpoints, env: { SESSION_SECRET: sessionSecret, ...serviceEnv } })]);
+    [baseline, service] = await Promise.all([
+      startChild({ role: 'baseline', databaseUrl: url }),
+      startChild({ role: 'service', databaseUrl: url, sims: simsEndpoints, env: { SESSION_SECRET: sessionSecret, ...serviceEnv } }),
+    ]);
     const sims = simsChild ?? service;
-    console.log(`baseline ${baseline.url} (pid ${baseline.pid}), service ${service.url} (pid ${service.pid}), simulators ${simsChild ? `pid ${simsChild.pid}` : 'in the service process'}`);
+    console.log(
+      `baseline ${baseline.url} (pid ${baseline.pid}), service ${service.url} (pid ${service.pid}), simulators ${simsChild ? `pid ${simsChild.pid}` : 'in the service process'}`,
+    );
 
     // Hosts the binding route can find in Koala: the busiest ones, as employees.
     const staffCount = Math.min(100, shape.hosts);
@@ -285,11 +334,27 @@ async function main(): Promise<void> {
       'addEmployees',
       Array.from({ length: staffCount }, (_, h) => ({ name: hostName(h), phone: hostPhone(h), department: '研发部' })),
     );
-    const involved = await mintSessions(service, sims, sample.involved.map((p, i) => [`bench-r-${i}`, p]));
-    const proposers = await mintSessions(service, sims, sample.proposers.map((p, i) => [`bench-a-${i}`, p]));
-    const staff = await mintSessions(service, sims, Array.from({ length: staffCount }, (_, h) => [`bench-s-${h}`, hostPhone(h)]));
+    const involved = await mintSessions(
+      service,
+      sims,
+      sample.involved.map((p, i) => [`bench-r-${i}`, p]),
+    );
+    const proposers = await mintSessions(
+      service,
+      sims,
+      sample.proposers.map((p, i) => [`bench-a-${i}`, p]),
+    );
+    const staff = await mintSessions(
+      service,
+      sims,
+      Array.from({ length: staffCount }, (_, h) => [`bench-s-${h}`, hostPhone(h)]),
+    );
     const demoStaff = ['13800000001', '13800000002', '13800000003', '13800000004', '13800000005', '13800000006'];
-    const appliers = await mintSessions(service, sims, demoStaff.map((p, i) => [`bench-apply-${i}`, p]));
+    const appliers = await mintSessions(
+      service,
+      sims,
+      demoStaff.map((p, i) => [`bench-apply-${i}`, p]),
+    );
     console.log(`sessions: ${involved.length} involved, ${proposers.length} proposers, ${staff.length} staff, ${appliers.length} demo staff`);
 
     // The requests of each measurement.
@@ -306,7 +371,16 @@ async function main(): Promise<void> {
           method: 'POST',
           path: '/v1/subject',
           headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ name: `访客${seq}`, phone: String(visitorBase + seq), interviewee: '员工', interviewee_phone: c.phone, start_time: start, end_time: start + 7200, purpose: 2, come_from: '压测公司' }),
+          body: JSON.stringify({
+            name: `访客${seq}`,
+            phone: String(visitorBase + seq),
+            interviewee: '员工',
+            interviewee_phone: c.phone,
+            start_time: start,
+            end_time: start + 7200,
+            purpose: 2,
+            come_from: '压测公司',
+          }),
         };
       },
     });
@@ -314,15 +388,33 @@ async function main(): Promise<void> {
       baseline: { target: baseline, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/records?phone=${pick(involved).phone}` }) }] },
       records: {
         target: service,
-        requests: [{ method: 'GET', setupRequest: (req) => { const c = pick(involved); return { ...req, path: `/v1/visit/records?phone=${c.phone}&page=1&size=5`, headers: { authorization: `Bearer ${c.token}` } }; } }],
+        requests: [
+          {
+            method: 'GET',
+            setupRequest: (req) => {
+              const c = pick(involved);
+              return { ...req, path: `/v1/visit/records?phone=${c.phone}&page=1&size=5`, headers: { authorization: `Bearer ${c.token}` } };
+            },
+          },
+        ],
       },
       'auth-records': {
         target: service,
-        requests: [{ method: 'GET', setupRequest: (req) => { const c = pick(proposers); return { ...req, path: `/v1/auth/records?proposer=${c.phone}&page=1&size=5`, headers: { authorization: `Bearer ${c.token}` } }; } }],
+        requests: [
+          {
+            method: 'GET',
+            setupRequest: (req) => {
+              const c = pick(proposers);
+              return { ...req, path: `/v1/auth/records?proposer=${c.phone}&page=1&size=5`, headers: { authorization: `Bearer ${c.token}` } };
+            },
+          },
+        ],
       },
       binding: {
         target: service,
-        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: '/v1/subject/binding', headers: { authorization: `Bearer ${pick(staff).token}` } }) }],
+        requests: [
+          { method: 'GET', setupRequest: (req) => ({ ...req, path: '/v1/subject/binding', headers: { authorization: `Bearer ${pick(staff).token}` } }) },
+        ],
       },
       // One caller each (APPLY_PER_HOUR counts a caller's last hour), so both start from the same history.
       apply: { target: service, requests: [applyRequest(appliers.slice(0, 1))] },
@@ -353,7 +445,9 @@ async function main(): Promise<void> {
       res.eventLoop = (elu1.active - elu0.active) / Math.max(1, elu1.active - elu0.active + elu1.idle - elu0.idle);
       if (before) {
         const after = await sims.call<Record<string, number>>('simStats');
-        res.upstreamPerRequest = Object.fromEntries(Object.keys(after).map((k) => [k, Math.round(((after[k]! - before[k]!) / Math.max(1, res.ok)) * 100) / 100]));
+        res.upstreamPerRequest = Object.fromEntries(
+          Object.keys(after).map((k) => [k, Math.round(((after[k]! - before[k]!) / Math.max(1, res.ok)) * 100) / 100]),
+        );
       }
       if (run.startsWith('apply') && !nobodySends && seconds === duration && !label.startsWith('profiled')) {
         // Sending gives way to requests (NOTIFY_YIELD_AT): what waited in the outbox, and when it was all sent.
@@ -361,10 +455,14 @@ async function main(): Promise<void> {
         const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from notifications where status = 'pending'`);
         const drained = await waitForNotifications(db, 'true', 300_000);
         res.outbox = { pendingAtEnd: rows[0]!.n, drainedSeconds: drained ? (performance.now() - t0) / 1000 : null };
-        console.log(`  ${''.padEnd(28)} outbox at the end: ${res.outbox.pendingAtEnd} messages, all sent ${drained ? `${fmt(res.outbox.drainedSeconds!, 1)} s` : 'not within 300 s'} later`);
+        console.log(
+          `  ${''.padEnd(28)} outbox at the end: ${res.outbox.pendingAtEnd} messages, all sent ${drained ? `${fmt(res.outbox.drainedSeconds!, 1)} s` : 'not within 300 s'} later`,
+        );
       }
       const bad = res.failed > 0 ? `  ← ${res.failed} FAILED ${JSON.stringify(res.statusCodes)}` : '';
-      console.log(`  ${label.padEnd(28)} ${fmt(res.rps, 0).padStart(6)} req/s  p50 ${fmt(res.p50).padStart(6)} ms  p99 ${fmt(res.p99).padStart(6)} ms  loop ${fmt(res.eventLoop ?? NaN, 2)}  cpu svc ${fmt(res.cpu.server, 2)} pg ${fmt(res.cpu.postgres, 2)} lg ${fmt(res.cpu.loadgen, 2)} other ${fmt(res.cpu.other, 2)}${bad}`);
+      console.log(
+        `  ${label.padEnd(28)} ${fmt(res.rps, 0).padStart(6)} req/s  p50 ${fmt(res.p50).padStart(6)} ms  p99 ${fmt(res.p99).padStart(6)} ms  loop ${fmt(res.eventLoop ?? NaN, 2)}  cpu svc ${fmt(res.cpu.server, 2)} pg ${fmt(res.cpu.postgres, 2)} lg ${fmt(res.cpu.loadgen, 2)} other ${fmt(res.cpu.other, 2)}${bad}`,
+      );
       return res;
     };
 
@@ -380,15 +478,53 @@ async function main(): Promise<void> {
 
     // Statements per request, with their text (for EXPLAIN below): a few sequential requests each.
     const traced: Array<[string, () => Promise<Response>]> = [
-      ['GET /v1/visit/records', () => { const c = pick(involved); return fetch(`${service!.url}/v1/visit/records?phone=${c.phone}&page=1&size=5`, { headers: { authorization: `Bearer ${c.token}` } }); }],
-      ['GET /v1/auth/records', () => { const c = pick(proposers); return fetch(`${service!.url}/v1/auth/records?proposer=${c.phone}&page=1&size=5`, { headers: { authorization: `Bearer ${c.token}` } }); }],
+      [
+        'GET /v1/visit/records',
+        () => {
+          const c = pick(involved);
+          return fetch(`${service!.url}/v1/visit/records?phone=${c.phone}&page=1&size=5`, { headers: { authorization: `Bearer ${c.token}` } });
+        },
+      ],
+      [
+        'GET /v1/auth/records',
+        () => {
+          const c = pick(proposers);
+          return fetch(`${service!.url}/v1/auth/records?proposer=${c.phone}&page=1&size=5`, { headers: { authorization: `Bearer ${c.token}` } });
+        },
+      ],
       ['GET /v1/subject/binding', () => fetch(`${service!.url}/v1/subject/binding`, { headers: { authorization: `Bearer ${pick(staff).token}` } })],
-      ['POST /v1/subject', () => { const s = Math.floor(Date.now() / 1000) + 3600; const seq = visitorSeq++; return fetch(`${service!.url}/v1/subject`, { method: 'POST', headers: { authorization: `Bearer ${appliers[0]!.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: `访客${seq}`, phone: String(visitorBase + seq), interviewee: '员工', interviewee_phone: appliers[0]!.phone, start_time: s, end_time: s + 7200, purpose: 2 }) }); }],
+      [
+        'POST /v1/subject',
+        () => {
+          const s = Math.floor(Date.now() / 1000) + 3600;
+          const seq = visitorSeq++;
+          return fetch(`${service!.url}/v1/subject`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${appliers[0]!.token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({
+              name: `访客${seq}`,
+              phone: String(visitorBase + seq),
+              interviewee: '员工',
+              interviewee_phone: appliers[0]!.phone,
+              start_time: s,
+              end_time: s + 7200,
+              purpose: 2,
+            }),
+          });
+        },
+      ],
     ];
     let seq = 0;
     const dispatchRun = async (label: string, delayMs: number, svc: Child, simHost: Child) => {
-      const apps = Array.from({ length: Math.ceil(dispatchMessages / 2) }, (_, i) => ({ id: 1 + i, phone: String(16_000_000_000 + (Date.now() % 100_000) * 10_000 + seq++), name: `通知${i}` }));
-      await simHost.call('bind', apps.map((a) => [`notify-${a.phone}`, a.phone]));
+      const apps = Array.from({ length: Math.ceil(dispatchMessages / 2) }, (_, i) => ({
+        id: 1 + i,
+        phone: String(16_000_000_000 + (Date.now() % 100_000) * 10_000 + seq++),
+        name: `通知${i}`,
+      }));
+      await simHost.call(
+        'bind',
+        apps.map((a) => [`notify-${a.phone}`, a.phone]),
+      );
       await simHost.call('fault', { sims: ['sms', 'cloud'], fault: delayMs ? { delayMs } : null });
       await waitForQuiet();
       const cpu0 = { svc: processCpuSeconds(svc.pid), sims: simHost === svc ? 0 : processCpuSeconds(simHost.pid) };
@@ -397,9 +533,15 @@ async function main(): Promise<void> {
       const queued = performance.now();
       const done = await waitForNotifications(db, `id between ${q.minId} and ${q.maxId}`, 300_000);
       const t1 = performance.now();
-      const cpu = { service: (processCpuSeconds(svc.pid) - cpu0.svc) / ((t1 - t0) / 1000), sims: simHost === svc ? null : (processCpuSeconds(simHost.pid) - cpu0.sims) / ((t1 - t0) / 1000) };
+      const cpu = {
+        service: (processCpuSeconds(svc.pid) - cpu0.svc) / ((t1 - t0) / 1000),
+        sims: simHost === svc ? null : (processCpuSeconds(simHost.pid) - cpu0.sims) / ((t1 - t0) / 1000),
+      };
       await simHost.call('fault', { sims: ['sms', 'cloud'], fault: null });
-      const { rows } = await db.query<{ status: string; n: number }>(`select status, count(*)::int as n from notifications where id between $1 and $2 group by 1`, [q.minId, q.maxId]);
+      const { rows } = await db.query<{ status: string; n: number }>(
+        `select status, count(*)::int as n from notifications where id between $1 and $2 group by 1`,
+        [q.minId, q.maxId],
+      );
       const d: DispatchResult = {
         name: label,
         messages: q.ids,
@@ -410,7 +552,9 @@ async function main(): Promise<void> {
         cpu,
       };
       if (!done) d.name += ' (TIMED OUT)';
-      console.log(`  ${label.padEnd(28)} ${d.messages} messages in ${fmt(d.seconds, 2)} s → ${fmt(d.perSecond, 0)}/s ${JSON.stringify(d.statuses)} cpu service ${fmt(cpu.service, 2)}${cpu.sims === null ? '' : ` sims ${fmt(cpu.sims, 2)}`}`);
+      console.log(
+        `  ${label.padEnd(28)} ${d.messages} messages in ${fmt(d.seconds, 2)} s → ${fmt(d.perSecond, 0)}/s ${JSON.stringify(d.statuses)} cpu service ${fmt(cpu.service, 2)}${cpu.sims === null ? '' : ` sims ${fmt(cpu.sims, 2)}`}`,
+      );
       report.dispatch.push(d);
     };
 
@@ -438,7 +582,12 @@ async function main(): Promise<void> {
     }
     counts.sort((a, b) => a.n - b.n);
     const median = counts[Math.floor(counts.length / 2)]!;
-    const heavy = { phone: hostPhone(0), n: Number((await db.query<{ n: number }>('select count(*)::int as n from application_people where phone = $1 and not is_proposer', [hostPhone(0)])).rows[0]!.n) };
+    const heavy = {
+      phone: hostPhone(0),
+      n: Number(
+        (await db.query<{ n: number }>('select count(*)::int as n from application_people where phone = $1 and not is_proposer', [hostPhone(0)])).rows[0]!.n,
+      ),
+    };
     const explain = async (what: string, text: string, values: unknown[], who: { phone: string; n: number }) => {
       const { rows } = await db.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${text}`, values);
       report.explain.push({ what, phone: who.phone, records: who.n, plan: rows.map((r) => r['QUERY PLAN']).join('\n') });
@@ -459,9 +608,19 @@ async function main(): Promise<void> {
       // The same list routes, the service deployed as WEB_CONCURRENCY workers on the same simulators.
       const processes = Number(values.processes);
       if (!(processes >= 2 && processes <= 16)) throw new Error('--processes is 2–16');
-      const clustered = await startCluster({ databaseUrl: url, sims: simsEndpoints ?? (await service.call<SimEndpoints>('endpoints')), sessionSecret, processes, extra: serviceEnv });
+      const clustered = await startCluster({
+        databaseUrl: url,
+        sims: simsEndpoints ?? (await service.call<SimEndpoints>('endpoints')),
+        sessionSecret,
+        processes,
+        extra: serviceEnv,
+      });
       try {
-        for (const [run, like] of [['records-cluster', 'records'], ['auth-records-cluster', 'auth-records'], ['apply-100-staff-cluster', 'apply-100-staff']] as const) {
+        for (const [run, like] of [
+          ['records-cluster', 'records'],
+          ['auth-records-cluster', 'auth-records'],
+          ['apply-100-staff-cluster', 'apply-100-staff'],
+        ] as const) {
           if (!want(run)) continue;
           if (like === 'apply-100-staff') await waitForNotifications(db, 'true', 120_000);
           routes[run] = { target: clustered, requests: routes[like]!.requests };
@@ -498,7 +657,6 @@ async function main(): Promise<void> {
       const where = simsChild ? 'separate process' : 'in-process';
       await dispatchRun(`simulators +100 ms (${where})`, 100, service, sims);
       await dispatchRun(`simulators +0 ms (${where})`, 0, service, sims);
-
     }
 
     // Profiles (separate, shorter runs: profiling slows the process down).
@@ -520,8 +678,15 @@ async function main(): Promise<void> {
         const file = `${OUT}prof/${stamp}-dispatch.cpuprofile`;
         await service.call('profStart');
         await sims.call('fault', { sims: ['sms', 'cloud'], fault: { delayMs: 100 } });
-        const apps = Array.from({ length: 1000 }, (_, i) => ({ id: 1 + i, phone: String(16_900_000_000 + (Date.now() % 10_000) * 10_000 + i), name: `通知${i}` }));
-        await sims.call('bind', apps.map((a) => [`notify-${a.phone}`, a.phone]));
+        const apps = Array.from({ length: 1000 }, (_, i) => ({
+          id: 1 + i,
+          phone: String(16_900_000_000 + (Date.now() % 10_000) * 10_000 + i),
+          name: `通知${i}`,
+        }));
+        await sims.call(
+          'bind',
+          apps.map((a) => [`notify-${a.phone}`, a.phone]),
+        );
         const q = await service.call<{ minId: number; maxId: number }>('queueNotifications', apps);
         await waitForNotifications(db, `id between ${q.minId} and ${q.maxId}`, 120_000);
         await sims.call('fault', { sims: ['sms', 'cloud'], fault: null });
@@ -537,7 +702,12 @@ async function main(): Promise<void> {
       service = null;
       simsChild = null;
       const otherSims = values.sims === 'separate' ? null : await startChild({ role: 'sims', databaseUrl: url });
-      const otherService = await startChild({ role: 'service', databaseUrl: url, sims: otherSims ? await otherSims.call<SimEndpoints>('endpoints') : undefined, env: serviceEnv });
+      const otherService = await startChild({
+        role: 'service',
+        databaseUrl: url,
+        sims: otherSims ? await otherSims.call<SimEndpoints>('endpoints') : undefined,
+        env: serviceEnv,
+      });
       try {
         await dispatchRun(`simulators +100 ms (${otherSims ? 'separate process' : 'in-process'})`, 100, otherService, otherSims ?? otherService);
       } finally {
@@ -564,7 +734,10 @@ async function main(): Promise<void> {
 
   const md = markdown(report);
   writeFileSync(`${OUT}${stamp}.json`, JSON.stringify(report, null, 2));
-  writeFileSync(`${OUT}${stamp}.md`, `${md}\n\n${report.explain.map((e) => `${e.what} for ${e.phone} (${e.records} records):\n\n\`\`\`\n${e.plan}\n\`\`\``).join('\n\n')}\n`);
+  writeFileSync(
+    `${OUT}${stamp}.md`,
+    `${md}\n\n${report.explain.map((e) => `${e.what} for ${e.phone} (${e.records} records):\n\n\`\`\`\n${e.plan}\n\`\`\``).join('\n\n')}\n`,
+  );
   console.log(`\n${md}\n\nwritten: bench/out/${stamp}.json, bench/out/${stamp}.md`);
 }
 

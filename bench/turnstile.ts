@@ -57,7 +57,14 @@ function call(method: string, path: string, body: unknown, authorization?: strin
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, method, path, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...(authorization ? { authorization } : {}) } },
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...(authorization ? { authorization } : {}) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -78,7 +85,15 @@ try {
   const invited = await call(
     'POST',
     '/v1/subject',
-    { name: '王五', phone: '13900000001', interviewee: '张伟', interviewee_phone: '13800000001', start_time: start, end_time: start + 7200, retinues: [{ name: '赵六', phone: '13900000002' }] },
+    {
+      name: '王五',
+      phone: '13900000001',
+      interviewee: '张伟',
+      interviewee_phone: '13800000001',
+      start_time: start,
+      end_time: start + 7200,
+      retinues: [{ name: '赵六', phone: '13900000002' }],
+    },
     `Bearer ${host.body.data?.token ?? ''}`,
   );
   if (invited.status !== 200) throw new Error(`invitation failed: ${JSON.stringify(invited.body)}`);
@@ -104,7 +119,9 @@ try {
   const cpuMsPerCheck = (cpu.user + cpu.system) / 1000 / checks;
   ms.sort((a, b) => a - b);
   const q = (p: number) => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)]!.toFixed(2);
-  console.log(`turnstile (${runtime.database.kind}): ${checks} sequential checks in ${seconds.toFixed(1)} s — p50 ${q(50)} ms, p95 ${q(95)} ms, p99 ${q(99)} ms, max ${ms.at(-1)!.toFixed(2)} ms; CPU ${cpuMsPerCheck.toFixed(2)} ms per check`);
+  console.log(
+    `turnstile (${runtime.database.kind}): ${checks} sequential checks in ${seconds.toFixed(1)} s — p50 ${q(50)} ms, p95 ${q(95)} ms, p99 ${q(99)} ms, max ${ms.at(-1)!.toFixed(2)} ms; CPU ${cpuMsPerCheck.toFixed(2)} ms per check`,
+  );
 } finally {
   agent.destroy();
   await runtime?.close();

@@ -58,17 +58,16 @@ function newestSource() {
 
 /** Every file of a copied directory is in the output. */
 function copied(from, to) {
-  return readdirSync(from, { withFileTypes: true }).every((e) => (e.isDirectory() ? copied(join(from, e.name), join(to, e.name)) : existsSync(join(to, e.name))));
+  return readdirSync(from, { withFileTypes: true }).every((e) =>
+    e.isDirectory() ? copied(join(from, e.name), join(to, e.name)) : existsSync(join(to, e.name)),
+  );
 }
 
 /** Built and complete: the stamp is written last, after the bundles and the copies. */
 function fresh(newest) {
   const stamp = statSync(STAMP, { throwIfNoEntry: false });
   if (!stamp || stamp.mtimeMs < newest) return false;
-  return (
-    Object.keys(ENTRIES).every((name) => existsSync(join(out, `${name}.js`))) &&
-    COPIES.every((c) => copied(c.from, join(out, c.to)))
-  );
+  return Object.keys(ENTRIES).every((name) => existsSync(join(out, `${name}.js`))) && COPIES.every((c) => copied(c.from, join(out, c.to)));
 }
 
 const { newest, newestFile } = newestSource();

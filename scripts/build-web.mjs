@@ -45,7 +45,9 @@ if (!force && existsSync(index) && statSync(index).mtimeMs >= newest && existsSy
   console.log('H5 pages are up to date (web/dist).');
   process.exit(0);
 }
-console.log(force ? 'Building the H5 pages…' : `Building the H5 pages (${existsSync(index) ? `${relative(root, newestFile)} changed` : 'web/dist is missing'})…`);
+console.log(
+  force ? 'Building the H5 pages…' : `Building the H5 pages (${existsSync(index) ? `${relative(root, newestFile)} changed` : 'web/dist is missing'})…`,
+);
 
 let vite;
 try {
@@ -65,4 +67,6 @@ try {
   process.exit(1);
 }
 const size = firstPageJs(dist);
-console.log(`H5 pages built in ${((Date.now() - started) / 1000).toFixed(1)} s: entry JS ${(size.gzipBytes / 1024).toFixed(1)} kB gzipped (${size.files.length} files).`);
+console.log(
+  `H5 pages built in ${((Date.now() - started) / 1000).toFixed(1)} s: entry JS ${(size.gzipBytes / 1024).toFixed(1)} kB gzipped (${size.files.length} files).`,
+);

@@ -97,7 +97,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // No `upgrade-insecure-requests`: served over plain HTTP on a LAN address (a small box beside
   // Koala), it makes the browser fetch the H5 pages' own scripts over HTTPS, and they never load.
-  const security = securityHeaders({ contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'https:', 'http:'], 'upgrade-insecure-requests': null } } });
+  const security = securityHeaders({
+    contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'https:', 'http:'], 'upgrade-insecure-requests': null } },
+  });
   app.addHook('onRequest', (_req, reply, done) => {
     deps.load?.arrived();
     void reply.headers(security);
@@ -145,7 +147,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   if (config.storage.driver === 'local') {
     mkdirSync(config.storage.dir, { recursive: true });
-    await app.register(fastifyStatic, { root: resolve(config.storage.dir), prefix: '/files/', decorateReply: false, index: false, immutable: true, maxAge: '365d' });
+    await app.register(fastifyStatic, {
+      root: resolve(config.storage.dir),
+      prefix: '/files/',
+      decorateReply: false,
+      index: false,
+      immutable: true,
+      maxAge: '365d',
+    });
   }
 
   await registerH5Pages(app);
@@ -153,14 +162,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ code: 0, err_msg: '', data: { status: 'ok' } }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     let ready = deps.isReady();
-    if (ready) ready = await deps.database.ping().then(() => true, () => false);
+    if (ready)
+      ready = await deps.database.ping().then(
+        () => true,
+        () => false,
+      );
     if (!ready) return reply.code(503).send({ code: 503, err_msg: '服务尚未就绪', error: 'UPSTREAM_UNAVAILABLE' });
     return { code: 0, err_msg: '', data: { status: 'ready' } };
   });
 
   const nowSeconds = () => Math.floor(deps.now() / 1000);
   installAuth(app, { tokens: deps.tokens, identity: deps.identity, nowSeconds, devices: deps.adminApi?.devices, admins: deps.adminApi?.accounts });
-  sessionRoutes(app, { oauth: deps.oauth, redeemed: deps.redeemedCodes, tokens: deps.tokens, nowSeconds, devLogin: config.simulated, wechatAppId: config.wechatOAuth?.appId ?? '', smsRequired: config.bindVerifyPhone });
+  sessionRoutes(app, {
+    oauth: deps.oauth,
+    redeemed: deps.redeemedCodes,
+    tokens: deps.tokens,
+    nowSeconds,
+    devLogin: config.simulated,
+    wechatAppId: config.wechatOAuth?.appId ?? '',
+    smsRequired: config.bindVerifyPhone,
+  });
   smsCodeRoutes(app, { smsCodes: deps.smsCodes });
   bindingRoutes(app, { bindings: deps.bindings });
   applicationRoutes(app, { applications: deps.applications, identity: deps.identity, purposes: deps.purposes });

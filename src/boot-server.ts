@@ -25,9 +25,7 @@ export async function listenEarly(port: number, host: string): Promise<BootServe
     res.writeHead(starting ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '2' });
     res.end(
       JSON.stringify(
-        starting
-          ? { code: 0, err_msg: '', data: { status: 'starting' } }
-          : { code: 503, err_msg: '服务正在启动，请稍后再试', error: 'UPSTREAM_UNAVAILABLE' },
+        starting ? { code: 0, err_msg: '', data: { status: 'starting' } } : { code: 503, err_msg: '服务正在启动，请稍后再试', error: 'UPSTREAM_UNAVAILABLE' },
       ),
     );
   });

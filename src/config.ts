@@ -31,8 +31,30 @@ export interface Config {
   firstAdmin: { username: string; password: string } | null;
   storage:
     | { driver: 'local'; dir: string }
-    | { driver: 's3'; endpoint?: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; publicUrl?: string; forcePathStyle: boolean; private: boolean; signedUrlTtlSeconds: number };
-  notify: { send: boolean; yieldAt: number; yieldRate: number; pollingIntervalSeconds: number; retryLimit: number; retryDelaySeconds: number; maxRetryDelaySeconds: number; batchSize: number; expireInSeconds: number; maintenanceIntervalSeconds: number };
+    | {
+        driver: 's3';
+        endpoint?: string;
+        region: string;
+        bucket: string;
+        accessKeyId: string;
+        secretAccessKey: string;
+        publicUrl?: string;
+        forcePathStyle: boolean;
+        private: boolean;
+        signedUrlTtlSeconds: number;
+      };
+  notify: {
+    send: boolean;
+    yieldAt: number;
+    yieldRate: number;
+    pollingIntervalSeconds: number;
+    retryLimit: number;
+    retryDelaySeconds: number;
+    maxRetryDelaySeconds: number;
+    batchSize: number;
+    expireInSeconds: number;
+    maintenanceIntervalSeconds: number;
+  };
   /** How long purposes and a full pass through Koala's employees are trusted before asking again. */
   koalaCacheSeconds: number;
   /** How long a remembered employee is used without re-reading it from Koala (0 = every time). */
@@ -73,7 +95,9 @@ export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
 export class ConfigError extends Error {
   constructor(problems: string[]) {
-    super(`Laifang cannot start: the configuration is not valid.\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee README.md "Configuration" (or api-contract.md §7).`);
+    super(
+      `Laifang cannot start: the configuration is not valid.\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee README.md "Configuration" (or api-contract.md §7).`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -145,7 +169,12 @@ export function loadConfig(env: Env = process.env): Config {
     if (!koalaUrl) problems.push('KOALA_URL is required once any integration is configured (or set none of them to run simulated).');
     else {
       required('KOALA_URL', ['KOALA_USERNAME', 'KOALA_PASSWORD']);
-      koala = { url: koalaUrl, username: get('KOALA_USERNAME') ?? '', password: get('KOALA_PASSWORD') ?? '', timeoutMs: int('KOALA_TIMEOUT_MS', timeoutMs, 100, 120_000) };
+      koala = {
+        url: koalaUrl,
+        username: get('KOALA_USERNAME') ?? '',
+        password: get('KOALA_PASSWORD') ?? '',
+        timeoutMs: int('KOALA_TIMEOUT_MS', timeoutMs, 100, 120_000),
+      };
     }
     if (!cloudUrl) problems.push('WECHAT_CLOUD_URL is required once any integration is configured.');
     else wechatCloud = { url: cloudUrl, timeoutMs };
@@ -203,7 +232,10 @@ export function loadConfig(env: Env = process.env): Config {
   const sessionSecret = get('SESSION_SECRET') ?? null;
   if (sessionSecret !== null && sessionSecret.length < 32) problems.push('SESSION_SECRET must be at least 32 characters (try: openssl rand -hex 32).');
   if (envName === 'production') {
-    if (simulated) problems.push('NODE_ENV=production refuses to run with simulated integrations: set KOALA_URL, WECHAT_CLOUD_URL, WECHAT_APP_ID/SECRET and the Aliyun SMS settings.');
+    if (simulated)
+      problems.push(
+        'NODE_ENV=production refuses to run with simulated integrations: set KOALA_URL, WECHAT_CLOUD_URL, WECHAT_APP_ID/SECRET and the Aliyun SMS settings.',
+      );
     if (!sessionSecret) problems.push('SESSION_SECRET is required in production (try: openssl rand -hex 32).');
   }
 
@@ -283,7 +315,9 @@ function webConcurrency(raw: string | undefined, oneProcess: boolean, problems: 
     return 1;
   }
   if (n > 1 && oneProcess) {
-    problems.push('WEB_CONCURRENCY above 1 needs PostgreSQL (DATABASE_URL=postgres://…) and the real integrations: the embedded database and the simulators live in one process.');
+    problems.push(
+      'WEB_CONCURRENCY above 1 needs PostgreSQL (DATABASE_URL=postgres://…) and the real integrations: the embedded database and the simulators live in one process.',
+    );
     return 1;
   }
   return n;
@@ -295,7 +329,9 @@ function webConcurrency(raw: string | undefined, oneProcess: boolean, problems: 
  */
 function notifySend(send: boolean, oneProcess: boolean, problems: string[]): boolean {
   if (!send && oneProcess) {
-    problems.push('NOTIFY_SEND=false needs PostgreSQL (DATABASE_URL=postgres://…) and the real integrations: another process must send, and the embedded database and the simulators live in this one.');
+    problems.push(
+      'NOTIFY_SEND=false needs PostgreSQL (DATABASE_URL=postgres://…) and the real integrations: another process must send, and the embedded database and the simulators live in this one.',
+    );
     return true;
   }
   return send;
@@ -305,7 +341,10 @@ function notifySend(send: boolean, oneProcess: boolean, problems: string[]): boo
 function corsOrigins(raw: string | undefined, problems: string[]): string[] {
   if (raw === undefined) return [];
   const out: string[] = [];
-  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     try {
       const u = new URL(item);
       if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== item.replace(/\/+$/, '')) throw new Error('not an origin');

@@ -122,7 +122,9 @@ function runPrimary(config: Config): void {
     if (announced || listening < n) return;
     announced = true;
     const host = address.address && address.address !== '0.0.0.0' ? address.address : config.host;
-    console.log(`\nLaifang (来访) is listening on http://${host.includes(':') ? `[${host}]` : host}:${address.port} with ${n} worker processes (WEB_CONCURRENCY)\n  API docs: ${config.publicUrl}/docs   Ready: ${config.publicUrl}/readyz\n`);
+    console.log(
+      `\nLaifang (来访) is listening on http://${host.includes(':') ? `[${host}]` : host}:${address.port} with ${n} worker processes (WEB_CONCURRENCY)\n  API docs: ${config.publicUrl}/docs   Ready: ${config.publicUrl}/readyz\n`,
+    );
   });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {

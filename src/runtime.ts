@@ -126,12 +126,23 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       () => JSON.stringify(servers.current().koala),
       () => {
         const c = servers.current().koala;
-        return createKoalaClient({ baseUrl: c.url, username: c.username, password: c.password, timeoutMs: config.koala?.timeoutMs ?? 5000, logger: logger.child({ upstream: 'koala' }) });
+        return createKoalaClient({
+          baseUrl: c.url,
+          username: c.username,
+          password: c.password,
+          timeoutMs: config.koala?.timeoutMs ?? 5000,
+          logger: logger.child({ upstream: 'koala' }),
+        });
       },
     );
     ports.cloud = livePort(
       () => servers.current().cloudUrl,
-      () => createWechatCloudClient({ baseUrl: servers.current().cloudUrl, timeoutMs: config.wechatCloud?.timeoutMs ?? 5000, logger: logger.child({ upstream: 'wechat-cloud' }) }),
+      () =>
+        createWechatCloudClient({
+          baseUrl: servers.current().cloudUrl,
+          timeoutMs: config.wechatCloud?.timeoutMs ?? 5000,
+          logger: logger.child({ upstream: 'wechat-cloud' }),
+        }),
     );
     // Every SMS (codes and notifications) passes the per-phone and global caps (issue 6).
     const sms = guardSms({ database, sms: ports.sms, caps: config.smsCaps, secret, now });
@@ -175,7 +186,14 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const tokens = createSessionTokens(secret, config.sessionTtlSeconds);
     const redeemedCodes = createRedeemedCodes({ db, secret, now });
     const identity = createIdentity({ cloud: ports.cloud, now });
-    const staff = createStaffDirectory({ db, koala: ports.koala, logger, now, cacheSeconds: config.koalaCacheSeconds, refreshSeconds: config.koalaStaffRefreshSeconds });
+    const staff = createStaffDirectory({
+      db,
+      koala: ports.koala,
+      logger,
+      now,
+      cacheSeconds: config.koalaCacheSeconds,
+      refreshSeconds: config.koalaStaffRefreshSeconds,
+    });
     const avatars = createAvatars({ db, koala: ports.koala, storage, logger, now, secret });
     const purposes = createPurposes({ db, koala: ports.koala, logger, now, cacheSeconds: config.koalaCacheSeconds });
     const smsCodes = createSmsCodes({ db, sms, template: async () => (await templateSettings.current()).sms.verification_code, secret, logger, now });
@@ -185,10 +203,14 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     // only while this replica is listening.
     const pages = new PageCache({ maxBytes: config.recordsCache.maxBytes, ttlMs: config.recordsCache.ttlSeconds * 1000, now });
     if (config.recordsCache.maxBytes > 0) {
-      const listener = await database.listen(RECORDS_CHANNEL, (payload) => pages.onNotification(payload), (on) => {
-        pages.setEnabled(on);
-        if (!on && !closing) logger.warn('records cache off: the database notification connection is down');
-      });
+      const listener = await database.listen(
+        RECORDS_CHANNEL,
+        (payload) => pages.onNotification(payload),
+        (on) => {
+          pages.setEnabled(on);
+          if (!on && !closing) logger.warn('records cache off: the database notification connection is down');
+        },
+      );
       closers.push(() => listener.close());
     }
     const applications = createApplications({
@@ -236,11 +258,31 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     // Admin API and devices (issue 3).
     const devices = createDevices({ db, now, database });
     const admins = createAdminAccounts({ db, tokens: createAdminTokens(secret, 12 * 3600), audit, now });
-    if (config.firstAdmin && (await admins.ensureFirst(config.firstAdmin))) logger.info({ username: config.firstAdmin.username }, 'created the first admin from ADMIN_USERNAME');
-    if (config.simulated && !config.firstAdmin && opts.seedDemoBindings && (await admins.ensureFirst(DEMO_ADMIN))) logger.info({ username: DEMO_ADMIN.username }, 'created the demo admin (simulated mode)');
+    if (config.firstAdmin && (await admins.ensureFirst(config.firstAdmin)))
+      logger.info({ username: config.firstAdmin.username }, 'created the first admin from ADMIN_USERNAME');
+    if (config.simulated && !config.firstAdmin && opts.seedDemoBindings && (await admins.ensureFirst(DEMO_ADMIN)))
+      logger.info({ username: DEMO_ADMIN.username }, 'created the demo admin (simulated mode)');
     const adminApi = { devices, audit, accounts: admins, servers, templates: templateSettings };
 
-    const app = await buildApp({ load, config, logger, database, tokens, redeemedCodes, oauth: ports.oauth, identity, bindings, smsCodes, applications, visits, purposes, now, isReady: () => ready, serverFactory: opts.serverFactory, adminApi });
+    const app = await buildApp({
+      load,
+      config,
+      logger,
+      database,
+      tokens,
+      redeemedCodes,
+      oauth: ports.oauth,
+      identity,
+      bindings,
+      smsCodes,
+      applications,
+      visits,
+      purposes,
+      now,
+      isReady: () => ready,
+      serverFactory: opts.serverFactory,
+      adminApi,
+    });
     closers.push(() => app.close());
     await app.ready();
     ready = true;
@@ -261,9 +303,21 @@ function createPorts(config: Config, sims: Simulators | null, logger: Logger): P
     ? { endpoint: sims.sms.url, accessKeyId: sims.sms.accessKeyId, accessKeySecret: sims.sms.accessKeySecret, signName: '来访', timeoutMs }
     : config.sms!;
   return {
-    koala: createKoalaClient({ baseUrl: koala.url, username: koala.username, password: koala.password, timeoutMs: koala.timeoutMs, logger: logger.child({ upstream: 'koala' }) }),
+    koala: createKoalaClient({
+      baseUrl: koala.url,
+      username: koala.username,
+      password: koala.password,
+      timeoutMs: koala.timeoutMs,
+      logger: logger.child({ upstream: 'koala' }),
+    }),
     cloud: createWechatCloudClient({ baseUrl: cloud.url, timeoutMs: cloud.timeoutMs, logger: logger.child({ upstream: 'wechat-cloud' }) }),
-    oauth: createWechatOAuthClient({ apiUrl: oauth.apiUrl, appId: oauth.appId, appSecret: oauth.appSecret, timeoutMs: oauth.timeoutMs, logger: logger.child({ upstream: 'wechat-oauth' }) }),
+    oauth: createWechatOAuthClient({
+      apiUrl: oauth.apiUrl,
+      appId: oauth.appId,
+      appSecret: oauth.appSecret,
+      timeoutMs: oauth.timeoutMs,
+      logger: logger.child({ upstream: 'wechat-oauth' }),
+    }),
     sms: lazySms({ ...sms, logger: logger.child({ upstream: 'sms' }) }),
   };
 }
@@ -293,13 +347,26 @@ async function createStorage(config: Config): Promise<StoragePort> {
   const s = config.storage;
   if (s.driver === 'local') return createLocalStorage({ dir: s.dir, publicBaseUrl: config.publicUrl });
   const { createS3Storage } = await import('./adapters/storage/s3.js');
-  return createS3Storage({ endpoint: s.endpoint, region: s.region, bucket: s.bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, publicUrl: s.publicUrl, forcePathStyle: s.forcePathStyle, private: s.private, signedUrlTtlSeconds: s.signedUrlTtlSeconds });
+  return createS3Storage({
+    endpoint: s.endpoint,
+    region: s.region,
+    bucket: s.bucket,
+    accessKeyId: s.accessKeyId,
+    secretAccessKey: s.secretAccessKey,
+    publicUrl: s.publicUrl,
+    forcePathStyle: s.forcePathStyle,
+    private: s.private,
+    signedUrlTtlSeconds: s.signedUrlTtlSeconds,
+  });
 }
 
 /** Outside production a secret is generated once per data directory and kept in the database. */
 async function storedSecret(database: Database, now: () => number): Promise<string> {
   const key = 'session_secret';
-  await database.db.insert(appState).values({ key, value: { secret: randomSecret() }, updatedAt: new Date(now()) }).onConflictDoNothing();
+  await database.db
+    .insert(appState)
+    .values({ key, value: { secret: randomSecret() }, updatedAt: new Date(now()) })
+    .onConflictDoNothing();
   const [row] = await database.db.select().from(appState).where(eq(appState.key, key)).limit(1);
   return (row!.value as { secret: string }).secret;
 }

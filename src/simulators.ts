@@ -66,6 +66,11 @@ export function integrationEnv(ep: SimulatorEndpoints): Record<string, string> {
     ALIYUN_ACCESS_KEY_ID: ep.sms.accessKeyId,
     ALIYUN_ACCESS_KEY_SECRET: ep.sms.accessKeySecret,
     SMS_SIGN_NAME: '来访',
-    ...Object.fromEntries(TEMPLATE_NAMES.flatMap((n) => [[`SMS_TPL_${n.toUpperCase()}`, `SMS_TPL_${n.toUpperCase()}`], [`WECHAT_TPL_${n.toUpperCase()}`, `WX_TPL_${n.toUpperCase()}`]])),
+    ...Object.fromEntries(
+      TEMPLATE_NAMES.flatMap((n) => [
+        [`SMS_TPL_${n.toUpperCase()}`, `SMS_TPL_${n.toUpperCase()}`],
+        [`WECHAT_TPL_${n.toUpperCase()}`, `WX_TPL_${n.toUpperCase()}`],
+      ]),
+    ),
   };
 }

@@ -5,7 +5,16 @@ describe('configuration', () => {
   it('runs simulated with nothing configured, with the contract defaults', () => {
     const c = loadConfig({});
     expect(c.simulated).toBe(true);
-    expect(c).toMatchObject({ port: 3000, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:3000', databaseUrl: 'pglite://./data/db', sessionTtlSeconds: 604800, applyPerHour: 20, rateLimitPerMinute: 1200, bindVerifyPhone: true });
+    expect(c).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      publicUrl: 'http://127.0.0.1:3000',
+      databaseUrl: 'pglite://./data/db',
+      sessionTtlSeconds: 604800,
+      applyPerHour: 20,
+      rateLimitPerMinute: 1200,
+      bindVerifyPhone: true,
+    });
     expect(c.storage).toEqual({ driver: 'local', dir: './data/files' });
     // Sending gives way above 200 requests a second, to 50 messages a second.
     expect(c.notify).toMatchObject({ send: true, yieldAt: 200, yieldRate: 50 });
@@ -49,7 +58,15 @@ describe('configuration', () => {
   });
 
   it('reads booleans and the S3 settings', () => {
-    const c = loadConfig({ BIND_VERIFY_PHONE: 'false', STORAGE_DRIVER: 's3', S3_REGION: 'oss-cn-hangzhou', S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's', S3_ENDPOINT: 'https://oss-cn-hangzhou.aliyuncs.com' });
+    const c = loadConfig({
+      BIND_VERIFY_PHONE: 'false',
+      STORAGE_DRIVER: 's3',
+      S3_REGION: 'oss-cn-hangzhou',
+      S3_BUCKET: 'b',
+      S3_ACCESS_KEY_ID: 'k',
+      S3_SECRET_ACCESS_KEY: 's',
+      S3_ENDPOINT: 'https://oss-cn-hangzhou.aliyuncs.com',
+    });
     expect(c.bindVerifyPhone).toBe(false);
     expect(c.storage).toMatchObject({ driver: 's3', bucket: 'b', forcePathStyle: false });
   });

@@ -4,9 +4,16 @@ import vue from '@vitejs/plugin-vue';
 
 /** Vant functions whose styles live under another component's folder. */
 const VANT_FUNCTION_STYLES: Record<string, string> = {
-  showToast: 'toast', showLoadingToast: 'toast', showSuccessToast: 'toast', showFailToast: 'toast', closeToast: 'toast',
-  showDialog: 'dialog', showConfirmDialog: 'dialog', closeDialog: 'dialog',
-  showNotify: 'notify', closeNotify: 'notify',
+  showToast: 'toast',
+  showLoadingToast: 'toast',
+  showSuccessToast: 'toast',
+  showFailToast: 'toast',
+  closeToast: 'toast',
+  showDialog: 'dialog',
+  showConfirmDialog: 'dialog',
+  closeDialog: 'dialog',
+  showNotify: 'notify',
+  closeNotify: 'notify',
   showImagePreview: 'image-preview',
 };
 
@@ -25,7 +32,12 @@ function vantStyles(): Plugin {
       const styles = new Set<string>();
       for (const m of code.matchAll(/import\s*\{([^}]+)\}\s*from\s*['"]vant['"]/g)) {
         for (const raw of (m[1] ?? '').split(',')) {
-          const name = raw.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]?.trim() ?? '';
+          const name =
+            raw
+              .trim()
+              .replace(/^type\s+/, '')
+              .split(/\s+as\s+/)[0]
+              ?.trim() ?? '';
           if (!name || raw.trim().startsWith('type ')) continue;
           const folder = VANT_FUNCTION_STYLES[name] ?? (/^[A-Z]/.test(name) ? kebab(name) : null);
           if (folder) styles.add(`import 'vant/es/${folder}/style/index.mjs';`);

@@ -154,7 +154,12 @@ async function startSims() {
       for (const n of names) all[n].server.setFault(fault);
       return {};
     },
-    simStats: async () => ({ sms: sms.server.received.length, cloud: cloud.server.received.length, koala: koala.server.received.length, oauth: oauth.server.received.length }),
+    simStats: async () => ({
+      sms: sms.server.received.length,
+      cloud: cloud.server.received.length,
+      koala: koala.server.received.length,
+      oauth: oauth.server.received.length,
+    }),
   };
   return { endpoints, handlers, close: () => Promise.all([koala.close(), cloud.close(), oauth.close(), sms.close()]).then(() => {}) };
 }
@@ -209,7 +214,16 @@ async function runService(start: ChildStart): Promise<void> {
         const rows = chunk.flatMap((a) =>
           planNotifications(
             'invitation_created',
-            { kind: 'invitation', name: a.name, phone: a.phone, proposer: '13800000001', interviewee: '张伟', intervieweePhone: '13800000001', startTime, retinues: [] },
+            {
+              kind: 'invitation',
+              name: a.name,
+              phone: a.phone,
+              proposer: '13800000001',
+              interviewee: '张伟',
+              intervieweePhone: '13800000001',
+              startTime,
+              retinues: [],
+            },
             config.templates,
             `${config.publicUrl}/h5/#/records`,
           ).map((n) => ({ applicationId: a.id, event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload, createdAt: at })),

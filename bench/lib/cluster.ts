@@ -28,7 +28,10 @@ async function freePort(): Promise<number> {
  * session secret as the in-process service (so the sessions minted there are valid here).
  * Its CPU is the primary's plus the workers' (bench/lib/load.ts sums a process tree).
  */
-export async function startCluster(o: { databaseUrl: string; sims: SimEndpoints; sessionSecret: string; processes: number; extra?: Record<string, string> }, timeoutMs = 120_000): Promise<Child> {
+export async function startCluster(
+  o: { databaseUrl: string; sims: SimEndpoints; sessionSecret: string; processes: number; extra?: Record<string, string> },
+  timeoutMs = 120_000,
+): Promise<Child> {
   const port = await freePort();
   const storageDir = mkdtempSync(join(tmpdir(), 'laifang-bench-cluster-'));
   const env = {
@@ -43,7 +46,12 @@ export async function startCluster(o: { databaseUrl: string; sims: SimEndpoints;
     if (proc.exitCode !== null) throw new Error(`clustered service exited (${proc.exitCode}) while starting`);
     if (childPids(proc.pid!).length === o.processes) {
       const answers = await Promise.all(
-        Array.from({ length: 4 * o.processes }, () => fetch(`${url}/readyz`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(2000) }).then((r) => r.status, () => 0)),
+        Array.from({ length: 4 * o.processes }, () =>
+          fetch(`${url}/readyz`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(2000) }).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        ),
       );
       if (answers.every((s) => s === 200)) break;
     }

@@ -36,7 +36,11 @@ function npmStartArgs(): string[] {
 /** Runs bench/lib/probe.ts and reads the time and memory it reports. */
 function probe(args: string[]): Promise<{ ms: number; rssMb: number; peakMb: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: REPO, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, args, {
+      cwd: REPO,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', (code) => {
@@ -203,7 +207,11 @@ export async function measureColdStart(opts: { runs: number; applications: numbe
         if (mode === 'integrations' && i === opts.runs - 1 && opts.loadSeconds > 0) {
           const phone = hostPhone(0);
           cloud.bind('bench-embedded', phone);
-          const res = await fetch(`${s.url}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: oauth.issueCode('bench-embedded') }) });
+          const res = await fetch(`${s.url}/v1/session`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ code: oauth.issueCode('bench-embedded') }),
+          });
           const token = ((await res.json()) as { data: { token: string } }).data.token;
           const load = await runLoad({
             name: 'embedded GET /v1/visit/records',

@@ -30,7 +30,8 @@ export function categoryOf(url: string, fn: string): string {
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (m) {
     const pkg = m[1]!;
-    if (/^(fastify|find-my-way|avvio|light-my-request|fast-json-stringify|@fastify\/.*|fast-querystring|secure-json-parse|ajv|typebox)$/.test(pkg)) return `fastify + schemas (${pkg})`;
+    if (/^(fastify|find-my-way|avvio|light-my-request|fast-json-stringify|@fastify\/.*|fast-querystring|secure-json-parse|ajv|typebox)$/.test(pkg))
+      return `fastify + schemas (${pkg})`;
     if (/^(pg|pg-protocol|pg-pool|pg-types|postgres-.*|pgpass)$/.test(pkg)) return 'pg driver';
     if (/^@alicloud|^@darabonba|^httpx|^kitx|^@alibabacloud/.test(pkg)) return 'aliyun sms sdk';
     if (pkg === 'tsx' || pkg === 'esbuild' || pkg === 'get-tsconfig') return 'tsx loader';
@@ -71,9 +72,6 @@ export function summarize(profile: CpuProfile, top = 15): ProfileSummary {
     const key = `${n.callFrame.functionName || '(anonymous)'} ${file}${file ? `:${n.callFrame.lineNumber + 1}` : ''}`;
     fns.set(key, (fns.get(key) ?? 0) + us);
   }
-  const sorted = (m: Map<string, number>) =>
-    [...m]
-      .sort((a, b) => b[1] - a[1])
-      .map(([name, us]) => ({ name, share: busy > 0 ? us / busy : 0 }));
+  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, share: busy > 0 ? us / busy : 0 }));
   return { wallMs: all / 1000, categories: sorted(cats), functions: sorted(fns).slice(0, top), busy: all > 0 ? busy / all : 0 };
 }

@@ -7,7 +7,13 @@ import type { SimEndpoints } from './child.js';
  * service (bench/lib/child.ts) and the clustered one (`src/main.ts` with WEB_CONCURRENCY) use
  * the same.
  */
-export function benchServiceEnv(o: { databaseUrl: string; sims: SimEndpoints; storageDir: string; sessionSecret: string; extra?: Record<string, string> }): Record<string, string> {
+export function benchServiceEnv(o: {
+  databaseUrl: string;
+  sims: SimEndpoints;
+  storageDir: string;
+  sessionSecret: string;
+  extra?: Record<string, string>;
+}): Record<string, string> {
   return {
     NODE_ENV: 'production',
     DATABASE_URL: o.databaseUrl,

@@ -41,7 +41,12 @@ export async function httpCall(system: UpstreamSystem, url: string, opts: HttpCa
 }
 
 /** Binary GET (images) with the same deadline and error mapping. */
-export async function httpGetBytes(system: UpstreamSystem, url: string, timeoutMs: number, maxBytes: number): Promise<{ status: number; contentType: string; body: Buffer }> {
+export async function httpGetBytes(
+  system: UpstreamSystem,
+  url: string,
+  timeoutMs: number,
+  maxBytes: number,
+): Promise<{ status: number; contentType: string; body: Buffer }> {
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });

@@ -66,7 +66,14 @@ export function createSimServer(name: string): SimServer {
   app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
     const path = req.url.split('?')[0] ?? req.url;
     if (path.startsWith('/__sim/')) return;
-    const seen: ReceivedRequest = { method: req.method, path, query: { ...(req.query as object) }, headers: { ...req.headers }, body: req.body, at: Date.now() };
+    const seen: ReceivedRequest = {
+      method: req.method,
+      path,
+      query: { ...(req.query as object) },
+      headers: { ...req.headers },
+      body: req.body,
+      at: Date.now(),
+    };
     received.push(seen);
     const f = faults.find((x) => (!x.path || path.includes(x.path)) && (!x.match || x.match(seen)));
     if (!f) return;
@@ -88,7 +95,14 @@ export function createSimServer(name: string): SimServer {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    unexpected.push({ method: req.method, path: req.url.split('?')[0] ?? req.url, query: { ...(req.query as object) }, headers: { ...req.headers }, body: req.body, at: Date.now() });
+    unexpected.push({
+      method: req.method,
+      path: req.url.split('?')[0] ?? req.url,
+      query: { ...(req.query as object) },
+      headers: { ...req.headers },
+      body: req.body,
+      at: Date.now(),
+    });
     return reply.code(404).send({ code: 404, err_msg: `${name} simulator: no such route ${req.method} ${req.url.split('?')[0]}` });
   });
 

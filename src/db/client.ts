@@ -90,7 +90,11 @@ async function openPglite(location: string): Promise<Database> {
   const client = new PGlite(inMemory ? undefined : location, { startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'] });
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;
-  const run = async (q: { query(t: string, v?: unknown[]): Promise<{ rows: unknown[] }>; exec(t: string): Promise<Array<{ rows: unknown[] }>> }, text: string, values?: unknown[]) => {
+  const run = async (
+    q: { query(t: string, v?: unknown[]): Promise<{ rows: unknown[] }>; exec(t: string): Promise<Array<{ rows: unknown[] }>> },
+    text: string,
+    values?: unknown[],
+  ) => {
     // pg-boss sends multi-statement scripts without parameters; PGlite runs those with exec().
     if (!values || values.length === 0) {
       const results = await q.exec(text);
@@ -197,7 +201,12 @@ const LOCK_TAKEN = Symbol('lock taken');
  */
 async function withSessionLock<T>(pool: pg.Pool, key: number, opts: { wait: true }, work: (conn: pg.PoolClient) => Promise<T>): Promise<T>;
 async function withSessionLock<T>(pool: pg.Pool, key: number, opts: { wait: false }, work: (conn: pg.PoolClient) => Promise<T>): Promise<T | typeof LOCK_TAKEN>;
-async function withSessionLock<T>(pool: pg.Pool, key: number, opts: { wait: boolean }, work: (conn: pg.PoolClient) => Promise<T>): Promise<T | typeof LOCK_TAKEN> {
+async function withSessionLock<T>(
+  pool: pg.Pool,
+  key: number,
+  opts: { wait: boolean },
+  work: (conn: pg.PoolClient) => Promise<T>,
+): Promise<T | typeof LOCK_TAKEN> {
   const conn = await pool.connect();
   try {
     if (opts.wait) await conn.query('select pg_advisory_lock($1)', [key]);
@@ -219,7 +228,12 @@ async function withSessionLock<T>(pool: pg.Pool, key: number, opts: { wait: bool
  * A connection of its own (a pooled one would be handed back, and LISTEN with it). Lost: the
  * listener is told at once (`onState(false)`) and reconnects after 0.5 s, doubling to 30 s.
  */
-async function listenPg(url: string, channel: string, onPayload: (payload: string) => void, onState: (listening: boolean) => void): Promise<{ close(): Promise<void> }> {
+async function listenPg(
+  url: string,
+  channel: string,
+  onPayload: (payload: string) => void,
+  onState: (listening: boolean) => void,
+): Promise<{ close(): Promise<void> }> {
   if (!IDENT.test(channel)) throw new Error(`not a channel name: ${channel}`);
   let closed = false;
   /** The connection in use, and its heartbeat once listening. */
@@ -334,7 +348,8 @@ function sessionClient(tx: Db): unknown {
 const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123])$/;
 const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 /** What node-postgres throws itself when a connection dies or cannot be had in time. */
-const UNAVAILABLE_MESSAGE = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated unexpectedly|the database system is (shutting down|starting up|in recovery mode)/i;
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated unexpectedly|the database system is (shutting down|starting up|in recovery mode)/i;
 
 /**
  * True when an error (or one of its causes: drizzle wraps the driver's error) says the database

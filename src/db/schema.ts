@@ -34,7 +34,9 @@ export const applications = pgTable(
   },
   (t) => [
     // The check-out sweep: visits signed in and not yet out, by the end of their window.
-    index('applications_open_visits_idx').on(t.endTime).where(sql`${t.signinTime} is not null and ${t.signoutTime} is null`),
+    index('applications_open_visits_idx')
+      .on(t.endTime)
+      .where(sql`${t.signinTime} is not null and ${t.signoutTime} is null`),
     // 3.10: "applications I proposed", newest first, paged.
     index('applications_proposer_created_idx').on(t.proposer, t.createdAt.desc(), t.id.desc()),
   ],
@@ -211,7 +213,9 @@ export const notifications = pgTable(
   // A record's messages are found by the leading column of the dedupe index (there is no index
   // on application_id alone: it cost two index entries more per application, issue 5).
   (t) => [
-    index('notifications_due_idx').on(t.dueAt, t.id).where(sql`status = 'pending'`),
+    index('notifications_due_idx')
+      .on(t.dueAt, t.id)
+      .where(sql`status = 'pending'`),
     uniqueIndex('notifications_dedupe_idx').on(t.applicationId, t.event, t.channel, t.phone),
   ],
 );
@@ -297,5 +301,21 @@ export const settings = pgTable('settings', {
   updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
 });
 
-export const schema = { applications, applicationPeople, idempotencyKeys, smsCodes, staffCache, landedFiles, appState, redeemedOAuthCodes, rateCounters, notifications, devices, admins, auditLog, settings, visitPasses };
+export const schema = {
+  applications,
+  applicationPeople,
+  idempotencyKeys,
+  smsCodes,
+  staffCache,
+  landedFiles,
+  appState,
+  redeemedOAuthCodes,
+  rateCounters,
+  notifications,
+  devices,
+  admins,
+  auditLog,
+  settings,
+  visitPasses,
+};
 export type Schema = typeof schema;

@@ -94,7 +94,10 @@ export function installAuth(app: FastifyInstance, deps: AuthDeps): void {
     const match = typeof header === 'string' ? /^(Bearer|Device)\s+(\S+)\s*$/i.exec(header) : null;
     const needs = kinds.map((k) => NEEDS[k]).join(' 或 ');
     if (!match?.[2]) {
-      throw new AppError('UNAUTHENTICATED', kinds.length === 1 && kinds[0] === 'session' ? '请先登录（缺少 Authorization: Bearer 会话）' : `请先登录：此接口需要${needs}`);
+      throw new AppError(
+        'UNAUTHENTICATED',
+        kinds.length === 1 && kinds[0] === 'session' ? '请先登录（缺少 Authorization: Bearer 会话）' : `请先登录：此接口需要${needs}`,
+      );
     }
     const scheme = match[1]!.toLowerCase();
     const token = match[2];

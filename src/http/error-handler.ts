@@ -60,7 +60,12 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     if (status >= 400 && status < 500) {
       req.log.info({ err }, 'bad request');
-      return send(reply, status === 404 ? 404 : 400, status === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED', status === 404 ? defaultMessage('NOT_FOUND') : `请求不正确：${fe.message}`);
+      return send(
+        reply,
+        status === 404 ? 404 : 400,
+        status === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED',
+        status === 404 ? defaultMessage('NOT_FOUND') : `请求不正确：${fe.message}`,
+      );
     }
     if (isDatabaseUnavailable(err)) {
       // The database is down or restarting: like any system that is down, 503 and "try again", not a bug (500).

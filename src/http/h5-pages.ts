@@ -28,7 +28,14 @@ export async function registerH5Pages(app: FastifyInstance, dir: string = H5_DIS
   app.get('/admin', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/admin/', 302));
   const adminDir = join(dir, 'admin');
   if (existsSync(join(adminDir, 'admin.html'))) {
-    await app.register(fastifyStatic, { root: adminDir, prefix: '/admin/', decorateReply: false, index: ['admin.html'], cacheControl: false, setHeaders: cacheRules });
+    await app.register(fastifyStatic, {
+      root: adminDir,
+      prefix: '/admin/',
+      decorateReply: false,
+      index: ['admin.html'],
+      cacheControl: false,
+      setHeaders: cacheRules,
+    });
   } else {
     app.get('/admin/', { schema: { hide: true } }, notBuilt);
     app.get('/admin/*', { schema: { hide: true } }, notBuilt);

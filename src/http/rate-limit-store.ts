@@ -61,7 +61,10 @@ export function databaseRateLimitStore(deps: { database: Database; logger: Logge
     const amounts = batch.map((t) => t.pending);
     batch.forEach((t) => (t.pending = 0));
     try {
-      const rows = await addToCounters(deps.database, batch.map((t, i) => ({ bucket: t.bucket, windowStart: t.windowStart, by: amounts[i]! })));
+      const rows = await addToCounters(
+        deps.database,
+        batch.map((t, i) => ({ bucket: t.bucket, windowStart: t.windowStart, by: amounts[i]! })),
+      );
       const hits = new Map(rows.map((r) => [idOf(r.bucket, r.windowStart), r.hits]));
       for (const t of batch) t.known = Math.max(t.known, hits.get(idOf(t.bucket, t.windowStart)) ?? t.known);
     } catch (err) {

@@ -3,7 +3,12 @@ import { Type } from 'typebox';
 
 /** Phone input: any string; normalised and checked (§1) by the service, which names the field. */
 export const PhoneInput = Type.String({ minLength: 1, maxLength: 32, description: 'mainland mobile; spaces, dashes and +86/0086/86 are removed' });
-export const WeixinUserId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$', description: 'WeChat openid (optional; must be the session\'s)' });
+export const WeixinUserId = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  pattern: '^[A-Za-z0-9_-]+$',
+  description: "WeChat openid (optional; must be the session's)",
+});
 export const SmsCode = Type.String({ maxLength: 16, description: '6-digit code from POST /v1/sms/code' });
 
 export const StaffProfile = Type.Object({
@@ -56,7 +61,11 @@ export function decimalIntegers(part: 'query' | 'params', fields: string[]) {
       const value = values?.[field];
       if (value === undefined || (typeof value === 'string' && /^[0-9]{1,16}$/.test(value))) continue;
       const item = { keyword: 'type', instancePath: `/${field}`, params: { type: 'integer' }, message: 'must be a whole number in decimal digits' };
-      throw Object.assign(new Error(`${part}/${field} ${item.message}`), { statusCode: 400, validation: [item], validationContext: part === 'query' ? 'querystring' : 'params' });
+      throw Object.assign(new Error(`${part}/${field} ${item.message}`), {
+        statusCode: 400,
+        validation: [item],
+        validationContext: part === 'query' ? 'querystring' : 'params',
+      });
     }
   };
 }

@@ -85,7 +85,10 @@ export async function startKoalaSync(deps: KoalaSyncDeps): Promise<KoalaSync> {
   }
 
   /** Another writer holds the pass: look again when its lease ends, or within 5 s (it may finish early). */
-  const heldElsewhere = (leaseUntil: number | null): Outcome => ({ retryInSeconds: Math.min(5, Math.max(1, (leaseUntil ?? 0) - nowSeconds() + 1)), reason: 'another writer holds the pass' });
+  const heldElsewhere = (leaseUntil: number | null): Outcome => ({
+    retryInSeconds: Math.min(5, Math.max(1, (leaseUntil ?? 0) - nowSeconds() + 1)),
+    reason: 'another writer holds the pass',
+  });
 
   /** Takes the pass for one Koala write: only one writer (request or job, any replica) at a time. */
   async function lease(passId: number, extra = sql`true`) {
@@ -109,7 +112,9 @@ export async function startKoalaSync(deps: KoalaSyncDeps): Promise<KoalaSync> {
 
   /** The visitor an earlier attempt created for this pass, if any; extra copies are deleted. */
   async function landedBefore(pass: typeof visitPasses.$inferSelect, remark: string, start: number, end: number): Promise<number | null> {
-    const found = (await deps.koala.findVisitors(pass.name)).filter((v) => v.phone === pass.phone && v.remark === remark && v.startTime === start && v.endTime === end);
+    const found = (await deps.koala.findVisitors(pass.name)).filter(
+      (v) => v.phone === pass.phone && v.remark === remark && v.startTime === start && v.endTime === end,
+    );
     if (found.length === 0) return null;
     const [keep, ...extra] = found.sort((x, y) => x.subjectId - y.subjectId);
     for (const v of extra) await deps.koala.deleteSubject(v.subjectId);
@@ -215,29 +220,35 @@ export async function startKoalaSync(deps: KoalaSyncDeps): Promise<KoalaSync> {
   }
 
   let inFlight = 0;
-  await boss.work<KoalaSyncJob>(KOALA_SYNC_QUEUE, { batchSize: 20, pollingIntervalSeconds: deps.pollingIntervalSeconds, includeMetadata: true }, async (jobs) => {
-    inFlight++;
-    try {
-      await Promise.all(
-        jobs.map(async (job) => {
-          try {
-            await handle(job);
-          } catch (err) {
-            // A database hiccup: pg-boss retries this one job, not the batch.
-            logger.warn({ err, passId: job.data.passId }, 'Koala sync job failed; pg-boss will retry it');
-            await boss.fail(KOALA_SYNC_QUEUE, job.id, { message: failureReason(err) }).catch(() => undefined);
-          }
-        }),
-      );
-    } finally {
-      inFlight--;
-    }
-  });
+  await boss.work<KoalaSyncJob>(
+    KOALA_SYNC_QUEUE,
+    { batchSize: 20, pollingIntervalSeconds: deps.pollingIntervalSeconds, includeMetadata: true },
+    async (jobs) => {
+      inFlight++;
+      try {
+        await Promise.all(
+          jobs.map(async (job) => {
+            try {
+              await handle(job);
+            } catch (err) {
+              // A database hiccup: pg-boss retries this one job, not the batch.
+              logger.warn({ err, passId: job.data.passId }, 'Koala sync job failed; pg-boss will retry it');
+              await boss.fail(KOALA_SYNC_QUEUE, job.id, { message: failureReason(err) }).catch(() => undefined);
+            }
+          }),
+        );
+      } finally {
+        inFlight--;
+      }
+    },
+  );
 
   return {
     enqueue,
     async createNow(passIds) {
-      await Promise.all(passIds.map((id) => create(id).catch((err: unknown) => logger.warn({ err, passId: id }, 'Koala write at sign-in failed; the job will retry'))));
+      await Promise.all(
+        passIds.map((id) => create(id).catch((err: unknown) => logger.warn({ err, passId: id }, 'Koala write at sign-in failed; the job will retry'))),
+      );
     },
     async stop() {
       await boss.offWork(KOALA_SYNC_QUEUE);

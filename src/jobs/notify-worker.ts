@@ -106,7 +106,6 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
   const capacity = Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY) * deps.batchSize;
   const pollMs = deps.pollingIntervalSeconds * 1000;
 
-
   async function claim(limit: number): Promise<ClaimedRow[]> {
     const rows = await deps.database.query<ClaimedRow & { id: string | number }>(CLAIM, [limit, deps.leaseSeconds]);
     return rows.map((r) => ({ ...r, id: Number(r.id) }));
@@ -197,7 +196,10 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
       const outcome = await attempt(row);
       if (outcome) await record(row.id, outcome);
     } catch (err) {
-      logger.warn({ err, notificationId: row.id, retryInSeconds: deps.leaseSeconds }, 'notification outcome not recorded; it is sent again when its lease ends');
+      logger.warn(
+        { err, notificationId: row.id, retryInSeconds: deps.leaseSeconds },
+        'notification outcome not recorded; it is sent again when its lease ends',
+      );
     }
   }
 

@@ -42,7 +42,13 @@ const LOCK_KEY = 0x1a1f_0006;
  * walk the primary key from the oldest id: old records have small ids, so no extra index on
  * `end_time` is needed.
  */
-export function startRetention(deps: { database: Database; logger: Logger; now: () => number; options: RetentionOptions; autoStart?: boolean }): RetentionSweeper {
+export function startRetention(deps: {
+  database: Database;
+  logger: Logger;
+  now: () => number;
+  options: RetentionOptions;
+  autoStart?: boolean;
+}): RetentionSweeper {
   const { db } = deps.database;
   const { days, batchSize } = deps.options;
   let running: Promise<RetentionResult> | null = null;
@@ -58,7 +64,12 @@ export function startRetention(deps: { database: Database; logger: Logger; now: 
       const batch = tx
         .select({ id: applications.id })
         .from(applications)
-        .where(and(lt(applications.endTime, cutoffSeconds), sql`not exists (select 1 from ${visitPasses} p where p.application_id = ${applications.id} and p.subject_id is not null and p.subject_deleted_at is null)`))
+        .where(
+          and(
+            lt(applications.endTime, cutoffSeconds),
+            sql`not exists (select 1 from ${visitPasses} p where p.application_id = ${applications.id} and p.subject_id is not null and p.subject_deleted_at is null)`,
+          ),
+        )
         .orderBy(applications.id)
         .limit(batchSize);
       const deleted = await tx.delete(applications).where(inArray(applications.id, batch)).returning({ id: applications.id });

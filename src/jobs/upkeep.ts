@@ -53,10 +53,13 @@ export function startUpkeep(deps: { database: Database; logger: Logger; hotSecon
     return running;
   };
 
-  const timer = deps.autoStart === false ? null : setInterval(() => {
-    if (stopped || running) return;
-    run().catch((err: unknown) => deps.logger.warn({ err }, 'table upkeep (VACUUM) failed; retrying at the next round'));
-  }, hotMs);
+  const timer =
+    deps.autoStart === false
+      ? null
+      : setInterval(() => {
+          if (stopped || running) return;
+          run().catch((err: unknown) => deps.logger.warn({ err }, 'table upkeep (VACUUM) failed; retrying at the next round'));
+        }, hotMs);
   timer?.unref();
   return {
     run,

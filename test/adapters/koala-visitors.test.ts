@@ -66,7 +66,17 @@ describe('create', () => {
     const sent = posts().at(-1)!;
     expect(sent.headers['user-agent']).toBe('Koala Admin');
     expect(String(sent.headers.cookie)).toContain('session=');
-    expect(sent.body).toEqual({ subject_type: 1, name: '王五', phone: '13912345678', start_time: now + 600, end_time: now + 7800, interviewee: '张伟', purpose: 1, come_from: '某某公司', remark: '来访 #7' });
+    expect(sent.body).toEqual({
+      subject_type: 1,
+      name: '王五',
+      phone: '13912345678',
+      start_time: now + 600,
+      end_time: now + 7800,
+      interviewee: '张伟',
+      purpose: 1,
+      come_from: '某某公司',
+      remark: '来访 #7',
+    });
     const stored = sim.visitors().find((v) => v.id === id);
     expect(stored).toMatchObject({ subject_type: 1, name: '王五', start_time: now + 600, end_time: now + 7800, interviewee: '张伟' });
   });

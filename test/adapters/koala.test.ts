@@ -20,7 +20,13 @@ const logger = createLogger(
 );
 
 function client(overrides: { password?: string; timeoutMs?: number } = {}): KoalaPort {
-  return createKoalaClient({ baseUrl: sim.url, username: sim.username, password: overrides.password ?? sim.password, timeoutMs: overrides.timeoutMs ?? 2000, logger });
+  return createKoalaClient({
+    baseUrl: sim.url,
+    username: sim.username,
+    password: overrides.password ?? sim.password,
+    timeoutMs: overrides.timeoutMs ?? 2000,
+    logger,
+  });
 }
 
 async function upstreamError(p: Promise<unknown>): Promise<UpstreamError> {
@@ -62,7 +68,11 @@ describe('session', () => {
   });
 
   it('the simulator refuses a login without the Koala Admin User-Agent', async () => {
-    const res = await fetch(`${sim.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: sim.username, password: sim.password }) });
+    const res = await fetch(`${sim.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: sim.username, password: sim.password }),
+    });
     expect(res.status).toBe(403);
     expect(res.headers.get('set-cookie')).toBeNull();
   });
@@ -201,18 +211,36 @@ describe('purposes', () => {
   afterAll(() => sim.setPurposes([{ label: '其它', value: 0 }]));
 
   it('reads the list Koala has', async () => {
-    sim.setPurposes([{ label: '其它', value: 0 }, { label: '面试', value: 1 }]);
-    expect(await client().listPurposes()).toEqual([{ label: '其它', value: 0 }, { label: '面试', value: 1 }]);
+    sim.setPurposes([
+      { label: '其它', value: 0 },
+      { label: '面试', value: 1 },
+    ]);
+    expect(await client().listPurposes()).toEqual([
+      { label: '其它', value: 0 },
+      { label: '面试', value: 1 },
+    ]);
   });
 
   it('accepts the other shapes Koala versions send', async () => {
     const koala = client();
-    sim.setPurposes([{ name: '商务', id: 2 }, { purpose: '亲友', id: '3' }]);
-    expect(await koala.listPurposes()).toEqual([{ label: '商务', value: 2 }, { label: '亲友', value: 3 }]);
+    sim.setPurposes([
+      { name: '商务', id: 2 },
+      { purpose: '亲友', id: '3' },
+    ]);
+    expect(await koala.listPurposes()).toEqual([
+      { label: '商务', value: 2 },
+      { label: '亲友', value: 3 },
+    ]);
     sim.setPurposes({ purposes: ['其它', '面试'] });
-    expect(await koala.listPurposes()).toEqual([{ label: '其它', value: 0 }, { label: '面试', value: 1 }]);
+    expect(await koala.listPurposes()).toEqual([
+      { label: '其它', value: 0 },
+      { label: '面试', value: 1 },
+    ]);
     sim.setPurposes({ '0': '其它', '4': '快递送货' });
-    expect(await koala.listPurposes()).toEqual([{ label: '其它', value: 0 }, { label: '快递送货', value: 4 }]);
+    expect(await koala.listPurposes()).toEqual([
+      { label: '其它', value: 0 },
+      { label: '快递送货', value: 4 },
+    ]);
   });
 
   it('is null when Koala has none', async () => {
@@ -226,9 +254,28 @@ describe('purposes', () => {
 describe('visitors', () => {
   it('creates a visitor subject and deletes it; deleting again succeeds', async () => {
     const koala = client();
-    const id = await koala.createVisitor({ name: '王五', phone: '13900000001', startTime: 1_900_000_000, endTime: 1_900_007_200, interviewee: '张伟', purpose: 2, comeFrom: '某某公司', remark: '带电脑' });
+    const id = await koala.createVisitor({
+      name: '王五',
+      phone: '13900000001',
+      startTime: 1_900_000_000,
+      endTime: 1_900_007_200,
+      interviewee: '张伟',
+      purpose: 2,
+      comeFrom: '某某公司',
+      remark: '带电脑',
+    });
     const stored = sim.subjects().find((s) => s.id === id);
-    expect(stored).toMatchObject({ subject_type: 1, name: '王五', phone: '13900000001', start_time: 1_900_000_000, end_time: 1_900_007_200, interviewee: '张伟', purpose: 2, come_from: '某某公司', remark: '带电脑' });
+    expect(stored).toMatchObject({
+      subject_type: 1,
+      name: '王五',
+      phone: '13900000001',
+      start_time: 1_900_000_000,
+      end_time: 1_900_007_200,
+      interviewee: '张伟',
+      purpose: 2,
+      come_from: '某某公司',
+      remark: '带电脑',
+    });
     const listed = (await (await fetch(`${sim.url}/__sim/koala/subjects`)).json()) as Array<{ id: number }>;
     expect(listed.some((s) => s.id === id)).toBe(true);
     await koala.deleteSubject(id);
@@ -237,7 +284,9 @@ describe('visitors', () => {
   });
 
   it('a refusal in the envelope is UPSTREAM_FAILED', async () => {
-    const err = await upstreamError(client().createVisitor({ name: '王五', phone: '13900000001', startTime: 1_900_007_200, endTime: 1_900_000_000, interviewee: '张伟' }));
+    const err = await upstreamError(
+      client().createVisitor({ name: '王五', phone: '13900000001', startTime: 1_900_007_200, endTime: 1_900_000_000, interviewee: '张伟' }),
+    );
     expect(err.code).toBe('UPSTREAM_FAILED');
     expect(err.providerCode).toBe('-1');
   });

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAliyunSmsClient } from '../../src/adapters/sms/client.js';
-import { DEFAULT_SMS_ACCESS_KEY_ID, DEFAULT_SMS_ACCESS_KEY_SECRET, startAliyunSmsSimulator, type AliyunSmsSimulator } from '../../src/adapters/sms/simulator.js';
+import {
+  DEFAULT_SMS_ACCESS_KEY_ID,
+  DEFAULT_SMS_ACCESS_KEY_SECRET,
+  startAliyunSmsSimulator,
+  type AliyunSmsSimulator,
+} from '../../src/adapters/sms/simulator.js';
 import { captureLogger, failure } from '../helpers/upstream.js';
 
 const VERIFY = 'SMS_VERIFY_1';
@@ -10,7 +15,15 @@ let sim: AliyunSmsSimulator;
 const log = captureLogger();
 type Over = Partial<{ endpoint: string; accessKeyId: string; accessKeySecret: string; timeoutMs: number; signName: string }>;
 const client = (over: Over = {}) =>
-  createAliyunSmsClient({ endpoint: sim.url, accessKeyId: sim.accessKeyId, accessKeySecret: sim.accessKeySecret, signName: '来访', timeoutMs: 2000, logger: log.logger, ...over });
+  createAliyunSmsClient({
+    endpoint: sim.url,
+    accessKeyId: sim.accessKeyId,
+    accessKeySecret: sim.accessKeySecret,
+    signName: '来访',
+    timeoutMs: 2000,
+    logger: log.logger,
+    ...over,
+  });
 
 beforeAll(async () => {
   sim = await startAliyunSmsSimulator({ verificationTemplates: [VERIFY], now: () => clock });
@@ -38,14 +51,20 @@ describe('SendSms through the official SDK', () => {
   it('speaks the RPC/ACS3 wire format the simulator verifies', async () => {
     await client().send({ phone: '13800138000', templateCode: NOTICE, params: { a: 'b' } });
     const req = sim.server.received[0];
-    expect(req).toMatchObject({ method: 'POST', path: '/', query: { PhoneNumbers: '13800138000', SignName: '来访', TemplateCode: NOTICE, TemplateParam: '{"a":"b"}' } });
+    expect(req).toMatchObject({
+      method: 'POST',
+      path: '/',
+      query: { PhoneNumbers: '13800138000', SignName: '来访', TemplateCode: NOTICE, TemplateParam: '{"a":"b"}' },
+    });
     expect(req?.headers).toMatchObject({
       'x-acs-action': 'SendSms',
       'x-acs-version': '2017-05-25',
       'x-acs-date': expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
       'x-acs-signature-nonce': expect.stringMatching(/^[0-9a-f]+$/),
       'x-acs-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
-      authorization: expect.stringMatching(new RegExp(`^ACS3-HMAC-SHA256 Credential=${DEFAULT_SMS_ACCESS_KEY_ID},SignedHeaders=host;x-acs-action;[a-z0-9;-]+,Signature=[0-9a-f]{64}$`)),
+      authorization: expect.stringMatching(
+        new RegExp(`^ACS3-HMAC-SHA256 Credential=${DEFAULT_SMS_ACCESS_KEY_ID},SignedHeaders=host;x-acs-action;[a-z0-9;-]+,Signature=[0-9a-f]{64}$`),
+      ),
     });
   });
 
@@ -218,6 +237,7 @@ describe('HTTP and network failures', () => {
     await failure(client({ accessKeySecret: 'wrong-secret-xyz' }).send({ phone: '13700137000', templateCode: NOTICE, params: {} }));
     const text = `${log.lines.join('\n')}\n${dropped.detail ?? ''}`;
     expect(log.lines.length).toBeGreaterThan(0);
-    for (const secret of ['13800138000', '13900139000', '13700137000', '987654', '555444', DEFAULT_SMS_ACCESS_KEY_SECRET, 'wrong-secret-xyz']) expect(text).not.toContain(secret);
+    for (const secret of ['13800138000', '13900139000', '13700137000', '987654', '555444', DEFAULT_SMS_ACCESS_KEY_SECRET, 'wrong-secret-xyz'])
+      expect(text).not.toContain(secret);
   });
 });

@@ -84,7 +84,16 @@ describe('S3 storage (s3rver)', () => {
   });
 
   const storage = (extra: { publicUrl?: string; bucket?: string } = {}) =>
-    createS3Storage({ endpoint, region: 'us-east-1', bucket: extra.bucket ?? bucket, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true, publicUrl: extra.publicUrl, timeoutMs: 2000 });
+    createS3Storage({
+      endpoint,
+      region: 'us-east-1',
+      bucket: extra.bucket ?? bucket,
+      accessKeyId: 'S3RVER',
+      secretAccessKey: 'S3RVER',
+      forcePathStyle: true,
+      publicUrl: extra.publicUrl,
+      timeoutMs: 2000,
+    });
 
   it('puts an object with its type and a long cache lifetime, and says it exists', async () => {
     const s3 = storage();
@@ -105,7 +114,14 @@ describe('S3 storage (s3rver)', () => {
   });
 
   it('derives virtual-hosted URLs for Aliyun OSS style endpoints', () => {
-    const oss = createS3Storage({ endpoint: 'https://oss-cn-hangzhou.aliyuncs.com', region: 'oss-cn-hangzhou', bucket: 'laifang', accessKeyId: 'a', secretAccessKey: 'b', forcePathStyle: false });
+    const oss = createS3Storage({
+      endpoint: 'https://oss-cn-hangzhou.aliyuncs.com',
+      region: 'oss-cn-hangzhou',
+      bucket: 'laifang',
+      accessKeyId: 'a',
+      secretAccessKey: 'b',
+      forcePathStyle: false,
+    });
     expect(oss.publicUrl('avatars/x.png')).toBe('https://laifang.oss-cn-hangzhou.aliyuncs.com/avatars/x.png');
   });
 
@@ -114,10 +130,20 @@ describe('S3 storage (s3rver)', () => {
   });
 
   it('a missing bucket is UPSTREAM_FAILED; an unreachable store is UPSTREAM_UNAVAILABLE', async () => {
-    const missing = await storage({ bucket: 'no-such-bucket' }).put('avatars/x.png', png, 'image/png').catch((e: unknown) => e);
+    const missing = await storage({ bucket: 'no-such-bucket' })
+      .put('avatars/x.png', png, 'image/png')
+      .catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(UpstreamError);
     expect((missing as UpstreamError).code).toBe('UPSTREAM_FAILED');
-    const down = createS3Storage({ endpoint: 'http://127.0.0.1:1', region: 'us-east-1', bucket, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true, timeoutMs: 1000 });
+    const down = createS3Storage({
+      endpoint: 'http://127.0.0.1:1',
+      region: 'us-east-1',
+      bucket,
+      accessKeyId: 'S3RVER',
+      secretAccessKey: 'S3RVER',
+      forcePathStyle: true,
+      timeoutMs: 1000,
+    });
     const err = await down.exists('avatars/x.png').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).code).toBe('UPSTREAM_UNAVAILABLE');

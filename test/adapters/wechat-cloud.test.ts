@@ -26,7 +26,12 @@ describe('bindings', () => {
 
   it('binds with a form-encoded body and returns the binding with nick and avatar', async () => {
     const b = await client().bind('o-alice', '13800138000');
-    expect(b).toEqual({ weixinUserId: 'o-alice', phone: '13800138000', nick: expect.stringMatching(/^微信用户-[0-9a-f]{4}$/), avatar: `${sim.url}/avatar/o-alice.png` });
+    expect(b).toEqual({
+      weixinUserId: 'o-alice',
+      phone: '13800138000',
+      nick: expect.stringMatching(/^微信用户-[0-9a-f]{4}$/),
+      avatar: `${sim.url}/avatar/o-alice.png`,
+    });
     const post = sim.server.received.find((r) => r.method === 'POST');
     expect(String(post?.headers['content-type'])).toMatch(/^application\/x-www-form-urlencoded/);
     expect(post?.body).toEqual({ weixinUserId: 'o-alice', phone: '13800138000' });
@@ -102,7 +107,11 @@ describe('bindings', () => {
   });
 
   it('the simulator refuses a JSON bind, as the real service does', async () => {
-    const res = await fetch(`${sim.url}/v2/wechat/binding`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ weixinUserId: 'o', phone: '13800138000' }) });
+    const res = await fetch(`${sim.url}/v2/wechat/binding`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ weixinUserId: 'o', phone: '13800138000' }),
+    });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { code: number }).code).not.toBe(0);
     expect(sim.bindings()).toEqual([]);
@@ -112,14 +121,23 @@ describe('bindings', () => {
     const b = await client().bind('o-alice', '13800138000');
     const img = await fetch(b.avatar);
     expect(img.headers.get('content-type')).toBe('image/png');
-    expect(Buffer.from(await img.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    expect(
+      Buffer.from(await img.arrayBuffer())
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
     const list = (await (await fetch(`${sim.url}/__sim/wechat/bindings`)).json()) as unknown[];
     expect(list).toEqual([b]);
   });
 });
 
 describe('messages', () => {
-  const message = { phone: '13800138000', tplMessageId: 'TPL-1', url: 'https://h5.example.com/records', data: { first: '您有一条新的来访申请', keyword1: '王五', keyword2: '李四' } };
+  const message = {
+    phone: '13800138000',
+    tplMessageId: 'TPL-1',
+    url: 'https://h5.example.com/records',
+    data: { first: '您有一条新的来访申请', keyword1: '王五', keyword2: '李四' },
+  };
 
   it('sends with data as a JSON string and the simulator records it parsed', async () => {
     sim.bind('o-alice', '13800138000');
@@ -129,7 +147,9 @@ describe('messages', () => {
     const body = post?.body as Record<string, unknown>;
     expect(typeof body.data).toBe('string');
     expect(JSON.parse(body.data as string)).toEqual(message.data);
-    expect(sim.messages()).toEqual([expect.objectContaining({ phone: '13800138000', tplMessageId: 'TPL-1', url: message.url, data: message.data, weixinUserIds: ['o-alice'] })]);
+    expect(sim.messages()).toEqual([
+      expect.objectContaining({ phone: '13800138000', tplMessageId: 'TPL-1', url: message.url, data: message.data, weixinUserIds: ['o-alice'] }),
+    ]);
     const listed = (await (await fetch(`${sim.url}/__sim/wechat/messages`)).json()) as unknown[];
     expect(listed).toHaveLength(1);
   });
@@ -141,7 +161,11 @@ describe('messages', () => {
 
   it('the simulator refuses a non-string data', async () => {
     sim.bind('o-alice', '13800138000');
-    const res = await fetch(`${sim.url}/v2/message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...message, data: message.data }) });
+    const res = await fetch(`${sim.url}/v2/message`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...message, data: message.data }),
+    });
     const body = (await res.json()) as { code: number };
     expect(body.code).not.toBe(0);
     expect(body.code).not.toBe(404);

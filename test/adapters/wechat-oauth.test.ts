@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWechatOAuthClient } from '../../src/adapters/wechat-oauth/client.js';
-import { DEFAULT_WECHAT_APP_ID, DEFAULT_WECHAT_APP_SECRET, startWechatOAuthSimulator, type WechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
+import {
+  DEFAULT_WECHAT_APP_ID,
+  DEFAULT_WECHAT_APP_SECRET,
+  startWechatOAuthSimulator,
+  type WechatOAuthSimulator,
+} from '../../src/adapters/wechat-oauth/simulator.js';
 import { AppError, UpstreamError } from '../../src/errors.js';
 import { captureLogger, failure as failureOf } from '../helpers/upstream.js';
 
@@ -71,7 +76,11 @@ describe('code exchange', () => {
   });
 
   it('issues codes over HTTP for demos and browser tests', async () => {
-    const res = await fetch(`${sim.url}/__sim/oauth/codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ openid: 'o-bob' }) });
+    const res = await fetch(`${sim.url}/__sim/oauth/codes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ openid: 'o-bob' }),
+    });
     const { code } = (await res.json()) as { code: string };
     expect(await client().exchangeCode(code)).toEqual({ openid: 'o-bob' });
     const bad = await fetch(`${sim.url}/__sim/oauth/codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });

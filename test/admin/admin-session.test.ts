@@ -26,7 +26,11 @@ describe('the first admin from ADMIN_USERNAME / ADMIN_PASSWORD', () => {
   it('exists at start-up and logs in; its password is never logged', async () => {
     const res = await login(FIRST.username, FIRST.password);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ code: 0, err_msg: '', data: { token: expect.stringMatching(/^adm1\./), expires_at: expect.any(Number), admin: { username: FIRST.username } } });
+    expect(res.body).toMatchObject({
+      code: 0,
+      err_msg: '',
+      data: { token: expect.stringMatching(/^adm1\./), expires_at: expect.any(Number), admin: { username: FIRST.username } },
+    });
     expect(res.body.data.expires_at).toBeGreaterThan(clock.nowSeconds());
     expect(logs.join('\n')).not.toContain(FIRST.password);
     expect(logs.some((l) => l.includes('created the first admin'))).toBe(true);
@@ -66,8 +70,16 @@ describe('PUT /v1/admin/password', () => {
   it('needs the old password; ends every other session; the new password works, the old one not', async () => {
     const a = await adminLogin(h);
     const second = (await login(a.username, a.password)).body.data.token as string;
-    expectError(await h.request('PUT', '/v1/admin/password', { token: a.token, body: { old_password: 'wrong-old-password', new_password: 'a-new-password-1' } }), 403, 'FORBIDDEN');
-    expectError(await h.request('PUT', '/v1/admin/password', { token: a.token, body: { old_password: a.password, new_password: 'short' } }), 400, 'VALIDATION_FAILED');
+    expectError(
+      await h.request('PUT', '/v1/admin/password', { token: a.token, body: { old_password: 'wrong-old-password', new_password: 'a-new-password-1' } }),
+      403,
+      'FORBIDDEN',
+    );
+    expectError(
+      await h.request('PUT', '/v1/admin/password', { token: a.token, body: { old_password: a.password, new_password: 'short' } }),
+      400,
+      'VALIDATION_FAILED',
+    );
 
     const res = await h.request('PUT', '/v1/admin/password', { token: a.token, body: { old_password: a.password, new_password: 'a-new-password-1' } });
     expect(res.status).toBe(200);

@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 describe('servers', () => {
-  it('GET: the environment\'s settings, the Koala password masked', async () => {
+  it("GET: the environment's settings, the Koala password masked", async () => {
     const res = await getServers();
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual({
@@ -51,7 +51,15 @@ describe('servers', () => {
   });
 
   it('bad values: 400 naming the field, nothing stored', async () => {
-    for (const body of [{ koala_url: 'ftp://koala' }, { koala_url: 'not a url' }, { cloud_url: 'http://user:pw@cloud' }, { koala_username: '  ' }, { koala_password: '' }, { other: 1 }, { koala_url: 5 }]) {
+    for (const body of [
+      { koala_url: 'ftp://koala' },
+      { koala_url: 'not a url' },
+      { cloud_url: 'http://user:pw@cloud' },
+      { koala_username: '  ' },
+      { koala_password: '' },
+      { other: 1 },
+      { koala_url: 5 },
+    ]) {
       const res = await putServers(body);
       expectError(res, 400, 'VALIDATION_FAILED');
     }
@@ -61,7 +69,13 @@ describe('servers', () => {
   it('PUT a new Koala address and account: used from the next call on, without a restart; the password never comes back', async () => {
     const res = await putServers({ koala_url: `${koalaB.url}/`, koala_username: KOALA_B.username, koala_password: KOALA_B.password });
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ koala_url: koalaB.url, koala_username: KOALA_B.username, koala_password: '******', koala_password_set: true, stored: ['koala_password', 'koala_url', 'koala_username'] });
+    expect(res.body.data).toMatchObject({
+      koala_url: koalaB.url,
+      koala_username: KOALA_B.username,
+      koala_password: '******',
+      koala_password_set: true,
+      stored: ['koala_password', 'koala_url', 'koala_username'],
+    });
 
     // 3.1 re-reads the employee from Koala: it now goes to Koala B, logged in with the new account.
     const before = koalaB.server.received.length;
@@ -76,7 +90,11 @@ describe('servers', () => {
     expect(JSON.stringify(row!.value)).not.toContain(KOALA_B.password);
     expect(logs.join('\n')).not.toContain(KOALA_B.password);
     const audit = await h.request('GET', '/v1/audit?action=config.servers.update', { token: admin });
-    expect(audit.body.data[0]).toMatchObject({ actor_kind: 'admin', target_id: 'servers', detail: { changed: ['koala_password', 'koala_url', 'koala_username'], koala_username: KOALA_B.username } });
+    expect(audit.body.data[0]).toMatchObject({
+      actor_kind: 'admin',
+      target_id: 'servers',
+      detail: { changed: ['koala_password', 'koala_url', 'koala_username'], koala_username: KOALA_B.username },
+    });
     expect(Object.keys(audit.body.data[0].detail)).not.toContain('koala_password');
     expect(JSON.stringify(audit.body)).not.toContain(KOALA_B.password);
   });
@@ -102,25 +120,41 @@ describe('servers', () => {
 describe('templates', () => {
   const invite = async () => {
     const phone = newPhone();
-    const res = await h.request('POST', '/v1/subject', { token: staff, body: { name: '模板访客', phone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() } });
+    const res = await h.request('POST', '/v1/subject', {
+      token: staff,
+      body: { name: '模板访客', phone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const sms = await h.waitFor(() => h.sims.sms.messages().find((m) => m.phone === phone), { what: 'the invitation SMS' });
     return { ...sms, id: res.body.data.id as number };
   };
 
-  it('GET: every event with the environment\'s ids', async () => {
+  it("GET: every event with the environment's ids", async () => {
     // Koala B has the demo staff too; use the harness's Koala again for the applications below.
     expect((await putServers({ koala_url: h.sims.koala.url, koala_username: h.sims.koala.username, koala_password: h.sims.koala.password })).status).toBe(200);
     const res = await h.request('GET', '/v1/config/templates', { token: admin });
     expect(res.status).toBe(200);
     expect(Object.keys(res.body.data).sort()).toEqual([...TEMPLATE_NAMES].sort());
-    expect(res.body.data.signin_to_visitor).toEqual({ sms: 'SMS_TPL_SIGNIN_TO_VISITOR', wechat: 'WX_TPL_SIGNIN_TO_VISITOR', sms_source: 'environment', wechat_source: 'environment' });
+    expect(res.body.data.signin_to_visitor).toEqual({
+      sms: 'SMS_TPL_SIGNIN_TO_VISITOR',
+      wechat: 'WX_TPL_SIGNIN_TO_VISITOR',
+      sms_source: 'environment',
+      wechat_source: 'environment',
+    });
   });
 
   it('PUT overrides one event: new applications use the stored ids; null goes back to the environment', async () => {
-    const res = await h.request('PUT', '/v1/config/templates', { token: admin, body: { approval_pass_to_visitor: { sms: 'SMS_900001', wechat: 'wx-tpl-override_1' } } });
+    const res = await h.request('PUT', '/v1/config/templates', {
+      token: admin,
+      body: { approval_pass_to_visitor: { sms: 'SMS_900001', wechat: 'wx-tpl-override_1' } },
+    });
     expect(res.status).toBe(200);
-    expect(res.body.data.approval_pass_to_visitor).toEqual({ sms: 'SMS_900001', wechat: 'wx-tpl-override_1', sms_source: 'database', wechat_source: 'database' });
+    expect(res.body.data.approval_pass_to_visitor).toEqual({
+      sms: 'SMS_900001',
+      wechat: 'wx-tpl-override_1',
+      sms_source: 'database',
+      wechat_source: 'database',
+    });
     expect(res.body.data.approval_reminder_to_employee.sms_source).toBe('environment');
 
     const sms = await invite();
@@ -130,7 +164,11 @@ describe('templates', () => {
     expect(rows.filter((r) => r.channel === 'wechat').map((r) => (r.payload as { tplMessageId: string }).tplMessageId)).toEqual(['wx-tpl-override_1']);
 
     const back = await h.request('PUT', '/v1/config/templates', { token: admin, body: { approval_pass_to_visitor: { sms: null } } });
-    expect(back.body.data.approval_pass_to_visitor).toMatchObject({ sms: 'SMS_TPL_APPROVAL_PASS_TO_VISITOR', sms_source: 'environment', wechat: 'wx-tpl-override_1' });
+    expect(back.body.data.approval_pass_to_visitor).toMatchObject({
+      sms: 'SMS_TPL_APPROVAL_PASS_TO_VISITOR',
+      sms_source: 'environment',
+      wechat: 'wx-tpl-override_1',
+    });
     expect((await invite()).template_code).toBe('SMS_TPL_APPROVAL_PASS_TO_VISITOR');
   });
 
@@ -139,13 +177,25 @@ describe('templates', () => {
     const phone = newPhone();
     const res = await h.request('POST', '/v1/sms/code', { token: await h.session('wx-config-code'), body: { phone } });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(h.sims.sms.messages().filter((m) => m.phone === phone).map((m) => m.template_code)).toEqual(['SMS_900002']);
+    expect(
+      h.sims.sms
+        .messages()
+        .filter((m) => m.phone === phone)
+        .map((m) => m.template_code),
+    ).toEqual(['SMS_900002']);
     expect((await h.request('PUT', '/v1/config/templates', { token: admin, body: { verification_code: { sms: null } } })).status).toBe(200);
   });
 
   it('bad input: unknown event, bad id, bad shape → 400; nothing changes', async () => {
     const before = (await h.request('GET', '/v1/config/templates', { token: admin })).body.data;
-    for (const body of [{ no_such_event: { sms: 'SMS_1' } }, { signin_to_visitor: { sms: 'has space' } }, { signin_to_visitor: { sms: 'x'.repeat(65) } }, { signin_to_visitor: { fax: 'X' } }, { signin_to_visitor: 'SMS_1' }, []]) {
+    for (const body of [
+      { no_such_event: { sms: 'SMS_1' } },
+      { signin_to_visitor: { sms: 'has space' } },
+      { signin_to_visitor: { sms: 'x'.repeat(65) } },
+      { signin_to_visitor: { fax: 'X' } },
+      { signin_to_visitor: 'SMS_1' },
+      [],
+    ]) {
       expectError(await h.request('PUT', '/v1/config/templates', { token: admin, body }), 400, 'VALIDATION_FAILED');
     }
     expect((await h.request('GET', '/v1/config/templates', { token: admin })).body.data).toEqual(before);

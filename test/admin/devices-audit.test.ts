@@ -24,7 +24,14 @@ describe('devices', () => {
     const res = await h.request('POST', '/v1/devices', { token: admin.token, body: { name: ' 大堂签到机 ', kind: 'kiosk' } });
     expect(res.status).toBe(200);
     const d = res.body.data;
-    expect(d).toEqual({ id: expect.any(Number), name: '大堂签到机', kind: 'kiosk', token: expect.stringMatching(/^dev_[A-Za-z0-9_-]{43}$/), created_at: expect.any(Number), revoked_at: null });
+    expect(d).toEqual({
+      id: expect.any(Number),
+      name: '大堂签到机',
+      kind: 'kiosk',
+      token: expect.stringMatching(/^dev_[A-Za-z0-9_-]{43}$/),
+      created_at: expect.any(Number),
+      revoked_at: null,
+    });
     expect(d.created_at).toBeGreaterThanOrEqual(before);
     expect(d.created_at).toBeLessThanOrEqual(clock.nowSeconds());
 
@@ -39,7 +46,14 @@ describe('devices', () => {
   });
 
   it('bad bodies: 400', async () => {
-    for (const body of [{ name: 'x', kind: 'door' }, { name: '', kind: 'kiosk' }, { name: '   ', kind: 'kiosk' }, { kind: 'kiosk' }, { name: 'x'.repeat(65), kind: 'kiosk' }, { name: 'x', kind: 'kiosk', token: 'mine' }]) {
+    for (const body of [
+      { name: 'x', kind: 'door' },
+      { name: '', kind: 'kiosk' },
+      { name: '   ', kind: 'kiosk' },
+      { kind: 'kiosk' },
+      { name: 'x'.repeat(65), kind: 'kiosk' },
+      { name: 'x', kind: 'kiosk', token: 'mine' },
+    ]) {
       expectError(await h.request('POST', '/v1/devices', { token: admin.token, body }), 400, 'VALIDATION_FAILED');
     }
   });
@@ -50,7 +64,11 @@ describe('devices', () => {
     expect((await check()).status).not.toBe(401);
     clock.advance(5);
     const revokedFrom = clock.nowSeconds();
-    expect((await h.request('DELETE', `/v1/devices/${d.id}`, { token: admin.token })).body).toEqual({ code: 0, err_msg: '', data: { id: d.id, revoked: true } });
+    expect((await h.request('DELETE', `/v1/devices/${d.id}`, { token: admin.token })).body).toEqual({
+      code: 0,
+      err_msg: '',
+      data: { id: d.id, revoked: true },
+    });
     expectError(await check(), 401, 'UNAUTHENTICATED');
     expect((await h.request('DELETE', `/v1/devices/${d.id}`, { token: admin.token })).status).toBe(200);
     expectError(await h.request('DELETE', '/v1/devices/999999', { token: admin.token }), 404, 'NOT_FOUND');
@@ -71,8 +89,14 @@ describe('audit log', () => {
     const visitorPhone = newPhone();
     const visitor = await h.bound(newOpenid(), visitorPhone);
     const start = clock.nowSeconds() + 3600;
-    const inv = await h.request('POST', '/v1/subject', { token: host, body: { name: '受邀', phone: newPhone(), interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, start_time: start, end_time: start + 3600 } });
-    const req = await h.request('POST', '/v1/subject', { token: visitor, body: { name: '申请', phone: visitorPhone, interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, start_time: start, end_time: start + 3600 } });
+    const inv = await h.request('POST', '/v1/subject', {
+      token: host,
+      body: { name: '受邀', phone: newPhone(), interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, start_time: start, end_time: start + 3600 },
+    });
+    const req = await h.request('POST', '/v1/subject', {
+      token: visitor,
+      body: { name: '申请', phone: visitorPhone, interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, start_time: start, end_time: start + 3600 },
+    });
     expect([inv.status, req.status]).toEqual([200, 200]);
     const none = await h.request('GET', `/v1/audit?action=application.authorize&target_id=${req.body.data.id}`, { token: admin.token });
     expect(none.body.data).toEqual([]);
@@ -84,8 +108,26 @@ describe('audit log', () => {
 
     const res = await h.request('GET', '/v1/audit?action=application.authorize', { token: admin.token });
     expect(res.body.data).toEqual([
-      { id: expect.any(Number), at: expect.any(Number), actor_kind: 'staff', actor_id: STAFF.zhangwei.phone, action: 'application.authorize', target_type: 'application', target_id: String(req.body.data.id), detail: {} },
-      { id: expect.any(Number), at: expect.any(Number), actor_kind: 'staff', actor_id: STAFF.zhangwei.phone, action: 'application.authorize', target_type: 'application', target_id: String(inv.body.data.id), detail: { via: 'invitation' } },
+      {
+        id: expect.any(Number),
+        at: expect.any(Number),
+        actor_kind: 'staff',
+        actor_id: STAFF.zhangwei.phone,
+        action: 'application.authorize',
+        target_type: 'application',
+        target_id: String(req.body.data.id),
+        detail: {},
+      },
+      {
+        id: expect.any(Number),
+        at: expect.any(Number),
+        actor_kind: 'staff',
+        actor_id: STAFF.zhangwei.phone,
+        action: 'application.authorize',
+        target_type: 'application',
+        target_id: String(inv.body.data.id),
+        detail: { via: 'invitation' },
+      },
     ]);
     expect(res.body.data[0].at).toBeGreaterThanOrEqual(before);
     expect(res.body.data[0].at).toBeLessThanOrEqual(after);
@@ -108,6 +150,7 @@ describe('audit log', () => {
   });
 
   it('bad parameters: 400', async () => {
-    for (const q of ['size=0', 'size=101', 'page=x', 'start_time=1e3']) expectError(await h.request('GET', `/v1/audit?${q}`, { token: admin.token }), 400, 'VALIDATION_FAILED');
+    for (const q of ['size=0', 'size=101', 'page=x', 'start_time=1e3'])
+      expectError(await h.request('GET', `/v1/audit?${q}`, { token: admin.token }), 400, 'VALIDATION_FAILED');
   });
 });

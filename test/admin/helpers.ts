@@ -5,7 +5,10 @@ import type { Harness } from '../helpers/harness.js';
 let seq = 0;
 
 /** A new admin (through the accounts service, as `npm run admin:create` does) logged in over HTTP. */
-export async function adminLogin(h: Harness, username = `admin${++seq}-${randomBytes(3).toString('hex')}`): Promise<{ token: string; id: number; username: string; password: string }> {
+export async function adminLogin(
+  h: Harness,
+  username = `admin${++seq}-${randomBytes(3).toString('hex')}`,
+): Promise<{ token: string; id: number; username: string; password: string }> {
   const password = `pw-${randomBytes(8).toString('hex')}`;
   const { id } = await h.runtime.admins.create({ username, password });
   const res = await h.request('POST', '/v1/admin/session', { body: { username, password } });

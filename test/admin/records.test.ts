@@ -31,25 +31,56 @@ beforeAll(async () => {
   lina = await h.bound('wx-rec-lina', STAFF.lina.phone);
   const visitor = await h.bound(newOpenid(), visitorPhone);
   // Created one second apart, so "newest first" is a real order.
-  ids.a = await apply(zhang, { name: '王小明', phone: visitorPhone, interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, start_time: T0, end_time: T0 + 3600, retinues: [{ name: '赵同伴', phone: companionPhone }] });
+  ids.a = await apply(zhang, {
+    name: '王小明',
+    phone: visitorPhone,
+    interviewee: '张伟',
+    interviewee_phone: STAFF.zhangwei.phone,
+    start_time: T0,
+    end_time: T0 + 3600,
+    retinues: [{ name: '赵同伴', phone: companionPhone }],
+  });
   clock.advance(1);
-  ids.b = await apply(lina, { name: '100%_真人', phone: newPhone(), interviewee: '李娜', interviewee_phone: STAFF.lina.phone, start_time: T0 + 7200, end_time: T0 + 10_800 });
+  ids.b = await apply(lina, {
+    name: '100%_真人',
+    phone: newPhone(),
+    interviewee: '李娜',
+    interviewee_phone: STAFF.lina.phone,
+    start_time: T0 + 7200,
+    end_time: T0 + 10_800,
+  });
   clock.advance(1);
-  ids.c = await apply(visitor, { name: '王小明', phone: visitorPhone, interviewee: '李娜', interviewee_phone: STAFF.lina.phone, start_time: T0 + 20_000, end_time: T0 + 23_600 });
+  ids.c = await apply(visitor, {
+    name: '王小明',
+    phone: visitorPhone,
+    interviewee: '李娜',
+    interviewee_phone: STAFF.lina.phone,
+    start_time: T0 + 20_000,
+    end_time: T0 + 23_600,
+  });
 }, 60_000);
 afterAll(async () => {
   await h?.close();
 });
 
 describe('GET /v1/visit/records?type=web', () => {
-  it('every application, newest first, as the contract\'s records plus kind and sign-in times, with a page', async () => {
+  it("every application, newest first, as the contract's records plus kind and sign-in times, with a page", async () => {
     const res = await list('');
     expect(res.status).toBe(200);
     expect(idsOf(res)).toEqual([ids.c, ids.b, ids.a]);
     expect(res.body.page).toEqual({ count: 3, current: 1, size: 20, total: 1 });
     const a = res.body.data[2];
     expect(Object.keys(a).sort()).toEqual([...RECORD_KEYS, 'kind', 'signin_time', 'signout_time'].sort());
-    expect(a).toMatchObject({ id: ids.a, kind: 'invitation', is_auth: 1, name: '王小明', interviewee: '张伟', retinues: [{ name: '赵同伴', phone: companionPhone }], signin_time: null, signout_time: null });
+    expect(a).toMatchObject({
+      id: ids.a,
+      kind: 'invitation',
+      is_auth: 1,
+      name: '王小明',
+      interviewee: '张伟',
+      retinues: [{ name: '赵同伴', phone: companionPhone }],
+      signin_time: null,
+      signout_time: null,
+    });
     expect(res.body.data[0]).toMatchObject({ kind: 'request', is_auth: 0 });
   });
 
@@ -81,7 +112,17 @@ describe('GET /v1/visit/records?type=web', () => {
   });
 
   it('bad filters: 400', async () => {
-    for (const q of ['&phone=12345', '&interviewee_phone=abc', '&size=0', '&size=101', '&page=0', '&page=1e3', '&is_auth=2', `&start_time=${T0}&end_time=${T0 - 1}`, '&start_time=-1']) {
+    for (const q of [
+      '&phone=12345',
+      '&interviewee_phone=abc',
+      '&size=0',
+      '&size=101',
+      '&page=0',
+      '&page=1e3',
+      '&is_auth=2',
+      `&start_time=${T0}&end_time=${T0 - 1}`,
+      '&start_time=-1',
+    ]) {
       expectError(await list(q), 400, 'VALIDATION_FAILED');
     }
   });
@@ -98,7 +139,7 @@ describe('GET /v1/visit/records?type=web', () => {
 });
 
 describe('OpenAPI', () => {
-  it('lists the admin listing apart, so the phone API\'s 3.9 keeps its own entry', async () => {
+  it("lists the admin listing apart, so the phone API's 3.9 keeps its own entry", async () => {
     const doc = (await h.request('GET', '/docs/json')).body;
     expect(doc.paths['/v1/visit/records'].get.summary).toMatch(/^3\.9 /);
     expect(doc.paths['/v1/visit/records?type=web'].get.tags).toEqual(['admin']);
@@ -123,7 +164,14 @@ describe('DELETE /v1/visit/records/{id}', () => {
     const phone = newPhone();
     h.sims.sms.server.setFault({ status: 503, body: JSON.stringify({ Code: 'ServiceUnavailable', Message: 'down', RequestId: 'X' }) });
     try {
-      const id = await apply(zhang, { name: '取消通知', phone, interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, start_time: T0, end_time: T0 + 3600 });
+      const id = await apply(zhang, {
+        name: '取消通知',
+        phone,
+        interviewee: '张伟',
+        interviewee_phone: STAFF.zhangwei.phone,
+        start_time: T0,
+        end_time: T0 + 3600,
+      });
       await h.waitFor(() => h.sims.sms.server.received.some((r) => JSON.stringify(r).includes(phone)), { what: 'a first failed SMS attempt' });
       expect((await h.request('DELETE', `/v1/visit/records/${id}`, { token: admin })).status).toBe(200);
     } finally {
@@ -137,7 +185,14 @@ describe('DELETE /v1/visit/records/{id}', () => {
   it('a visit in progress (signed in at a kiosk, not yet out): 409, the record stays', async () => {
     const phone = newPhone();
     const now = clock.nowSeconds();
-    const id = await apply(zhang, { name: '在访访客', phone, interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, start_time: now + 60, end_time: now + 7200 });
+    const id = await apply(zhang, {
+      name: '在访访客',
+      phone,
+      interviewee: '张伟',
+      interviewee_phone: STAFF.zhangwei.phone,
+      start_time: now + 60,
+      end_time: now + 7200,
+    });
     const kiosk = await h.runtime.devices.register({ name: 'records kiosk', kind: 'kiosk' });
     const signin = await asDevice(h, 'POST', '/v1/visit/signin', kiosk.token, { phone });
     expect(signin.status, JSON.stringify(signin.body)).toBe(200);

@@ -138,7 +138,7 @@ describe('3.8 GET /v1/subject/purpose', () => {
 });
 
 describe('3.7 staff invitation (caller phone == interviewee_phone)', () => {
-  it('is authorized at once (auth_time == created_at), stores Koala\'s name for the host and the §4 shape', async () => {
+  it("is authorized at once (auth_time == created_at), stores Koala's name for the host and the §4 shape", async () => {
     const s = await staff('zhangwei');
     const body = invitationBody({ name: '张三丰', phone: s.phone }, { purpose: 2, come_from: '某某公司', remark: '带电脑' });
     const res = await apply(s.token, body);
@@ -170,7 +170,7 @@ describe('3.7 staff invitation (caller phone == interviewee_phone)', () => {
     expect(Math.abs(rec.created_at - clock.nowSeconds())).toBeLessThanOrEqual(2);
   });
 
-  it('the host\'s name is Koala\'s even for an employee whose Koala phone is untidy (+86 138-0000-0003)', async () => {
+  it("the host's name is Koala's even for an employee whose Koala phone is untidy (+86 138-0000-0003)", async () => {
     const s = await staff('wangfang');
     const res = await apply(s.token, invitationBody({ name: 'x', phone: '+86 138 0000 0003' }));
     expect(res.status).toBe(200);
@@ -280,7 +280,7 @@ describe('3.7 caller checks (§2)', () => {
     expectError(await apply(v.token, { proposer: newPhone(), name: '' }), 403, 'FORBIDDEN');
   });
 
-  it('weixinUserId not the session\'s: 403 FORBIDDEN; the session\'s own: accepted', async () => {
+  it("weixinUserId not the session's: 403 FORBIDDEN; the session's own: accepted", async () => {
     const v = await visitor();
     expectError(await apply(v.token, requestBody(v.phone, { weixinUserId: 'someone-else' })), 403, 'FORBIDDEN');
     const res = await apply(v.token, requestBody(v.phone, { weixinUserId: v.openid }));
@@ -315,7 +315,14 @@ describe('3.7 validation: 400 VALIDATION_FAILED naming the field', () => {
       [`${f} null`, f, set(f, null)],
     ]),
     ['retinues[0].phone bad', 'retinues[0].phone', set('retinues', [{ name: '甲', phone: '12345' }])],
-    ['retinues[1].phone bad', 'retinues[1].phone', set('retinues', [{ name: '甲', phone: '13911112222' }, { name: '乙', phone: 'x' }])],
+    [
+      'retinues[1].phone bad',
+      'retinues[1].phone',
+      set('retinues', [
+        { name: '甲', phone: '13911112222' },
+        { name: '乙', phone: 'x' },
+      ]),
+    ],
     ['retinues[0].phone missing', 'retinues[0].phone', set('retinues', [{ name: '甲' }])],
     ['retinues[0].name missing', 'retinues[0].name', set('retinues', [{ phone: '13911112222' }])],
     ['retinues[0].name empty', 'retinues[0].name', set('retinues', [{ name: '', phone: '13911112222' }])],
@@ -323,7 +330,14 @@ describe('3.7 validation: 400 VALIDATION_FAILED naming the field', () => {
     ['retinues[0] not an object', 'retinues[0]', set('retinues', ['13911112222'])],
     ['retinues not an array', 'retinues', set('retinues', '甲 13911112222')],
     ['retinues an object', 'retinues', set('retinues', { name: '甲', phone: '13911112222' })],
-    ['21 retinues', 'retinues', set('retinues', Array.from({ length: 21 }, (_, i) => ({ name: `同伴${i}`, phone: `1371111${String(i).padStart(4, '0')}` })))],
+    [
+      '21 retinues',
+      'retinues',
+      set(
+        'retinues',
+        Array.from({ length: 21 }, (_, i) => ({ name: `同伴${i}`, phone: `1371111${String(i).padStart(4, '0')}` })),
+      ),
+    ],
     ['start == end', ['start_time', 'end_time'], (b) => (b.end_time = b.start_time)],
     ['start > end', ['start_time', 'end_time'], (b) => ([b.start_time, b.end_time] = [b.end_time, b.start_time])],
     ['end in the past', 'end_time', (b) => Object.assign(b, { start_time: clock.nowSeconds() - 7200, end_time: clock.nowSeconds() - 60 })],
@@ -373,15 +387,36 @@ describe('3.7 validation: 400 VALIDATION_FAILED naming the field', () => {
     const res = await apply(v.token, body);
     expectError(res, 400, 'VALIDATION_FAILED');
     const fields = Array.isArray(field) ? field : [field];
-    expect(fields.some((f) => res.body.err_msg.includes(f)), `err_msg "${res.body.err_msg}" names ${fields.join(' or ')}`).toBe(true);
+    expect(
+      fields.some((f) => res.body.err_msg.includes(f)),
+      `err_msg "${res.body.err_msg}" names ${fields.join(' or ')}`,
+    ).toBe(true);
   });
 
   const duplicates: Array<[string, string, (visitorPhone: string) => Record<string, unknown>]> = [
-    ['a companion with the visitor\'s phone', 'retinues[0].phone', (p) => ({ retinues: [{ name: '甲', phone: p }] })],
-    ['a companion with the host\'s phone', 'retinues[0].phone', () => ({ retinues: [{ name: '甲', phone: STAFF.zhangwei.phone }] })],
-    ['two companions with one phone', 'retinues[1].phone', () => ({ retinues: [{ name: '甲', phone: '13722223333' }, { name: '乙', phone: '13722223333' }] })],
-    ['duplicates only after normalisation', 'retinues[1].phone', () => ({ retinues: [{ name: '甲', phone: '13722223333' }, { name: '乙', phone: '+86 137-2222-3333' }] })],
-    ['the visitor\'s phone in another format', 'retinues[0].phone', (p) => ({ retinues: [{ name: '甲', phone: `0086${p}` }] })],
+    ["a companion with the visitor's phone", 'retinues[0].phone', (p) => ({ retinues: [{ name: '甲', phone: p }] })],
+    ["a companion with the host's phone", 'retinues[0].phone', () => ({ retinues: [{ name: '甲', phone: STAFF.zhangwei.phone }] })],
+    [
+      'two companions with one phone',
+      'retinues[1].phone',
+      () => ({
+        retinues: [
+          { name: '甲', phone: '13722223333' },
+          { name: '乙', phone: '13722223333' },
+        ],
+      }),
+    ],
+    [
+      'duplicates only after normalisation',
+      'retinues[1].phone',
+      () => ({
+        retinues: [
+          { name: '甲', phone: '13722223333' },
+          { name: '乙', phone: '+86 137-2222-3333' },
+        ],
+      }),
+    ],
+    ["the visitor's phone in another format", 'retinues[0].phone', (p) => ({ retinues: [{ name: '甲', phone: `0086${p}` }] })],
   ];
   it.each(duplicates)('duplicate phones: %s', async (_label, field, extra) => {
     const res = await apply(v.token, requestBody(v.phone, extra(v.phone)));
@@ -462,7 +497,10 @@ describe('3.7 normalisation and unknown fields', () => {
 
   it('unknown fields are ignored (and not echoed)', async () => {
     const v = await visitor();
-    const res = await apply(v.token, requestBody(v.phone, { foo: 'bar', signin_time: 5, is_auth: 1, id: 1, created_at: 0, retinues: [{ name: '甲', phone: newPhone(), extra: true }] }));
+    const res = await apply(
+      v.token,
+      requestBody(v.phone, { foo: 'bar', signin_time: 5, is_auth: 1, id: 1, created_at: 0, retinues: [{ name: '甲', phone: newPhone(), extra: true }] }),
+    );
     expect(res.status).toBe(200);
     expect(Object.keys(res.body.data).sort()).toEqual(RECORD_KEYS);
     expect(res.body.data.is_auth).toBe(0);
@@ -633,7 +671,9 @@ describe(`3.7 APPLY_PER_HOUR (${PER_HOUR} here)`, () => {
     const counts = (await h.database.db.execute(sql`select
       (select count(*)::int from notifications where application_id = any(${`{${ids.join(',')}}`}::bigint[])) as notes,
       (select count(*)::int from audit_log where action = 'application.authorize' and actor_id = ${s.phone} and target_id = any(${`{${ids.join(',')}}`}::text[])) as audits,
-      (select count(*)::int from applications where proposer = ${s.phone} and created_at > ${clock.nowSeconds() - 3600}) as apps`)) as unknown as { rows: Array<{ notes: number; audits: number; apps: number }> };
+      (select count(*)::int from applications where proposer = ${s.phone} and created_at > ${clock.nowSeconds() - 3600}) as apps`)) as unknown as {
+      rows: Array<{ notes: number; audits: number; apps: number }>;
+    };
     expect(counts.rows[0]).toEqual({ notes: PER_HOUR * 2, audits: PER_HOUR, apps: PER_HOUR });
   });
 
@@ -672,7 +712,9 @@ describe(`3.7 APPLY_PER_HOUR (${PER_HOUR} here)`, () => {
     clock.advance(100);
     expect((await Promise.all([invite(), invite()])).map((r) => r.status).sort()).toEqual([200, 429]);
     expect(clock.nowSeconds() - t0).toBe(3700);
-    const inHour = (await h.database.db.execute(sql`select count(*)::int as n from applications where proposer = ${s.phone} and created_at > ${clock.nowSeconds() - 3600}`)) as unknown as { rows: Array<{ n: number }> };
+    const inHour = (await h.database.db.execute(
+      sql`select count(*)::int as n from applications where proposer = ${s.phone} and created_at > ${clock.nowSeconds() - 3600}`,
+    )) as unknown as { rows: Array<{ n: number }> };
     expect(inHour.rows[0]!.n).toBe(PER_HOUR);
   });
 
@@ -714,7 +756,9 @@ describe(`3.7 APPLY_PER_HOUR (${PER_HOUR} here)`, () => {
 describe('3.7 applications written together', () => {
   it('each answer, record, person, message and stored key belongs to its own application', async () => {
     const callers = await Promise.all(Array.from({ length: 12 }, () => visitor()));
-    const bodies = callers.map((v, i) => requestBody(v.phone, { name: `并发${i}`, come_from: `公司${i}`, retinues: [{ name: `随行${i}`, phone: newPhone() }] }));
+    const bodies = callers.map((v, i) =>
+      requestBody(v.phone, { name: `并发${i}`, come_from: `公司${i}`, retinues: [{ name: `随行${i}`, phone: newPhone() }] }),
+    );
     const answers = await Promise.all(callers.map((v, i) => apply(v.token, bodies[i], { 'idempotency-key': `k-together-${i}` })));
     expect(answers.map((r) => r.status)).toEqual(Array(12).fill(200));
     const ids = answers.map((r) => r.body.data.id as number);
@@ -726,7 +770,9 @@ describe('3.7 applications written together', () => {
         (select json_agg(json_build_object('role', role, 'phone', phone, 'is_proposer', is_proposer) order by position) from application_people where application_id = ${data.id}) as people,
         (select json_agg(distinct phone) from notifications where application_id = ${data.id}) as notified,
         (select json_build_object('id', response->'id', 'name', response->'name', 'application_id', application_id) from idempotency_keys where key = ${`k-together-${i}`}) as stored,
-        (select name from applications where id = ${data.id}) as name`)) as unknown as { rows: Array<{ people: unknown; notified: string[]; stored: unknown; name: string }> };
+        (select name from applications where id = ${data.id}) as name`)) as unknown as {
+        rows: Array<{ people: unknown; notified: string[]; stored: unknown; name: string }>;
+      };
       const row = rows.rows[0]!;
       expect(row.name).toBe(`并发${i}`);
       expect(row.people).toEqual([
@@ -760,7 +806,9 @@ describe('3.7 applications written together', () => {
     expect(renewed.id).not.toBe(first.body.data.id);
     for (const v of others) expect(await proposedCount(v.token)).toBe(1);
     expect(await proposedCount(old.token)).toBe(2);
-    const stored = (await h.database.db.execute(sql`select application_id from idempotency_keys where key = 'k-expired-together'`)) as unknown as { rows: Array<{ application_id: number }> };
+    const stored = (await h.database.db.execute(sql`select application_id from idempotency_keys where key = 'k-expired-together'`)) as unknown as {
+      rows: Array<{ application_id: number }>;
+    };
     expect(stored.rows.map((r) => Number(r.application_id))).toEqual([renewed.id]);
   });
 });

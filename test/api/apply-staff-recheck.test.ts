@@ -16,7 +16,13 @@ const subjectReads = () => h.sims.koala.server.received.filter((r) => r.path ===
 const invite = () =>
   h.request('POST', '/v1/subject', {
     token,
-    body: { name: `访客${visitor}`, phone: `1390000${String(2000 + visitor++)}`, interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
+    body: {
+      name: `访客${visitor}`,
+      phone: `1390000${String(2000 + visitor++)}`,
+      interviewee: '张伟',
+      interviewee_phone: STAFF.zhangwei.phone,
+      ...futureWindow(),
+    },
   });
 
 beforeAll(async () => {

@@ -37,7 +37,14 @@ async function visitorRequest() {
   const companion = await person('同伴');
   const res = await h.request('POST', '/v1/subject', {
     token: visitor.token,
-    body: { name: visitor.name, phone: visitor.phone, interviewee: host.name, interviewee_phone: host.phone, ...clock.window(), retinues: [{ name: companion.name, phone: companion.phone }] },
+    body: {
+      name: visitor.name,
+      phone: visitor.phone,
+      interviewee: host.name,
+      interviewee_phone: host.phone,
+      ...clock.window(),
+      retinues: [{ name: companion.name, phone: companion.phone }],
+    },
   });
   expect(res.status).toBe(200);
   const record = res.body.data;
@@ -114,8 +121,11 @@ describe('the host authorizes', () => {
     expect(rows.filter((r) => r.event === 'request_authorized').length).toBe(2);
   });
 
-  it("a staff invitation (already authorized) by its host: 200, auth_time unchanged, nothing queued", async () => {
-    const res = await h.request('POST', '/v1/subject', { token: host.token, body: { name: '王五', phone: newPhone(), interviewee: host.name, interviewee_phone: host.phone, ...clock.window() } });
+  it('a staff invitation (already authorized) by its host: 200, auth_time unchanged, nothing queued', async () => {
+    const res = await h.request('POST', '/v1/subject', {
+      token: host.token,
+      body: { name: '王五', phone: newPhone(), interviewee: host.name, interviewee_phone: host.phone, ...clock.window() },
+    });
     expect(res.status).toBe(200);
     const rows = await settled(h, res.body.data.id);
     clock.advance(60);
@@ -125,7 +135,7 @@ describe('the host authorizes', () => {
     expect(await notificationsOf(h, res.body.data.id)).toEqual(rows);
   });
 
-  it('the host may authorize with any session bound to the host\'s phone', async () => {
+  it("the host may authorize with any session bound to the host's phone", async () => {
     const { record } = await visitorRequest();
     const second = await person(host.name, host.phone);
     expect((await authorize(record.id, second.token)).status).toBe(200);
@@ -152,11 +162,14 @@ describe('anyone else: 404 NOT_FOUND (the record is not revealed)', () => {
 
   it('the proposer of a staff invitation is its host (may), its visitor may not', async () => {
     const visitor = await person('被邀者');
-    const res = await h.request('POST', '/v1/subject', { token: host.token, body: { name: visitor.name, phone: visitor.phone, interviewee: host.name, interviewee_phone: host.phone, ...clock.window() } });
+    const res = await h.request('POST', '/v1/subject', {
+      token: host.token,
+      body: { name: visitor.name, phone: visitor.phone, interviewee: host.name, interviewee_phone: host.phone, ...clock.window() },
+    });
     expectError(await authorize(res.body.data.id, visitor.token), 404, 'NOT_FOUND');
   });
 
-  it('an unbound caller: 403 NOT_BOUND (the route needs the caller\'s phone, §6)', async () => {
+  it("an unbound caller: 403 NOT_BOUND (the route needs the caller's phone, §6)", async () => {
     const { record } = await visitorRequest();
     const token = await h.session(newOpenid('wx-unbound'));
     expectError(await authorize(record.id, token), 403, 'NOT_BOUND');

@@ -228,7 +228,8 @@ describe('3.2 staff binding and 3.1 staff status', () => {
   });
 
   it('finds the employee among many with the same name prefix', async () => {
-    for (let i = 0; i < 150; i++) h.sims.koala.addEmployee({ id: 4000 + i, name: `员工${i}`, phone: `1370000${String(i).padStart(4, '0')}`, department: '大部门', avatar: '', photos: [] });
+    for (let i = 0; i < 150; i++)
+      h.sims.koala.addEmployee({ id: 4000 + i, name: `员工${i}`, phone: `1370000${String(i).padStart(4, '0')}`, department: '大部门', avatar: '', photos: [] });
     const { profile } = await staffSession('wx-late-page', { name: '员工149', phone: '13700000149' });
     expect(profile).toEqual({ subject_id: 4149, name: '员工149', department: '大部门', avatar: '', phone: '13700000149' });
   });
@@ -242,7 +243,8 @@ describe('3.1 for a phone bound elsewhere, and what Koala says later', () => {
   });
 
   it('a phone bound elsewhere is found by paging through the employees once, then remembered', async () => {
-    for (let i = 0; i < 150; i++) h.sims.koala.addEmployee({ id: 5000 + i, name: `职员${i}`, phone: `1360000${String(i).padStart(4, '0')}`, department: '小部门', avatar: '', photos: [] });
+    for (let i = 0; i < 150; i++)
+      h.sims.koala.addEmployee({ id: 5000 + i, name: `职员${i}`, phone: `1360000${String(i).padStart(4, '0')}`, department: '小部门', avatar: '', photos: [] });
     staleKoala();
     const before = koalaCalls('/subject/list').length;
     const token = await h.bound('wx-elsewhere', '+86 136-0000-0120');
@@ -261,7 +263,7 @@ describe('3.1 for a phone bound elsewhere, and what Koala says later', () => {
     expect(koalaCalls('/subject/list').length).toBe(before + paged.length);
   });
 
-  it('Koala\'s untidy free text (a very long name or department) neither breaks the directory nor the binding', async () => {
+  it("Koala's untidy free text (a very long name or department) neither breaks the directory nor the binding", async () => {
     const long = '集团总部/华东事业部/研发中心/'.repeat(20);
     h.sims.koala.addEmployee({ id: 1111, name: '长部门', phone: '13800000113', department: long, avatar: '', photos: [] });
     staleKoala();
@@ -323,7 +325,12 @@ describe('3.1 for a phone bound elsewhere, and what Koala says later', () => {
 
   it('Koala down after a successful lookup: 3.1 and 3.6 answer from what was remembered', async () => {
     const { token, profile } = await staffSession('wx-koala-down', STAFF.zhangwei);
-    const faults = [{ status: 0 }, { status: 500 }, { status: 502, body: '<html>bad gateway</html>', contentType: 'text/html' }, { status: 200, body: '{"code":-1,"desc":"database error"}' }];
+    const faults = [
+      { status: 0 },
+      { status: 500 },
+      { status: 502, body: '<html>bad gateway</html>', contentType: 'text/html' },
+      { status: 200, body: '{"code":-1,"desc":"database error"}' },
+    ];
     for (const f of faults) {
       h.sims.koala.server.setFault(f);
       try {

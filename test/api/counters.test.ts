@@ -22,7 +22,14 @@ afterAll(async () => {
 
 describe('incrementCounters', () => {
   it('counts every increment under concurrency, each bucket on its own', async () => {
-    const answers = await Promise.all(Array.from({ length: 60 }, () => incrementCounters(db.database, [{ bucket: 'test:a', windowStart: 1 }, { bucket: 'test:b', windowStart: 1 }])));
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, () =>
+        incrementCounters(db.database, [
+          { bucket: 'test:a', windowStart: 1 },
+          { bucket: 'test:b', windowStart: 1 },
+        ]),
+      ),
+    );
     expect(answers.map((m) => m.get('test:a')).sort((x, y) => x! - y!)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     expect(Math.max(...answers.map((m) => m.get('test:b')!))).toBe(60);
     expect((await incrementCounters(db.database, [{ bucket: 'test:a', windowStart: 2 }])).get('test:a')).toBe(1);

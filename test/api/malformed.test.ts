@@ -147,7 +147,12 @@ function bodyCases(method: string, url: string, token: keyof typeof T): Case[] {
   ];
   const cases: Case[] = raw.map(([label, payload]) => ({ ...base, label: `body: ${label}`, payload, names: 'body', status: 400 }));
   // Invalid UTF-8 is decoded with U+FFFD (as Node does): the body is then JSON without the fields.
-  cases.push({ ...base, label: 'body: invalid UTF-8', payload: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]).toString('latin1'), status: 400 });
+  cases.push({
+    ...base,
+    label: 'body: invalid UTF-8',
+    payload: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]).toString('latin1'),
+    status: 400,
+  });
   const whole: Array<[string, unknown]> = [
     ['an array', []],
     ['an array of objects', [{ name: 'x' }]],
@@ -173,7 +178,15 @@ function bodyCases(method: string, url: string, token: keyof typeof T): Case[] {
 }
 
 /** One field of a valid body replaced by each bad value. */
-function fieldCases(method: string, url: string, token: keyof typeof T, valid: () => Record<string, unknown>, field: string, values: Array<[string, unknown]>, names = field): Case[] {
+function fieldCases(
+  method: string,
+  url: string,
+  token: keyof typeof T,
+  valid: () => Record<string, unknown>,
+  field: string,
+  values: Array<[string, unknown]>,
+  names = field,
+): Case[] {
   return values.map(([label, value]) => ({ method, url, token, label: `${field} ${label}`, makeBody: () => ({ ...valid(), [field]: value }), names }));
 }
 
@@ -184,12 +197,28 @@ function queryCases(path: string, token: keyof typeof T, field: string, values: 
 // ---------------------------------------------------------------------------------------------
 // The routes. Bodies that would be valid are built fresh per case.
 
-const applyBody = () => ({ name: '王五', phone: visitorPhone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow(), purpose: 0, come_from: '', remark: '', retinues: [] });
+const applyBody = () => ({
+  name: '王五',
+  phone: visitorPhone,
+  interviewee: STAFF.zhangwei.name,
+  interviewee_phone: STAFF.zhangwei.phone,
+  ...futureWindow(),
+  purpose: 0,
+  come_from: '',
+  remark: '',
+  retinues: [],
+});
 const textValues = (required: boolean): Array<[string, unknown]> => [
   ...WRONG_TYPE,
   ...STRICT_WRONG_TYPE,
   ...ODD_TEXT,
-  ...(required ? ([['empty', ''], ['only spaces', '   '], ['only ideographic spaces', '\u3000\u3000']] as Array<[string, unknown]>) : []),
+  ...(required
+    ? ([
+        ['empty', ''],
+        ['only spaces', '   '],
+        ['only ideographic spaces', '\u3000\u3000'],
+      ] as Array<[string, unknown]>)
+    : []),
 ];
 const phoneValues: Array<[string, unknown]> = [...WRONG_TYPE, ...BAD_PHONES, ['null', null], ['a float', 1.5]];
 
@@ -197,10 +226,22 @@ const POST_SUBJECT: Case[] = [
   ...bodyCases('POST', '/v1/subject', 'visitor'),
   ...['name', 'interviewee'].flatMap((f) => fieldCases('POST', '/v1/subject', 'visitor', applyBody, f, textValues(true))),
   ...['come_from', 'remark'].flatMap((f) => fieldCases('POST', '/v1/subject', 'visitor', applyBody, f, textValues(false))),
-  ...['phone', 'interviewee_phone'].flatMap((f) => fieldCases('POST', '/v1/subject', 'visitor', applyBody, f, [...phoneValues, ['a valid phone as a number', 13900000001]])),
-  ...['start_time', 'end_time'].flatMap((f) => fieldCases('POST', '/v1/subject', 'visitor', applyBody, f, [...BAD_INTS, ['year 2200', 7_258_118_400], ['-1e10', -1e10]])),
+  ...['phone', 'interviewee_phone'].flatMap((f) =>
+    fieldCases('POST', '/v1/subject', 'visitor', applyBody, f, [...phoneValues, ['a valid phone as a number', 13900000001]]),
+  ),
+  ...['start_time', 'end_time'].flatMap((f) =>
+    fieldCases('POST', '/v1/subject', 'visitor', applyBody, f, [...BAD_INTS, ['year 2200', 7_258_118_400], ['-1e10', -1e10]]),
+  ),
   ...fieldCases('POST', '/v1/subject', 'visitor', applyBody, 'purpose', [...BAD_INTS, ['unknown (9999)', 9999], ['2^31', 2 ** 31]]),
-  ...fieldCases('POST', '/v1/subject', 'visitor', applyBody, 'subject_type', [['0', 0], ['2', 2], ['"1"', '1'], ['true', true], ['null', null], ['1.5', 1.5], ['-1', -1]]),
+  ...fieldCases('POST', '/v1/subject', 'visitor', applyBody, 'subject_type', [
+    ['0', 0],
+    ['2', 2],
+    ['"1"', '1'],
+    ['true', true],
+    ['null', null],
+    ['1.5', 1.5],
+    ['-1', -1],
+  ]),
   ...fieldCases('POST', '/v1/subject', 'visitor', applyBody, 'retinues', [
     ['a string', 'x'],
     ['a number', 1],
@@ -224,18 +265,49 @@ const POST_SUBJECT: Case[] = [
       ['a blank name', { name: '  ', phone: '13911112222' }, 'retinues[0].name'],
       ['a full-width phone', { name: '甲', phone: '１３９１１１１２２２２' }, 'retinues[0].phone'],
       ['a phone as an object', { name: '甲', phone: { n: 1 } }, 'retinues[0].phone'],
-      ['the visitor\'s phone', { name: '甲', phone: '__visitor__' }, 'retinues[0].phone'],
+      ["the visitor's phone", { name: '甲', phone: '__visitor__' }, 'retinues[0].phone'],
     ] as Array<[string, unknown, string]>
-  ).map(([label, item, names]): Case => ({ method: 'POST', url: '/v1/subject', token: 'visitor', label: `retinues[0] ${label}`, makeBody: () => ({ ...applyBody(), retinues: [item === null || typeof item !== 'object' || Array.isArray(item) ? item : JSON.parse(JSON.stringify(item).replace('__visitor__', visitorPhone))] }), names })),
-  ...fieldCases('POST', '/v1/subject', 'visitor', applyBody, 'proposer', [['another phone', '13700001111'], ['an object', {}], ['garbage', '\u0000'], ['5000 characters', HUGE]]),
-  ...fieldCases('POST', '/v1/subject', 'visitor', applyBody, 'weixinUserId', [['another', 'someone-else'], ['a number', 1], ['an object', {}], ['5000 characters', HUGE]]),
+  ).map(([label, item, names]): Case => ({
+    method: 'POST',
+    url: '/v1/subject',
+    token: 'visitor',
+    label: `retinues[0] ${label}`,
+    makeBody: () => ({
+      ...applyBody(),
+      retinues: [
+        item === null || typeof item !== 'object' || Array.isArray(item) ? item : JSON.parse(JSON.stringify(item).replace('__visitor__', visitorPhone)),
+      ],
+    }),
+    names,
+  })),
+  ...fieldCases('POST', '/v1/subject', 'visitor', applyBody, 'proposer', [
+    ['another phone', '13700001111'],
+    ['an object', {}],
+    ['garbage', '\u0000'],
+    ['5000 characters', HUGE],
+  ]),
+  ...fieldCases('POST', '/v1/subject', 'visitor', applyBody, 'weixinUserId', [
+    ['another', 'someone-else'],
+    ['a number', 1],
+    ['an object', {}],
+    ['5000 characters', HUGE],
+  ]),
   ...(
     [
       ['empty', ''],
       ['129 characters', 'k'.repeat(129)],
       ['4000 characters', 'k'.repeat(4000)],
     ] as Array<[string, string]>
-  ).map(([label, key]): Case => ({ method: 'POST', url: '/v1/subject', token: 'visitor', label: `Idempotency-Key ${label}`, makeBody: applyBody, headers: { 'idempotency-key': key }, names: 'idempotency-key', status: 400 })),
+  ).map(([label, key]): Case => ({
+    method: 'POST',
+    url: '/v1/subject',
+    token: 'visitor',
+    label: `Idempotency-Key ${label}`,
+    makeBody: applyBody,
+    headers: { 'idempotency-key': key },
+    names: 'idempotency-key',
+    status: 400,
+  })),
   { method: 'POST', url: '/v1/subject', token: 'unbound', label: 'an unbound caller with a valid body', makeBody: applyBody, status: 403 },
   { method: 'POST', url: '/v1/subject', label: 'no session with garbage', payload: '{garbage', status: 401 },
 ];
@@ -243,7 +315,13 @@ const POST_SUBJECT: Case[] = [
 const sessionBody = () => ({ code: 'abc' });
 const POST_SESSION: Case[] = [
   ...bodyCases('POST', '/v1/session', 'visitor').map((c) => ({ ...c, token: undefined })),
-  ...fieldCases('POST', '/v1/session', 'visitor', sessionBody, 'code', [...WRONG_TYPE, ['null', null], ['empty', ''], ['600 characters', 'c'.repeat(600)], ...ODD_TEXT]).map((c) => ({ ...c, token: undefined })),
+  ...fieldCases('POST', '/v1/session', 'visitor', sessionBody, 'code', [
+    ...WRONG_TYPE,
+    ['null', null],
+    ['empty', ''],
+    ['600 characters', 'c'.repeat(600)],
+    ...ODD_TEXT,
+  ]).map((c) => ({ ...c, token: undefined })),
   { method: 'POST', url: '/v1/session', label: 'an unknown code', body: { code: 'never-issued' }, status: 401 },
 ];
 
@@ -260,18 +338,41 @@ const POST_SMS_CODE: Case[] = [
 const staffBindBody = () => ({ name: STAFF.zhangwei.name, phone: STAFF.zhangwei.phone, sms_code: '000000' });
 const POST_SUBJECT_BINDING: Case[] = [
   ...bodyCases('POST', '/v1/subject/binding', 'unbound'),
-  ...fieldCases('POST', '/v1/subject/binding', 'unbound', staffBindBody, 'name', [...WRONG_TYPE, ['null', null], ['empty', ''], ...ODD_TEXT.filter(([l]) => /characters|emoji/.test(l))]),
+  ...fieldCases('POST', '/v1/subject/binding', 'unbound', staffBindBody, 'name', [
+    ...WRONG_TYPE,
+    ['null', null],
+    ['empty', ''],
+    ...ODD_TEXT.filter(([l]) => /characters|emoji/.test(l)),
+  ]),
   ...fieldCases('POST', '/v1/subject/binding', 'unbound', staffBindBody, 'phone', phoneValues),
-  ...fieldCases('POST', '/v1/subject/binding', 'unbound', staffBindBody, 'sms_code', [...WRONG_TYPE, ['20 characters', '1'.repeat(20)], ['letters', 'abcdef'], ['a NUL', '12\u00003456']]),
-  ...fieldCases('POST', '/v1/subject/binding', 'unbound', staffBindBody, 'weixinUserId', [['another', 'someone-else'], ['a number', 1], ['an object', {}], ['5000 characters', HUGE]]),
+  ...fieldCases('POST', '/v1/subject/binding', 'unbound', staffBindBody, 'sms_code', [
+    ...WRONG_TYPE,
+    ['20 characters', '1'.repeat(20)],
+    ['letters', 'abcdef'],
+    ['a NUL', '12\u00003456'],
+  ]),
+  ...fieldCases('POST', '/v1/subject/binding', 'unbound', staffBindBody, 'weixinUserId', [
+    ['another', 'someone-else'],
+    ['a number', 1],
+    ['an object', {}],
+    ['5000 characters', HUGE],
+  ]),
 ];
 
 const visitorBindBody = () => ({ phone: newPhone(), sms_code: '000000' });
 const POST_VISITOR_BINDING: Case[] = [
   ...bodyCases('POST', '/v1/visitor/binding', 'unbound'),
   ...fieldCases('POST', '/v1/visitor/binding', 'unbound', visitorBindBody, 'phone', phoneValues),
-  ...fieldCases('POST', '/v1/visitor/binding', 'unbound', visitorBindBody, 'sms_code', [...WRONG_TYPE, ['20 characters', '1'.repeat(20)], ['letters', 'abcdef']]),
-  ...fieldCases('POST', '/v1/visitor/binding', 'unbound', visitorBindBody, 'weixinUserId', [['another', 'someone-else'], ['a number', 1], ['an object', {}]]),
+  ...fieldCases('POST', '/v1/visitor/binding', 'unbound', visitorBindBody, 'sms_code', [
+    ...WRONG_TYPE,
+    ['20 characters', '1'.repeat(20)],
+    ['letters', 'abcdef'],
+  ]),
+  ...fieldCases('POST', '/v1/visitor/binding', 'unbound', visitorBindBody, 'weixinUserId', [
+    ['another', 'someone-else'],
+    ['a number', 1],
+    ['an object', {}],
+  ]),
 ];
 
 const BAD_PAGING: Array<[string, string]> = [
@@ -292,13 +393,52 @@ const BAD_PAGING: Array<[string, string]> = [
 ];
 function listCases(path: string): Case[] {
   const cases: Case[] = [];
-  for (const field of ['page', 'size']) cases.push(...queryCases(path, 'visitor', field, BAD_PAGING.map(([l, v]) => [l, v.replace('{field}', field)] as [string, string])));
-  cases.push(...queryCases(path, 'visitor', 'size', [['101', '101'], ['1e9', '1000000000']]));
-  cases.push(...queryCases(path, 'visitor', 'is_auth', [['2', '2'], ['-1', '-1'], ['yes', 'yes'], ['empty', ''], ['0.5', '0.5'], ['true', 'true'], ['repeated', '0&is_auth=1'], ['a NUL', '%00']]));
+  for (const field of ['page', 'size'])
+    cases.push(
+      ...queryCases(
+        path,
+        'visitor',
+        field,
+        BAD_PAGING.map(([l, v]) => [l, v.replace('{field}', field)] as [string, string]),
+      ),
+    );
+  cases.push(
+    ...queryCases(path, 'visitor', 'size', [
+      ['101', '101'],
+      ['1e9', '1000000000'],
+    ]),
+  );
+  cases.push(
+    ...queryCases(path, 'visitor', 'is_auth', [
+      ['2', '2'],
+      ['-1', '-1'],
+      ['yes', 'yes'],
+      ['empty', ''],
+      ['0.5', '0.5'],
+      ['true', 'true'],
+      ['repeated', '0&is_auth=1'],
+      ['a NUL', '%00'],
+    ]),
+  );
   for (const field of path === '/v1/auth/records' ? ['phone', 'proposer'] : ['phone']) {
-    cases.push(...queryCases(path, 'visitor', field, [['another phone', '13700001111'], ['garbage', 'abc'], ['a NUL', '%00'], ['huge', 'x'.repeat(3000)], ['repeated', `${visitorPhone}&${field}=13700001111`]]).map((c) => ({ ...c, status: 403 })));
+    cases.push(
+      ...queryCases(path, 'visitor', field, [
+        ['another phone', '13700001111'],
+        ['garbage', 'abc'],
+        ['a NUL', '%00'],
+        ['huge', 'x'.repeat(3000)],
+        ['repeated', `${visitorPhone}&${field}=13700001111`],
+      ]).map((c) => ({ ...c, status: 403 })),
+    );
   }
-  cases.push(...queryCases(path, 'visitor', 'weixinUserId', [['another', 'someone-else'], ['huge', 'x'.repeat(3000)], ['a NUL', '%00'], ['repeated', 'a&weixinUserId=b']]));
+  cases.push(
+    ...queryCases(path, 'visitor', 'weixinUserId', [
+      ['another', 'someone-else'],
+      ['huge', 'x'.repeat(3000)],
+      ['a NUL', '%00'],
+      ['repeated', 'a&weixinUserId=b'],
+    ]),
+  );
   cases.push({ method: 'GET', url: `${path}?page=1`, token: 'unbound', label: 'an unbound caller', status: 403 });
   cases.push({ method: 'GET', url: `${path}?page=%E0%A4%A`, token: 'visitor', label: 'a broken percent-escape', names: 'page' });
   return cases;
@@ -306,15 +446,35 @@ function listCases(path: string): Case[] {
 
 function wxQueryCases(path: string): Case[] {
   return [
-    ...queryCases(path, 'visitor', 'weixinUserId', [['another', 'someone-else'], ['huge', 'x'.repeat(3000)], ['a NUL', '%00'], ['repeated', 'a&weixinUserId=b'], ['an emoji', encodeURIComponent('😀')]]),
+    ...queryCases(path, 'visitor', 'weixinUserId', [
+      ['another', 'someone-else'],
+      ['huge', 'x'.repeat(3000)],
+      ['a NUL', '%00'],
+      ['repeated', 'a&weixinUserId=b'],
+      ['an emoji', encodeURIComponent('😀')],
+    ]),
     { method: 'GET', url: `${path}?weixinUserId=%E0%A4%A`, token: 'visitor', label: 'a broken percent-escape' },
   ];
 }
 
 const PUT_AUTH: Case[] = [
-  ...['abc', '0', '-1', '1.5', '1e3', '0x10', '99999999999999999999999', '%00', '%20', encodeURIComponent('５'), encodeURIComponent('😀'), 'null', 'true', '[]', 'Infinity'].map(
-    (id): Case => ({ method: 'PUT', url: `/v1/auth/${id}`, token: 'staff', label: `id ${decodeURIComponentSafe(id)}`, names: 'id' }),
-  ),
+  ...[
+    'abc',
+    '0',
+    '-1',
+    '1.5',
+    '1e3',
+    '0x10',
+    '99999999999999999999999',
+    '%00',
+    '%20',
+    encodeURIComponent('５'),
+    encodeURIComponent('😀'),
+    'null',
+    'true',
+    '[]',
+    'Infinity',
+  ].map((id): Case => ({ method: 'PUT', url: `/v1/auth/${id}`, token: 'staff', label: `id ${decodeURIComponentSafe(id)}`, names: 'id' })),
   // PUT has no body: malformed JSON is still 400; well-formed JSON of any shape is ignored.
   ...bodyCases('PUT', '/v1/auth/1', 'staff')
     .filter((c) => c.payload !== undefined && c.headers === undefined && c.label !== 'an empty JSON body')
@@ -332,9 +492,12 @@ function decodeURIComponentSafe(s: string): string {
 }
 
 const DELETE_BINDING: Case[] = [
-  ...['someone-else', '%00', encodeURIComponent('😀'), encodeURIComponent('a/b')].map(
-    (id): Case => ({ method: 'DELETE', url: `/v1/subject/binding/${id}`, token: 'visitor', label: `weixinUserId ${id.slice(0, 20)}` }),
-  ),
+  ...['someone-else', '%00', encodeURIComponent('😀'), encodeURIComponent('a/b')].map((id): Case => ({
+    method: 'DELETE',
+    url: `/v1/subject/binding/${id}`,
+    token: 'visitor',
+    label: `weixinUserId ${id.slice(0, 20)}`,
+  })),
   { method: 'DELETE', url: `/v1/subject/binding/someone-else`, token: 'visitor', label: 'garbage JSON body', payload: '{garbage' },
 ];
 
@@ -388,7 +551,13 @@ for (const [route, cases] of ROUTES) {
 describe('router-level refusals', () => {
   const cases: Case[] = [
     { method: 'DELETE', url: `/v1/subject/binding/${'x'.repeat(200)}`, token: 'visitor', label: 'a 200-character weixinUserId' },
-    { method: 'DELETE', url: `/v1/subject/binding/${'x'.repeat(120)}`, token: 'visitor', label: 'a 120-character weixinUserId (the schema allows 128): not the caller', status: 403 },
+    {
+      method: 'DELETE',
+      url: `/v1/subject/binding/${'x'.repeat(120)}`,
+      token: 'visitor',
+      label: 'a 120-character weixinUserId (the schema allows 128): not the caller',
+      status: 403,
+    },
     { method: 'DELETE', url: '/v1/subject/binding/%E0%A4%A', token: 'visitor', label: 'a broken percent-escape' },
     { method: 'PUT', url: '/v1/auth/%E0%A4%A', token: 'staff', label: 'a broken percent-escape in the id' },
   ];
@@ -406,10 +575,38 @@ describe('strict body types on every route', () => {
   const cases: Case[] = [
     { method: 'POST', url: '/v1/sms/code', token: 'visitor', label: 'phone as a number', body: { phone: COERCED_SMS_PHONE }, names: 'phone' },
     { method: 'POST', url: '/v1/session', label: 'code as a number', body: { code: 12345 }, names: 'code' },
-    { method: 'POST', url: '/v1/visitor/binding', token: 'unbound', label: 'phone as a number', body: { phone: 13912340001, sms_code: '000000' }, names: 'phone' },
-    { method: 'POST', url: '/v1/visitor/binding', token: 'unbound', label: 'sms_code as a number', body: { phone: '13912340001', sms_code: 123456 }, names: 'sms_code' },
-    { method: 'POST', url: '/v1/subject/binding', token: 'unbound', label: 'name as a number', body: { name: 123, phone: STAFF.zhangwei.phone, sms_code: '000000' }, names: 'name' },
-    { method: 'POST', url: '/v1/subject/binding', token: 'unbound', label: 'name as an array of one', body: { name: ['张伟'], phone: STAFF.zhangwei.phone, sms_code: '000000' }, names: 'name' },
+    {
+      method: 'POST',
+      url: '/v1/visitor/binding',
+      token: 'unbound',
+      label: 'phone as a number',
+      body: { phone: 13912340001, sms_code: '000000' },
+      names: 'phone',
+    },
+    {
+      method: 'POST',
+      url: '/v1/visitor/binding',
+      token: 'unbound',
+      label: 'sms_code as a number',
+      body: { phone: '13912340001', sms_code: 123456 },
+      names: 'sms_code',
+    },
+    {
+      method: 'POST',
+      url: '/v1/subject/binding',
+      token: 'unbound',
+      label: 'name as a number',
+      body: { name: 123, phone: STAFF.zhangwei.phone, sms_code: '000000' },
+      names: 'name',
+    },
+    {
+      method: 'POST',
+      url: '/v1/subject/binding',
+      token: 'unbound',
+      label: 'name as an array of one',
+      body: { name: ['张伟'], phone: STAFF.zhangwei.phone, sms_code: '000000' },
+      names: 'name',
+    },
   ];
   it.each(cases.map((c) => [`${c.method} ${c.url} ${c.label}`, c] as const))('%s: 400 VALIDATION_FAILED', async (_label, c) => {
     const res = await send(c);

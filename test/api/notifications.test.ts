@@ -57,7 +57,14 @@ async function invite(visitor: Person, retinues: Person[] = [], headers: Record<
   const res = await h.request('POST', '/v1/subject', {
     token: hostToken,
     headers,
-    body: { name: visitor.name, phone: visitor.phone, interviewee: HOST.name, interviewee_phone: HOST.phone, ...WINDOW, retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })) },
+    body: {
+      name: visitor.name,
+      phone: visitor.phone,
+      interviewee: HOST.name,
+      interviewee_phone: HOST.phone,
+      ...WINDOW,
+      retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })),
+    },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.data;
@@ -67,7 +74,14 @@ async function request(visitor: Person, retinues: Person[] = [], headers: Record
   const res = await h.request('POST', '/v1/subject', {
     token: visitor.token,
     headers,
-    body: { name: visitor.name, phone: visitor.phone, interviewee: HOST.name, interviewee_phone: HOST.phone, ...WINDOW, retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })) },
+    body: {
+      name: visitor.name,
+      phone: visitor.phone,
+      interviewee: HOST.name,
+      interviewee_phone: HOST.phone,
+      ...WINDOW,
+      retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })),
+    },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.data;
@@ -117,7 +131,11 @@ describe.concurrent('recipients and templates (§5 table)', () => {
     for (const p of [visitor, c1, c2]) {
       const mine = sms.filter((m) => m.phone === p.phone);
       expect(mine.length).toBe(1);
-      expect(mine[0]).toMatchObject({ template_code: 'SMS_TPL_APPROVAL_PASS_TO_VISITOR', sign_name: '来访', params: { name: p.name, host: HOST.name, time: START_SHANGHAI } });
+      expect(mine[0]).toMatchObject({
+        template_code: 'SMS_TPL_APPROVAL_PASS_TO_VISITOR',
+        sign_name: '来访',
+        params: { name: p.name, host: HOST.name, time: START_SHANGHAI },
+      });
       expect(Object.keys(mine[0]!.params).sort()).toEqual(['host', 'name', 'time']);
       // OutId is our notification id.
       expect(mine[0]!.out_id).toBe(String(rows.find((r) => r.channel === 'sms' && r.phone === p.phone)!.id));
@@ -140,12 +158,21 @@ describe.concurrent('recipients and templates (§5 table)', () => {
     );
     const sms = smsFor(rows);
     expect(sms).toHaveLength(2);
-    expect(sms.find((m) => m.phone === HOST.phone)).toMatchObject({ template_code: 'SMS_TPL_APPROVAL_REMINDER_TO_EMPLOYEE', params: { name: HOST.name, host: HOST.name, time: START_SHANGHAI } });
-    expect(sms.find((m) => m.phone === visitor.phone)).toMatchObject({ template_code: 'SMS_TPL_APPLICATION_SUBMITTED_TO_VISITOR', params: { name: visitor.name, host: HOST.name, time: START_SHANGHAI } });
+    expect(sms.find((m) => m.phone === HOST.phone)).toMatchObject({
+      template_code: 'SMS_TPL_APPROVAL_REMINDER_TO_EMPLOYEE',
+      params: { name: HOST.name, host: HOST.name, time: START_SHANGHAI },
+    });
+    expect(sms.find((m) => m.phone === visitor.phone)).toMatchObject({
+      template_code: 'SMS_TPL_APPLICATION_SUBMITTED_TO_VISITOR',
+      params: { name: visitor.name, host: HOST.name, time: START_SHANGHAI },
+    });
     // The host's WeChat message about this visitor (other tests tell the host about others).
     const hostMsgs = wechatTo(HOST.phone).filter((m) => (m.data as Record<string, string>).keyword1 === visitor.name);
     expect(hostMsgs).toHaveLength(1);
-    expect(hostMsgs[0]).toMatchObject({ tplMessageId: 'WX_TPL_APPROVAL_REMINDER_TO_EMPLOYEE', data: { keyword1: visitor.name, keyword2: HOST.name, keyword3: START_SHANGHAI } });
+    expect(hostMsgs[0]).toMatchObject({
+      tplMessageId: 'WX_TPL_APPROVAL_REMINDER_TO_EMPLOYEE',
+      data: { keyword1: visitor.name, keyword2: HOST.name, keyword3: START_SHANGHAI },
+    });
     expect(hostMsgs[0]!.url).toMatch(/^http:\/\/laifang\.test\//);
     expectWechat(visitor.phone, 'application_submitted_to_visitor', visitor.name);
     await sleep(1000);
@@ -162,10 +189,17 @@ describe.concurrent('recipients and templates (§5 table)', () => {
     const res = await h.request('PUT', `/v1/auth/${record.id}`, { token: hostToken });
     expect(res.status).toBe(200);
     const rows = (await settled(h, record.id)).filter((r) => r.event === 'request_authorized');
-    expect(summary(rows)).toEqual([`request_authorized sms ${visitor.phone} approval_pass_to_visitor sent`, `request_authorized wechat ${visitor.phone} approval_pass_to_visitor sent`]);
+    expect(summary(rows)).toEqual([
+      `request_authorized sms ${visitor.phone} approval_pass_to_visitor sent`,
+      `request_authorized wechat ${visitor.phone} approval_pass_to_visitor sent`,
+    ]);
     const sms = smsFor(rows);
     expect(sms).toHaveLength(1);
-    expect(sms[0]).toMatchObject({ phone: visitor.phone, template_code: 'SMS_TPL_APPROVAL_PASS_TO_VISITOR', params: { name: visitor.name, host: HOST.name, time: START_SHANGHAI } });
+    expect(sms[0]).toMatchObject({
+      phone: visitor.phone,
+      template_code: 'SMS_TPL_APPROVAL_PASS_TO_VISITOR',
+      params: { name: visitor.name, host: HOST.name, time: START_SHANGHAI },
+    });
     expect(wechatTo(visitor.phone)).toHaveLength(2);
     const approved = expectWechatAt(visitor.phone, 1, 'approval_pass_to_visitor', visitor.name);
     // A different sentence from the one that said "submitted".
@@ -178,7 +212,10 @@ describe.concurrent('recipients and templates (§5 table)', () => {
   it('time is the start in Asia/Shanghai, YYYY-MM-DD HH:mm', async () => {
     const visitor = await person('时间');
     const start = Date.UTC(2031, 5, 30, 23, 59, 0) / 1000; // 2031-07-01 07:59 in Shanghai
-    const res = await h.request('POST', '/v1/subject', { token: hostToken, body: { name: visitor.name, phone: visitor.phone, interviewee: HOST.name, interviewee_phone: HOST.phone, start_time: start, end_time: start + 60 } });
+    const res = await h.request('POST', '/v1/subject', {
+      token: hostToken,
+      body: { name: visitor.name, phone: visitor.phone, interviewee: HOST.name, interviewee_phone: HOST.phone, start_time: start, end_time: start + 60 },
+    });
     expect(res.status).toBe(200);
     const rows = await settled(h, res.body.data.id);
     expect(smsFor(rows)[0]!.params.time).toBe('2031-07-01 07:59');
@@ -206,7 +243,11 @@ describe.concurrent('transient failures are retried until delivered, exactly onc
     ['HTTP 500 twice', { status: 500, times: 2 }, 3],
     ['HTTP 503 once', { status: 503, times: 1 }, 2],
     ['no answer (connection dropped) once', { status: 0, times: 1 }, 2],
-    ['Aliyun flow control (HTTP 200, isv.BUSINESS_LIMIT_CONTROL) once', { status: 200, times: 1, body: JSON.stringify({ Code: 'isv.BUSINESS_LIMIT_CONTROL', Message: '触发分钟级流控Permits:1', RequestId: 'R1' }) }, 2],
+    [
+      'Aliyun flow control (HTTP 200, isv.BUSINESS_LIMIT_CONTROL) once',
+      { status: 200, times: 1, body: JSON.stringify({ Code: 'isv.BUSINESS_LIMIT_CONTROL', Message: '触发分钟级流控Permits:1', RequestId: 'R1' }) },
+      2,
+    ],
   ])('SMS: %s', async (_label, fault, attempts) => {
     const visitor = await person('重试', false);
     const clear = smsFault(visitor.phone, fault);
@@ -256,8 +297,16 @@ describe.concurrent('transient failures are retried until delivered, exactly onc
   });
 
   it.each([
-    ['HTTP 400 with an Aliyun error', { status: 400, body: JSON.stringify({ Code: 'InvalidParameter', Message: 'bad parameter', RequestId: 'R2' }) }, /InvalidParameter|400/],
-    ['HTTP 200 with an error Code', { status: 200, body: JSON.stringify({ Code: 'isv.SMS_TEMPLATE_ILLEGAL', Message: '模板不合法', RequestId: 'R3' }) }, /isv\.SMS_TEMPLATE_ILLEGAL/],
+    [
+      'HTTP 400 with an Aliyun error',
+      { status: 400, body: JSON.stringify({ Code: 'InvalidParameter', Message: 'bad parameter', RequestId: 'R2' }) },
+      /InvalidParameter|400/,
+    ],
+    [
+      'HTTP 200 with an error Code',
+      { status: 200, body: JSON.stringify({ Code: 'isv.SMS_TEMPLATE_ILLEGAL', Message: '模板不合法', RequestId: 'R3' }) },
+      /isv\.SMS_TEMPLATE_ILLEGAL/,
+    ],
   ])('a permanent SMS refusal (%s) is recorded failed with the reason, not retried', async (_label, fault, reason) => {
     const visitor = await person('拒绝', false);
     const clear = smsFault(visitor.phone, { ...fault, times: 1 });
@@ -371,7 +420,9 @@ describe('the outbox', () => {
     return { id: Number(r.rows[0]!.id), phone };
   }
   const rowOf = async (id: number) => {
-    const r = (await h.database.db.execute(sql`select status, attempts, last_error from notifications where id = ${id}`)) as unknown as { rows: Array<{ status: string; attempts: number; last_error: string | null }> };
+    const r = (await h.database.db.execute(sql`select status, attempts, last_error from notifications where id = ${id}`)) as unknown as {
+      rows: Array<{ status: string; attempts: number; last_error: string | null }>;
+    };
     return r.rows[0]!;
   };
 
@@ -390,10 +441,13 @@ describe('the outbox', () => {
   it('a row whose sender was lost at its last allowed attempt is recorded failed, not sent again', async () => {
     // NOTIFY_RETRY_LIMIT is 2 here: three attempts, all taken.
     const { id, phone } = await leftBehind(3, 0);
-    const row = await h.waitFor(async () => {
-      const r = await rowOf(id);
-      return r.status !== 'pending' ? r : null;
-    }, { what: 'the row given up' });
+    const row = await h.waitFor(
+      async () => {
+        const r = await rowOf(id);
+        return r.status !== 'pending' ? r : null;
+      },
+      { what: 'the row given up' },
+    );
     expect(row).toMatchObject({ status: 'failed', attempts: 4 });
     expect(row.last_error).toMatch(/gave up after 3 attempts/);
     expect(smsTo(phone)).toHaveLength(0);

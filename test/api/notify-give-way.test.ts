@@ -18,7 +18,10 @@ afterAll(async () => {
 });
 
 async function statuses(ids: number[]): Promise<string[]> {
-  const rows = await h.runtime.database.query<{ status: string }>({ name: 'give-way-test-statuses', text: 'select status from notifications where application_id = any($1::bigint[])' }, [ids]);
+  const rows = await h.runtime.database.query<{ status: string }>(
+    { name: 'give-way-test-statuses', text: 'select status from notifications where application_id = any($1::bigint[])' },
+    [ids],
+  );
   return rows.map((r) => r.status);
 }
 
@@ -26,7 +29,11 @@ describe('sending gives way to answering', () => {
   it(`above ${YIELD_AT} requests a second at most ${YIELD_RATE} messages a second leave; the rest follow once the requests subside`, async () => {
     const host = STAFF.zhangwei;
     const token = await h.bound(newOpenid('wx-give-way-host'), host.phone);
-    const invite = () => h.request('POST', '/v1/subject', { token, body: { name: '访客', phone: newPhone(), interviewee: host.name, interviewee_phone: host.phone, ...futureWindow() } });
+    const invite = () =>
+      h.request('POST', '/v1/subject', {
+        token,
+        body: { name: '访客', phone: newPhone(), interviewee: host.name, interviewee_phone: host.phone, ...futureWindow() },
+      });
     // The first invitation confirms the host with Koala (later ones are answered from memory).
     const first = await invite();
     expect(first.status).toBe(200);

@@ -23,7 +23,10 @@ describe.runIf(testDbKind() === 'pg')('NOTIFY_SEND=false (web-only replica)', ()
     const phones = [newPhone(), newPhone()];
     const ids: number[] = [];
     for (const phone of phones) {
-      const res = await h.request('POST', '/v1/subject', { token, body: { name: '访客', phone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() } });
+      const res = await h.request('POST', '/v1/subject', {
+        token,
+        body: { name: '访客', phone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
+      });
       expect(res.status).toBe(200);
       ids.push(res.body.data.id);
     }

@@ -18,7 +18,9 @@ describe('upgrading a database from before the outbox', () => {
     await boss.createQueue('notify', { name: 'notify' } as Parameters<typeof boss.createQueue>[1]);
     await boss.insert([1, 2, 3].map((n) => ({ name: 'notify', data: { notificationId: 1_000_000 + n } })));
     const jobs = async () => {
-      const r = (await h.database.db.execute(sql`select count(*)::int as n from pgboss.job where name = 'notify'`)) as unknown as { rows: Array<{ n: number }> };
+      const r = (await h.database.db.execute(sql`select count(*)::int as n from pgboss.job where name = 'notify'`)) as unknown as {
+        rows: Array<{ n: number }>;
+      };
       return r.rows[0]!.n;
     };
     expect(await jobs()).toBe(3);

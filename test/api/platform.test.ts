@@ -37,7 +37,19 @@ describe('health, readiness and docs', () => {
     const doc = await h.request('GET', '/docs/json');
     expect(doc.status).toBe(200);
     const paths = Object.keys(doc.body.paths);
-    for (const p of ['/v1/session', '/v1/sms/code', '/v1/subject/binding', '/v1/visitor/binding', '/v1/subject/binding/{weixinUserId}', '/v1/wechat/is_binding', '/v1/subject', '/v1/subject/purpose', '/v1/visit/records', '/v1/auth/records', '/v1/auth/{id}']) {
+    for (const p of [
+      '/v1/session',
+      '/v1/sms/code',
+      '/v1/subject/binding',
+      '/v1/visitor/binding',
+      '/v1/subject/binding/{weixinUserId}',
+      '/v1/wechat/is_binding',
+      '/v1/subject',
+      '/v1/subject/purpose',
+      '/v1/visit/records',
+      '/v1/auth/records',
+      '/v1/auth/{id}',
+    ]) {
       expect(paths).toContain(p);
     }
     expect(paths).not.toContain('/v1/session/dev');
@@ -57,7 +69,10 @@ describe('logs', () => {
   it('never contain a full phone number or a session token', async () => {
     const token = await h.bound('wx-log-staff', STAFF.zhangwei.phone);
     await h.request('GET', `/v1/visit/records?phone=${STAFF.zhangwei.phone}`, { token });
-    await h.request('POST', '/v1/subject', { token, body: { name: '王五', phone: '13912345678', interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() } });
+    await h.request('POST', '/v1/subject', {
+      token,
+      body: { name: '王五', phone: '13912345678', interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
+    });
     await h.request('POST', '/v1/sms/code', { token, body: { phone: '13912345679' } });
     await h.waitFor(() => h.sims.sms.messages().length >= 2, { what: 'SMS' });
     const all = logLines.join('\n');
@@ -104,10 +119,15 @@ describe('per-address rate limit: counting', () => {
       const statuses = await Promise.all(Array.from({ length: 12 }, () => limited.request('GET', '/v1/subject/purpose').then((r) => r.status)));
       expect(statuses.filter((s) => s === 401)).toHaveLength(4);
       expect(statuses.filter((s) => s === 429)).toHaveLength(8);
-      await limited.waitFor(async () => {
-        const r = (await limited.database.db.execute(sql`select coalesce(sum(hits), 0)::int as n from rate_counters where bucket not like 'sms:%'`)) as unknown as { rows: Array<{ n: number }> };
-        return r.rows[0]!.n === 12;
-      }, { what: 'all 12 hits in the database', timeoutMs: 5000 });
+      await limited.waitFor(
+        async () => {
+          const r = (await limited.database.db.execute(
+            sql`select coalesce(sum(hits), 0)::int as n from rate_counters where bucket not like 'sms:%'`,
+          )) as unknown as { rows: Array<{ n: number }> };
+          return r.rows[0]!.n === 12;
+        },
+        { what: 'all 12 hits in the database', timeoutMs: 5000 },
+      );
     } finally {
       await limited.close();
     }

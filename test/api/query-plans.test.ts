@@ -16,7 +16,10 @@ beforeAll(async () => {
   h = await startHarness({ env: { APPLY_PER_HOUR: '1000' } });
   const host = await h.bound('wx-plan-host', STAFF.zhangwei.phone);
   for (let i = 0; i < 12; i++) {
-    await h.request('POST', '/v1/subject', { token: host, body: { name: `访客${i}`, phone: `1390000${String(1000 + i)}`, interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() } });
+    await h.request('POST', '/v1/subject', {
+      token: host,
+      body: { name: `访客${i}`, phone: `1390000${String(1000 + i)}`, interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
+    });
   }
 });
 afterAll(async () => {
@@ -25,7 +28,10 @@ afterAll(async () => {
 
 /** EXPLAINs the very statement the repo sends for this page (its values inlined). */
 async function plan(query: { stmt: { text: string }; values: unknown[] }): Promise<string> {
-  const { stmt: { text }, values: params } = query;
+  const {
+    stmt: { text },
+    values: params,
+  } = query;
   const db = h.runtime.database.db;
   return db.transaction(async (tx) => {
     await tx.execute(sql`set local enable_seqscan = off`);

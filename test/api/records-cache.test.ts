@@ -34,7 +34,14 @@ async function list(route: 'visit' | 'auth', who: Person, query = 'size=20'): Pr
 async function request(visitor: Person, host: Person, retinues: Person[] = []): Promise<any> {
   const res = await h.request('POST', '/v1/subject', {
     token: visitor.token,
-    body: { ...clock.window(24), name: visitor.name, phone: visitor.phone, interviewee: host.name, interviewee_phone: host.phone, retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })) },
+    body: {
+      ...clock.window(24),
+      name: visitor.name,
+      phone: visitor.phone,
+      interviewee: host.name,
+      interviewee_phone: host.phone,
+      retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })),
+    },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.data;
@@ -121,20 +128,37 @@ describe('record lists: page cache', () => {
     await list('visit', companion);
     await list('visit', companion); // cached now
     await elsewhere(`update applications set remark = '改过了' where id = ${created.id}`);
-    await h.waitFor(async () => (await list('visit', companion)).data.find((r: any) => r.id === created.id)?.remark === '改过了', { timeoutMs: 5000, what: 'the change on the cached page' });
+    await h.waitFor(async () => (await list('visit', companion)).data.find((r: any) => r.id === created.id)?.remark === '改过了', {
+      timeoutMs: 5000,
+      what: 'the change on the cached page',
+    });
     await elsewhere(`update application_people set name = '改名同伴' where application_id = ${created.id} and role = 'companion'`);
-    await h.waitFor(async () => (await list('auth', visitor)).data.find((r: any) => r.id === created.id)?.retinues[0]?.name === '改名同伴', { timeoutMs: 5000, what: 'the companion rename' });
+    await h.waitFor(async () => (await list('auth', visitor)).data.find((r: any) => r.id === created.id)?.retinues[0]?.name === '改名同伴', {
+      timeoutMs: 5000,
+      what: 'the companion rename',
+    });
   });
 
   it('a record deleted elsewhere (an admin, retention, erasure) leaves every cached list', async () => {
     const created = await request(visitor, host, [companion]);
-    for (const [route, who] of [['visit', host], ['visit', companion], ['auth', visitor]] as const) {
+    for (const [route, who] of [
+      ['visit', host],
+      ['visit', companion],
+      ['auth', visitor],
+    ] as const) {
       await list(route, who);
       expect(ids(await list(route, who))).toContain(created.id);
     }
     await elsewhere(`delete from applications where id = ${created.id}`);
-    for (const [route, who] of [['visit', host], ['visit', companion], ['auth', visitor]] as const) {
-      await h.waitFor(async () => !ids(await list(route, who)).includes(created.id), { timeoutMs: 5000, what: `${route} list of ${who.name} without the deleted record` });
+    for (const [route, who] of [
+      ['visit', host],
+      ['visit', companion],
+      ['auth', visitor],
+    ] as const) {
+      await h.waitFor(async () => !ids(await list(route, who)).includes(created.id), {
+        timeoutMs: 5000,
+        what: `${route} list of ${who.name} without the deleted record`,
+      });
     }
   });
 
@@ -162,7 +186,9 @@ describe.runIf(testDbKind() === 'pg')('record lists: the notification connection
     const client = new pg.Client({ connectionString: h.runtime.config.databaseUrl });
     await client.connect();
     try {
-      const { rows } = await client.query(`select pg_terminate_backend(pid) as killed from pg_stat_activity where datname = current_database() and query ilike 'LISTEN%'`);
+      const { rows } = await client.query(
+        `select pg_terminate_backend(pid) as killed from pg_stat_activity where datname = current_database() and query ilike 'LISTEN%'`,
+      );
       expect(rows.length).toBe(1);
       // Once the loss is noticed (the cache is emptied and off), change the record: the
       // listener may be back already, or not yet.

@@ -34,12 +34,25 @@ async function apply(by: Person, body: Record<string, unknown>): Promise<any> {
 
 /** `visitor` asks to visit `host` (a visitor request). */
 function request(visitor: Person, host: Person, retinues: Person[] = [], extra: Record<string, unknown> = {}) {
-  return apply(visitor, { name: visitor.name, phone: visitor.phone, interviewee: host.name, interviewee_phone: host.phone, retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })), ...extra });
+  return apply(visitor, {
+    name: visitor.name,
+    phone: visitor.phone,
+    interviewee: host.name,
+    interviewee_phone: host.phone,
+    retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })),
+    ...extra,
+  });
 }
 
 /** `host` invites `visitor` (a staff invitation). */
 function invite(host: Person, visitor: Person, retinues: Person[] = []) {
-  return apply(host, { name: visitor.name, phone: visitor.phone, interviewee: host.name, interviewee_phone: host.phone, retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })) });
+  return apply(host, {
+    name: visitor.name,
+    phone: visitor.phone,
+    interviewee: host.name,
+    interviewee_phone: host.phone,
+    retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })),
+  });
 }
 
 async function list(route: 'visit' | 'auth', who: Person, query = ''): Promise<any> {
@@ -323,7 +336,8 @@ describe('query validation: 400 naming the parameter', () => {
 });
 
 describe('caller parameters (§2)', () => {
-  const expectError = (res: any, status: number, error: string) => expect({ status: res.status, code: res.body.code, error: res.body.error }).toEqual({ status, code: status, error });
+  const expectError = (res: any, status: number, error: string) =>
+    expect({ status: res.status, code: res.body.code, error: res.body.error }).toEqual({ status, code: status, error });
   const formatted = (p: string) => encodeURIComponent(`+86 ${p.slice(0, 3)}-${p.slice(3, 7)}-${p.slice(7)}`);
 
   it('3.9: phone = the caller (any format) is fine; another phone is 403 FORBIDDEN', async () => {
@@ -342,7 +356,7 @@ describe('caller parameters (§2)', () => {
     expectError(await h.request('GET', `/v1/auth/records?proposer=${P.v1.phone}&phone=${P.v2.phone}`, { token: P.v1.token }), 403, 'FORBIDDEN');
   });
 
-  it('weixinUserId: the session\'s own is fine, another is 403 FORBIDDEN', async () => {
+  it("weixinUserId: the session's own is fine, another is 403 FORBIDDEN", async () => {
     for (const route of ['visit', 'auth']) {
       expect((await h.request('GET', `/v1/${route}/records?weixinUserId=${P.v1.openid}`, { token: P.v1.token })).status).toBe(200);
       expectError(await h.request('GET', `/v1/${route}/records?weixinUserId=${P.v2.openid}`, { token: P.v1.token }), 403, 'FORBIDDEN');

@@ -68,7 +68,10 @@ describe('POST /v1/session', () => {
     expect(res.body.data.expires_at).toBeLessThanOrEqual(Math.floor(now() / 1000) + TTL);
     // The code went through WeChat's endpoint with our app's credentials.
     const call = h.sims.oauth.server.received.at(-1)!;
-    expect(call).toMatchObject({ path: '/sns/oauth2/access_token', query: { appid: h.sims.oauth.appId, secret: h.sims.oauth.appSecret, code, grant_type: 'authorization_code' } });
+    expect(call).toMatchObject({
+      path: '/sns/oauth2/access_token',
+      query: { appid: h.sims.oauth.appId, secret: h.sims.oauth.appSecret, code, grant_type: 'authorization_code' },
+    });
     // The token is a session.
     const me = await h.request('GET', '/v1/visitor/binding', { token: res.body.data.token });
     expect(me.status).toBe(200);
@@ -273,7 +276,7 @@ describe('routes, order of checks and caller parameters', () => {
     expectFailure(await h.request('DELETE', '/v1/subject/binding/wx-other'), 401, 'UNAUTHENTICATED');
   });
 
-  it('weixinUserId (query, body or path) other than the session\'s is 403 FORBIDDEN; the same or omitted is fine', async () => {
+  it("weixinUserId (query, body or path) other than the session's is 403 FORBIDDEN; the same or omitted is fine", async () => {
     const me = 'wx-caller';
     const token = await h.session(me);
     const foreign: Array<[string, string, unknown?]> = [

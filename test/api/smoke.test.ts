@@ -16,11 +16,26 @@ describe('smoke', () => {
     h.sims.cloud.bind('wx-companion-1', '13900000002');
     const res = await h.request('POST', '/v1/subject', {
       token: staff,
-      body: { name: '王五', phone: '13900000001', interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, ...futureWindow(), retinues: [{ name: '赵六', phone: '13900000002' }, { name: '孙七', phone: '139-0000-0003' }] },
+      body: {
+        name: '王五',
+        phone: '13900000001',
+        interviewee: '张伟',
+        interviewee_phone: STAFF.zhangwei.phone,
+        ...futureWindow(),
+        retinues: [
+          { name: '赵六', phone: '13900000002' },
+          { name: '孙七', phone: '139-0000-0003' },
+        ],
+      },
     });
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({ is_auth: 1, proposer: STAFF.zhangwei.phone, interviewee: '张伟' });
     await h.waitFor(() => h.sims.sms.messages().length === 3 && h.sims.cloud.messages().length === 2, { what: '3 SMS and 2 WeChat messages' });
-    expect(h.sims.sms.messages().map((m) => m.phone).sort()).toEqual(['13900000001', '13900000002', '13900000003']);
+    expect(
+      h.sims.sms
+        .messages()
+        .map((m) => m.phone)
+        .sort(),
+    ).toEqual(['13900000001', '13900000002', '13900000003']);
   });
 });

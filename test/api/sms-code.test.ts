@@ -63,7 +63,12 @@ describe('POST /v1/sms/code', () => {
     expect(res.body).toEqual({ code: 0, err_msg: '', data: {} });
     const sent = smsTo('13900000100');
     expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatchObject({ phone: '13900000100', sign_name: '来访', template_code: 'SMS_TPL_VERIFICATION_CODE', params: { code: expect.stringMatching(/^\d{6}$/) } });
+    expect(sent[0]).toMatchObject({
+      phone: '13900000100',
+      sign_name: '来访',
+      template_code: 'SMS_TPL_VERIFICATION_CODE',
+      params: { code: expect.stringMatching(/^\d{6}$/) },
+    });
     expect(Object.keys(sent[0]!.params)).toEqual(['code']);
     const bound = await bindVisitor('13900000100', sent[0]!.params.code!);
     expect(bound.status).toBe(200);
@@ -98,7 +103,20 @@ describe('POST /v1/sms/code', () => {
 
   it('a phone that is not a mainland mobile number is 400 naming `phone`, and nothing is sent', async () => {
     const before = h.sims.sms.server.received.length;
-    for (const phone of ['12900000001', '1390000030', '139000003011', 'abcdefghijk', '', '   ', '+1 415 555 0100', '020-12345678', 'x'.repeat(40), { n: 1 }, ['13900000301', '13900000302'], null]) {
+    for (const phone of [
+      '12900000001',
+      '1390000030',
+      '139000003011',
+      'abcdefghijk',
+      '',
+      '   ',
+      '+1 415 555 0100',
+      '020-12345678',
+      'x'.repeat(40),
+      { n: 1 },
+      ['13900000301', '13900000302'],
+      null,
+    ]) {
       const res = await sendCode(phone);
       expect([phone, res.status, res.body.error]).toEqual([phone, 400, 'VALIDATION_FAILED']);
       expect(res.body.err_msg).toContain('phone');
@@ -215,9 +233,30 @@ describe('Aliyun refuses or is unreachable: nothing usable is left behind, nothi
 
   it('an HTTP 4xx or 500 error document from Aliyun is 502 UPSTREAM_FAILED', async () => {
     const faults = [
-      { status: 400, body: JSON.stringify({ Code: 'SignatureDoesNotMatch', Message: 'Specified signature does not match', RequestId: 'C3', HostId: 'x', Recommend: 'y' }) },
-      { status: 404, body: JSON.stringify({ Code: 'InvalidAccessKeyId.NotFound', Message: 'Specified access key is not found.', RequestId: 'C4', HostId: 'x', Recommend: 'y' }) },
-      { status: 500, body: JSON.stringify({ Code: 'InternalError', Message: 'The request processing has failed due to some unknown error.', RequestId: 'C5', HostId: 'x', Recommend: 'y' }) },
+      {
+        status: 400,
+        body: JSON.stringify({ Code: 'SignatureDoesNotMatch', Message: 'Specified signature does not match', RequestId: 'C3', HostId: 'x', Recommend: 'y' }),
+      },
+      {
+        status: 404,
+        body: JSON.stringify({
+          Code: 'InvalidAccessKeyId.NotFound',
+          Message: 'Specified access key is not found.',
+          RequestId: 'C4',
+          HostId: 'x',
+          Recommend: 'y',
+        }),
+      },
+      {
+        status: 500,
+        body: JSON.stringify({
+          Code: 'InternalError',
+          Message: 'The request processing has failed due to some unknown error.',
+          RequestId: 'C5',
+          HostId: 'x',
+          Recommend: 'y',
+        }),
+      },
     ];
     for (const [i, f] of faults.entries()) {
       const phone = `1390000053${i}`;

@@ -11,7 +11,11 @@ import { startHarness, STAFF, futureWindow, testDbKind, type Harness } from '../
 let h: Harness;
 
 async function deadRows(table: string): Promise<number> {
-  const r = (await h.database.db.execute(sql.raw(`select coalesce(sum(n_dead_tup), 0)::int as n from pg_stat_user_tables where relid in (select '${table}'::regclass union all select inhrelid from pg_inherits where inhparent = '${table}'::regclass)`))) as unknown as { rows: Array<{ n: number }> };
+  const r = (await h.database.db.execute(
+    sql.raw(
+      `select coalesce(sum(n_dead_tup), 0)::int as n from pg_stat_user_tables where relid in (select '${table}'::regclass union all select inhrelid from pg_inherits where inhparent = '${table}'::regclass)`,
+    ),
+  )) as unknown as { rows: Array<{ n: number }> };
   return r.rows[0]!.n;
 }
 
@@ -25,13 +29,27 @@ describe('table upkeep (VACUUM)', () => {
   it('vacuums the outbox, counter and application tables: dead rows gone, application pages all-visible', async () => {
     const token = await h.bound('upkeep-host', STAFF.zhangwei.phone);
     for (let i = 0; i < 8; i++) {
-      const res = await h.request('POST', '/v1/subject', { token, body: { name: `清理${i}`, phone: `1390000${String(9100 + i)}`, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow(2) } });
+      const res = await h.request('POST', '/v1/subject', {
+        token,
+        body: {
+          name: `清理${i}`,
+          phone: `1390000${String(9100 + i)}`,
+          interviewee: STAFF.zhangwei.name,
+          interviewee_phone: STAFF.zhangwei.phone,
+          ...futureWindow(2),
+        },
+      });
       expect(res.status).toBe(200);
     }
-    await h.waitFor(async () => {
-      const r = (await h.database.db.execute(sql`select count(*)::int as n from notifications where status = 'pending'`)) as unknown as { rows: Array<{ n: number }> };
-      return r.rows[0]!.n === 0;
-    }, { what: 'the notifications sent', timeoutMs: 30_000 });
+    await h.waitFor(
+      async () => {
+        const r = (await h.database.db.execute(sql`select count(*)::int as n from notifications where status = 'pending'`)) as unknown as {
+          rows: Array<{ n: number }>;
+        };
+        return r.rows[0]!.n === 0;
+      },
+      { what: 'the notifications sent', timeoutMs: 30_000 },
+    );
     // The statistics of other sessions' changes arrive within a moment.
     await h.waitFor(async () => (await deadRows('notifications')) > 0, { what: 'dead rows counted', timeoutMs: 10_000 });
 
@@ -44,7 +62,9 @@ describe('table upkeep (VACUUM)', () => {
     await h.waitFor(async () => (await deadRows('notifications')) === 0, { what: 'no dead rows after VACUUM', timeoutMs: 10_000 });
     // The application tables' pages are all-visible: a phone's recent entries are read from
     // their indexes alone (the hourly limit, a record list's keys and count).
-    const vis = (await h.database.db.execute(sql`select relname, relpages, relallvisible from pg_class where relname in ('applications', 'application_people') order by relname`)) as unknown as { rows: Array<{ relname: string; relpages: number; relallvisible: number }> };
+    const vis = (await h.database.db.execute(
+      sql`select relname, relpages, relallvisible from pg_class where relname in ('applications', 'application_people') order by relname`,
+    )) as unknown as { rows: Array<{ relname: string; relpages: number; relallvisible: number }> };
     expect(vis.rows.map((r) => r.relname)).toEqual(['application_people', 'applications']);
     for (const r of vis.rows) {
       expect(r.relpages, r.relname).toBeGreaterThan(0);

@@ -48,7 +48,11 @@ describe.runIf(testDbKind() === 'pglite')('the compiled service (scripts/build-s
     work = mkdtempSync(join(tmpdir(), 'laifang-build-test-'));
     // The H5 pages, so that serving them from the bundle is checked too (a no-op when fresh).
     execFileSync(process.execPath, ['scripts/build-web.mjs'], { cwd: REPO, stdio: 'inherit' });
-    buildLog = execFileSync(process.execPath, ['scripts/build-server.mjs', '--out', OUT], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    buildLog = execFileSync(process.execPath, ['scripts/build-server.mjs', '--out', OUT], {
+      cwd: REPO,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
 
     port = await freePort();
     // Not in the repository: a developer's .env (read from the working directory) stays out of it.
@@ -73,7 +77,8 @@ describe.runIf(testDbKind() === 'pglite')('the compiled service (scripts/build-s
     // A fresh PGlite directory: initdb and every migration, on a possibly busy machine.
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`the bundle exited while starting (${proc.exitCode ?? proc.signalCode}):\n${stdout}\n${stderr}`);
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`the bundle exited while starting (${proc.exitCode ?? proc.signalCode}):\n${stdout}\n${stderr}`);
       const ok = await fetch(`${base()}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
         (r) => r.status === 200,
         () => false,

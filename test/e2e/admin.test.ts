@@ -54,7 +54,15 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
       chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
         headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+        ],
         viewport: { width: 1280, height: 800 },
         locale: 'zh-CN',
         timezoneId: 'Asia/Shanghai',
@@ -71,7 +79,10 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
     // Records made through the API: 张伟 invites three visitors; one of them is signed in at a kiosk.
     const staff = (await call('POST', '/v1/session/dev', { body: { weixinUserId: 'demo-staff-zhangwei' } })).body.data.token as string;
     const invite = async (name: string, phone: string, retinues: Array<{ name: string; phone: string }> = []) => {
-      const res = await call('POST', '/v1/subject', { token: staff, body: { name, phone, interviewee: '张伟', interviewee_phone: '13800000001', start_time: now + 120, end_time: now + 7200, retinues } });
+      const res = await call('POST', '/v1/subject', {
+        token: staff,
+        body: { name, phone, interviewee: '张伟', interviewee_phone: '13800000001', start_time: now + 120, end_time: now + 7200, retinues },
+      });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       return res.body.data.id as number;
     };
@@ -223,7 +234,8 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
 
   it('lists those changes in the audit log, filterable by action', async () => {
     await page.getByRole('link', { name: '审计日志' }).click();
-    for (const action of ['application.delete', 'config.templates.update', 'device.register', 'device.revoke']) await page.locator(`tr[data-action="${action}"]`).first().waitFor();
+    for (const action of ['application.delete', 'config.templates.update', 'device.register', 'device.revoke'])
+      await page.locator(`tr[data-action="${action}"]`).first().waitFor();
     await field('action').selectOption('device.revoke');
     await page.getByRole('button', { name: '查询' }).click();
     await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
@@ -232,7 +244,8 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
 
   it('pages through the audit log (20 a page): previous / next, and where we are', async () => {
     const admin = await adminToken();
-    for (let i = 0; i < 21; i++) expect((await call('POST', '/v1/devices', { token: admin, body: { name: `翻页设备${i}`, kind: 'turnstile' } })).status).toBe(200);
+    for (let i = 0; i < 21; i++)
+      expect((await call('POST', '/v1/devices', { token: admin, body: { name: `翻页设备${i}`, kind: 'turnstile' } })).status).toBe(200);
     await field('action').selectOption('device.register');
     await page.getByRole('button', { name: '查询' }).click();
     const pager = page.locator('.pager');

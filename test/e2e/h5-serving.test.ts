@@ -65,7 +65,11 @@ describe('/h5/', () => {
 
   it('keeps a strict Content-Security-Policy: own scripts only, no eval, no inline script', async () => {
     const csp = String((await h.request('GET', '/h5/')).headers['content-security-policy']);
-    const directive = (name: string) => csp.split(';').map((d) => d.trim()).find((d) => d.startsWith(`${name} `)) ?? '';
+    const directive = (name: string) =>
+      csp
+        .split(';')
+        .map((d) => d.trim())
+        .find((d) => d.startsWith(`${name} `)) ?? '';
     expect(directive('script-src')).toBe("script-src 'self'");
     expect(directive('default-src')).toBe("default-src 'self'");
     expect(csp).not.toContain('unsafe-eval');

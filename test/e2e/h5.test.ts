@@ -111,7 +111,7 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     // The avatar Koala had, landed in our storage and served by us.
     const avatar = page.locator('.avatar img');
     await expect.poll(() => avatar.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
-    expect(new URL(await avatar.getAttribute('src') ?? '').origin).toBe(service.base);
+    expect(new URL((await avatar.getAttribute('src')) ?? '').origin).toBe(service.base);
     await shot('04-home-staff');
   });
 
@@ -138,7 +138,10 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     // The same phone twice is refused before sending (visitor, host and companions differ).
     await field('retinue_phone_1').fill('13900000009');
     await page.getByRole('button', { name: '发送邀请' }).click();
-    await page.getByRole('alert').getByText(/填了不止一次/).waitFor();
+    await page
+      .getByRole('alert')
+      .getByText(/填了不止一次/)
+      .waitFor();
     expect(applyPosts).toHaveLength(0);
     await page.getByLabel('删除随行 2').click();
     await expect.poll(() => field('retinue_name_1').count()).toBe(0);
@@ -228,7 +231,17 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     const token = (await api('/v1/session/dev', { body: { weixinUserId: 'demo-staff-zhangwei' } })).token as string;
     const start = Math.floor(Date.now() / 1000) + 7200;
     const invite = (i: number) =>
-      api('/v1/subject', { token, body: { name: `访客${String(i).padStart(2, '0')}`, phone: `1370000${String(1000 + i)}`, interviewee: '张伟', interviewee_phone: '13800000001', start_time: start, end_time: start + 3600 } });
+      api('/v1/subject', {
+        token,
+        body: {
+          name: `访客${String(i).padStart(2, '0')}`,
+          phone: `1370000${String(1000 + i)}`,
+          interviewee: '张伟',
+          interviewee_phone: '13800000001',
+          start_time: start,
+          end_time: start + 3600,
+        },
+      });
     for (let i = 1; i <= 12; i++) await invite(i);
 
     await signInAs('demo-staff-zhangwei');
@@ -237,10 +250,12 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     const names = () => page.locator('.van-tab__panel .card .name').allTextContents();
     await expect.poll(async () => (await names())[0]).toBe('访客12');
     // The first page is 10 records; scrolling to the end loads the rest (13 with the one from the UI).
-    await expect.poll(async () => {
-      await page.mouse.wheel(0, 5000);
-      return (await names()).length;
-    }).toBe(13);
+    await expect
+      .poll(async () => {
+        await page.mouse.wheel(0, 5000);
+        return (await names()).length;
+      })
+      .toBe(13);
     const all = await names();
     expect(all.slice(0, 12)).toEqual(Array.from({ length: 12 }, (_, i) => `访客${String(12 - i).padStart(2, '0')}`));
     expect(all[12]).toBe('王五');
@@ -250,7 +265,8 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     await invite(13);
     await page.evaluate(() => window.scrollTo(0, 0));
     const cdp = await phone.context.newCDPSession(page);
-    const touch = (type: 'touchStart' | 'touchMove' | 'touchEnd', y: number) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: type === 'touchEnd' ? [] : [{ x: 180, y }] });
+    const touch = (type: 'touchStart' | 'touchMove' | 'touchEnd', y: number) =>
+      cdp.send('Input.dispatchTouchEvent', { type, touchPoints: type === 'touchEnd' ? [] : [{ x: 180, y }] });
     await touch('touchStart', 150);
     for (let y = 170; y <= 450; y += 20) await touch('touchMove', y);
     await touch('touchEnd', 450);
@@ -260,14 +276,22 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
 
   it('shows the QR pass of a kiosk sign-in full screen; a revoked or altered one is explained', async () => {
     const post = async (path: string, body: unknown, authorization?: string) => {
-      const res = await fetch(`${service.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: JSON.stringify(body) });
+      const res = await fetch(`${service.base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify(body),
+      });
       expect(res.status, `${path}: ${await res.clone().text()}`).toBe(200);
       return ((await res.json()) as { data: any }).data;
     };
     // A visit open now (authorized at once: a staff invitation), signed in at a kiosk.
     const staff = (await post('/v1/session/dev', { weixinUserId: 'demo-staff-zhangwei' })).token as string;
     const now = Math.floor(Date.now() / 1000);
-    await post('/v1/subject', { name: '周八', phone: '13900000008', interviewee: '张伟', interviewee_phone: '13800000001', start_time: now - 60, end_time: now + 3600 }, `Bearer ${staff}`);
+    await post(
+      '/v1/subject',
+      { name: '周八', phone: '13900000008', interviewee: '张伟', interviewee_phone: '13800000001', start_time: now - 60, end_time: now + 3600 },
+      `Bearer ${staff}`,
+    );
     const admin = (await post('/v1/admin/session', { username: 'admin', password: 'laifang-demo-admin' })).token as string;
     const kiosk = (await post('/v1/devices', { name: '前台一号机', kind: 'kiosk' }, `Bearer ${admin}`)).token as string;
     const signin = await post('/v1/visit/signin', { phone: '13900000008' }, `Device ${kiosk}`);
@@ -351,7 +375,10 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
   it('fits both phone sizes (375×667 and 414×896): no page scrolls sideways', async () => {
     const wide: string[] = [];
     try {
-      for (const size of [{ width: 414, height: 896 }, { width: 375, height: 667 }]) {
+      for (const size of [
+        { width: 414, height: 896 },
+        { width: 375, height: 667 },
+      ]) {
         await page.setViewportSize(size);
         await signInAs('demo-visitor-wangwu');
         for (const route of ['#/', '#/apply', '#/records', '#/pass']) {
@@ -367,4 +394,3 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     expect(wide).toEqual([]);
   });
 });
-

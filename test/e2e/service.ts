@@ -19,7 +19,16 @@ export async function startSimulatedService(): Promise<{ runtime: Runtime; base:
   const port = await freePort();
   const files = mkdtempSync(join(tmpdir(), 'laifang-e2e-files-'));
   const { database, url, drop } = await openTestDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: url, STORAGE_LOCAL_DIR: files, RATE_LIMIT_PER_MINUTE: '0', APPLY_PER_HOUR: '100', NOTIFY_POLL_MS: '500' });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: url,
+    STORAGE_LOCAL_DIR: files,
+    RATE_LIMIT_PER_MINUTE: '0',
+    APPLY_PER_HOUR: '100',
+    NOTIFY_POLL_MS: '500',
+  });
   if (!config.simulated) throw new Error('the e2e service must run simulated');
   const runtime = await createRuntime(config, { database, seedDemoBindings: true, logger: testLogger('info') });
   await runtime.app.listen({ port, host: '127.0.0.1' });
@@ -40,7 +49,15 @@ export async function launchPhone(): Promise<{ context: BrowserContext; close():
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
     viewport: { width: 375, height: 667 },
     deviceScaleFactor: 2,
     isMobile: true,
@@ -69,7 +86,10 @@ export function chromiumState(): 'present' | 'missing-skip' | 'missing-fail' {
 export async function smsCodeFrom(smsUrl: string, phone: string): Promise<string> {
   const log = (await (await fetch(`${smsUrl}/__sim/requests`)).json()) as Array<{ query?: Record<string, unknown>; body?: unknown }>;
   for (const req of [...log].reverse()) {
-    const params = { ...(req.query ?? {}), ...Object.fromEntries(new URLSearchParams(typeof req.body === 'string' ? req.body : '')) } as Record<string, unknown>;
+    const params = { ...(req.query ?? {}), ...Object.fromEntries(new URLSearchParams(typeof req.body === 'string' ? req.body : '')) } as Record<
+      string,
+      unknown
+    >;
     if (params.PhoneNumbers !== phone || typeof params.TemplateParam !== 'string') continue;
     const code = (JSON.parse(params.TemplateParam) as { code?: string }).code;
     if (code) return code;

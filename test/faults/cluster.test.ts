@@ -42,7 +42,12 @@ const fresh = (path: string, token: string) => call(service.url, 'GET', path, { 
 
 beforeAll(async () => {
   if (skip) return;
-  const [koala, cloud, oauth, sms] = await Promise.all([startKoalaSimulator(), startWechatCloudSimulator(), startWechatOAuthSimulator(), startAliyunSmsSimulator({ limits: null, verificationTemplates: ['SMS_TPL_VERIFICATION_CODE'] })]);
+  const [koala, cloud, oauth, sms] = await Promise.all([
+    startKoalaSimulator(),
+    startWechatCloudSimulator(),
+    startWechatOAuthSimulator(),
+    startAliyunSmsSimulator({ limits: null, verificationTemplates: ['SMS_TPL_VERIFICATION_CODE'] }),
+  ]);
   sims = { koala, cloud, oauth, sms };
   storage = mkdtempSync(join(tmpdir(), 'laifang-cluster-files-'));
   const db = await openTestDatabase();
@@ -79,14 +84,22 @@ describe.skipIf(skip)('two worker processes on one port (postgres project only)'
     const visitor = actors.visitors[0]!;
     // Both workers read (and keep) the host's first page.
     for (let i = 0; i < 8; i++) expect((await fresh('/v1/visit/records?size=5', host.token)).status).toBe(200);
-    const made = await call(service.url, 'POST', '/v1/subject', { token: visitor.token, body: { name: '多进程访客', phone: visitor.phone, interviewee: host.name, interviewee_phone: host.phone, ...futureWindow(3) } });
+    const made = await call(service.url, 'POST', '/v1/subject', {
+      token: visitor.token,
+      body: { name: '多进程访客', phone: visitor.phone, interviewee: host.name, interviewee_phone: host.phone, ...futureWindow(3) },
+    });
     expect(made.status, JSON.stringify(made.body)).toBe(200);
     const id = made.body.data.id as number;
     // The other worker hears of it by NOTIFY: within moments, and from then on every answer has it.
-    await waitUntil(async () => {
-      const answers = await Promise.all(Array.from({ length: 4 }, () => fresh('/v1/visit/records?size=5', host.token)));
-      return answers.every((a) => a.status === 200 && a.body.data[0]?.id === id);
-    }, 'the new record on both workers', 10_000, 50);
+    await waitUntil(
+      async () => {
+        const answers = await Promise.all(Array.from({ length: 4 }, () => fresh('/v1/visit/records?size=5', host.token)));
+        return answers.every((a) => a.status === 200 && a.body.data[0]?.id === id);
+      },
+      'the new record on both workers',
+      10_000,
+      50,
+    );
     for (let i = 0; i < 10; i++) {
       const a = await fresh('/v1/visit/records?size=5', host.token);
       expect(a.body.data[0].id).toBe(id);
@@ -94,20 +107,29 @@ describe.skipIf(skip)('two worker processes on one port (postgres project only)'
     }
     // The host authorizes through whichever worker: every page says so.
     expect((await call(service.url, 'PUT', `/v1/auth/${id}`, { token: host.token })).status).toBe(200);
-    await waitUntil(async () => {
-      const answers = await Promise.all(Array.from({ length: 4 }, () => fresh('/v1/auth/records?size=5', visitor.token)));
-      return answers.every((a) => a.status === 200 && a.body.data.find((r: any) => r.id === id)?.is_auth === 1);
-    }, 'the authorization on both workers', 10_000, 50);
+    await waitUntil(
+      async () => {
+        const answers = await Promise.all(Array.from({ length: 4 }, () => fresh('/v1/auth/records?size=5', visitor.token)));
+        return answers.every((a) => a.status === 200 && a.body.data.find((r: any) => r.id === id)?.is_auth === 1);
+      },
+      'the authorization on both workers',
+      10_000,
+      50,
+    );
   });
 
   it('a worker that dies is replaced, and the service keeps answering', async () => {
     const before = workers();
     expect(before).toHaveLength(2);
     process.kill(before[0]!, 'SIGKILL');
-    await waitUntil(() => {
-      const now = workers();
-      return now.length === 2 && !now.includes(before[0]!);
-    }, 'a new worker', 60_000);
+    await waitUntil(
+      () => {
+        const now = workers();
+        return now.length === 2 && !now.includes(before[0]!);
+      },
+      'a new worker',
+      60_000,
+    );
     await waitUntil(async () => (await fresh('/readyz', actors.hosts[0]!.token)).status === 200, 'ready', 60_000);
     // The replacement listens only once ready: every answer is a 200.
     await new Promise((r) => setTimeout(r, 3000));
@@ -125,7 +147,9 @@ describe.skipIf(skip)('two worker processes on one port (postgres project only)'
     url.pathname = `/${name}`;
     const port = await freePort();
     // Four workers: more chances for two of them to meet in pg-boss's set-up.
-    const fresh2 = new ServiceProcess(port, () => serviceEnv({ port, databaseUrl: url.toString(), sims, storageDir: storage, extra: { WEB_CONCURRENCY: '4' } }));
+    const fresh2 = new ServiceProcess(port, () =>
+      serviceEnv({ port, databaseUrl: url.toString(), sims, storageDir: storage, extra: { WEB_CONCURRENCY: '4' } }),
+    );
     try {
       await fresh2.start(120_000);
       // Both workers answer, and none exited on the way (the primary logs every exit).

@@ -62,7 +62,10 @@ async function startService(): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`service exited: ${stderr}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`service not ready in 120 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -101,7 +104,12 @@ async function waitFor(probe: () => boolean, what: string, timeoutMs = 30_000): 
 }
 
 beforeAll(async () => {
-  const [koala, cloud, oauth, sms] = await Promise.all([startKoalaSimulator(), startWechatCloudSimulator(), startWechatOAuthSimulator(), startAliyunSmsSimulator({ limits: null })]);
+  const [koala, cloud, oauth, sms] = await Promise.all([
+    startKoalaSimulator(),
+    startWechatCloudSimulator(),
+    startWechatOAuthSimulator(),
+    startAliyunSmsSimulator({ limits: null }),
+  ]);
   sims = { koala, cloud, oauth, sms };
   storage = mkdtempSync(join(tmpdir(), 'laifang-crash-files-'));
   const pgliteDir = mkdtempSync(join(tmpdir(), 'laifang-crash-db-'));
@@ -139,7 +147,11 @@ describe('SIGKILL right after answering', () => {
      */
     const startAndSettle = async (graceMs = 1000): Promise<void> => {
       await startService();
-      await waitFor(() => sims.sms.messages().length >= expectedSms && sims.cloud.messages().length >= expectedWechat, `${expectedSms} SMS and ${expectedWechat} WeChat messages`, 60_000);
+      await waitFor(
+        () => sims.sms.messages().length >= expectedSms && sims.cloud.messages().length >= expectedWechat,
+        `${expectedSms} SMS and ${expectedWechat} WeChat messages`,
+        60_000,
+      );
       await new Promise((r) => setTimeout(r, graceMs));
     };
     for (let round = 0; round < ROUNDS; round++) {
@@ -150,7 +162,17 @@ describe('SIGKILL right after answering', () => {
       const invite = await call(
         'POST',
         '/v1/subject',
-        { name: '王五', phone: '13900000001', interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow(), retinues: [{ name: '赵六', phone: '13900000002' }, { name: '孙七', phone: '13900000003' }] },
+        {
+          name: '王五',
+          phone: '13900000001',
+          interviewee: STAFF.zhangwei.name,
+          interviewee_phone: STAFF.zhangwei.phone,
+          ...futureWindow(),
+          retinues: [
+            { name: '赵六', phone: '13900000002' },
+            { name: '孙七', phone: '13900000003' },
+          ],
+        },
         host,
       );
       await kill();
@@ -160,7 +182,12 @@ describe('SIGKILL right after answering', () => {
 
       await startAndSettle();
       // A visitor request (host + proposer told), killed right after it is answered…
-      const request = await call('POST', '/v1/subject', { name: '王五', phone: '13900000001', interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow(2) }, visitor);
+      const request = await call(
+        'POST',
+        '/v1/subject',
+        { name: '王五', phone: '13900000001', interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow(2) },
+        visitor,
+      );
       await kill();
       expect(request.status).toBe(200);
       expectedSms += 2;

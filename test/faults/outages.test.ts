@@ -37,7 +37,14 @@ const visitorPhone = '13900006001';
 
 beforeAll(async () => {
   h = await startHarness({
-    env: { UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS), BIND_VERIFY_PHONE: 'false', ...HIGH_SMS_CAPS, NOTIFY_RETRY_DELAY_S: '1', NOTIFY_RETRY_MAX_DELAY_S: '1', APPLY_PER_HOUR: '100000' },
+    env: {
+      UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS),
+      BIND_VERIFY_PHONE: 'false',
+      ...HIGH_SMS_CAPS,
+      NOTIFY_RETRY_DELAY_S: '1',
+      NOTIFY_RETRY_MAX_DELAY_S: '1',
+      APPLY_PER_HOUR: '100000',
+    },
     sms: { limits: null },
   });
   host = await h.bound('wx-out-host', STAFF.zhangwei.phone);
@@ -62,7 +69,10 @@ function invite(): Promise<Reply> {
   nameSeq += 1;
   const phone = newPhone('139');
   h.sims.cloud.bind(`wx-out-guest-${nameSeq}`, phone);
-  return h.request('POST', '/v1/subject', { token: host, body: { name: `故障${nameSeq}`, phone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() } });
+  return h.request('POST', '/v1/subject', {
+    token: host,
+    body: { name: `故障${nameSeq}`, phone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
+  });
 }
 
 async function timed(run: () => Promise<Reply>): Promise<Reply & { ms: number }> {
@@ -91,11 +101,23 @@ function needing(system: System): Check[] {
         // A remembered employee is re-read from Koala (KOALA_STAFF_REFRESH_SECONDS=0) and used as remembered when Koala fails.
         { what: 'POST /v1/subject (invitation)', run: invite },
         { what: 'GET /v1/subject/purpose', run: () => h.request('GET', '/v1/subject/purpose', { token: host }) },
-        { what: 'POST /v1/subject/binding (staff not yet remembered)', run: async () => h.request('POST', '/v1/subject/binding', { token: await h.session(`wx-out-lina-${nameSeq++}`), body: { name: STAFF.lina.name, phone: STAFF.lina.phone } }) },
+        {
+          what: 'POST /v1/subject/binding (staff not yet remembered)',
+          run: async () =>
+            h.request('POST', '/v1/subject/binding', {
+              token: await h.session(`wx-out-lina-${nameSeq++}`),
+              body: { name: STAFF.lina.name, phone: STAFF.lina.phone },
+            }),
+        },
       ];
     case 'cloud':
       // A session whose binding this process has not looked up yet: the cloud must be asked.
-      return [{ what: 'GET /v1/auth/records (binding lookup)', run: async () => h.request('GET', '/v1/auth/records?size=5', { token: await h.session(`wx-out-new-${nameSeq++}`) }) }];
+      return [
+        {
+          what: 'GET /v1/auth/records (binding lookup)',
+          run: async () => h.request('GET', '/v1/auth/records?size=5', { token: await h.session(`wx-out-new-${nameSeq++}`) }),
+        },
+      ];
     case 'sms':
       return [{ what: 'POST /v1/sms/code', run: () => h.request('POST', '/v1/sms/code', { token: visitor, body: { phone: newPhone('137') } }) }];
     case 'oauth':
@@ -106,7 +128,10 @@ function needing(system: System): Check[] {
 /** Calls that must keep answering 200 while that system fails. */
 function unaffected(system: System): Check[] {
   const records: Check = { what: 'GET /v1/auth/records', run: () => h.request('GET', '/v1/auth/records?size=5', { token: host }) };
-  const isBinding: Check = { what: 'GET /v1/wechat/is_binding', run: () => h.request('GET', '/v1/wechat/is_binding?weixinUserId=wx-out-host', { token: host }) };
+  const isBinding: Check = {
+    what: 'GET /v1/wechat/is_binding',
+    run: () => h.request('GET', '/v1/wechat/is_binding?weixinUserId=wx-out-host', { token: host }),
+  };
   switch (system) {
     case 'koala':
       return [records, { what: 'GET /v1/visit/records', run: () => h.request('GET', '/v1/visit/records?size=5', { token: visitor }) }, isBinding];
@@ -129,69 +154,73 @@ const TABLE = SYSTEMS.flatMap((system) => KINDS.map((kind) => ({ system, kind })
 const figures: Array<Record<string, unknown>> = [];
 
 describe('outside systems down, slow or wrong', () => {
-  it.each(TABLE)('$system $kind', async ({ system, kind }) => {
-    const sim = server(system);
-    const removers: Array<() => void> = [];
-    try {
-      // Messages queued while the channel fails (SMS, WeChat): the application is written
-      // first (it needs the cloud's binding lookup), with only message sending broken.
-      let appId: number | null = null;
-      if (system === 'sms' || system === 'cloud') {
-        removers.push(sim.addFault({ ...FAULTS[kind], path: system === 'sms' ? '/' : '/v2/message' }));
-        const created = await invite();
-        expect(created.status).toBe(200);
-        appId = created.body.data.id as number;
-      }
-      removers.push(sim.addFault(FAULTS[kind]));
+  it.each(TABLE)(
+    '$system $kind',
+    async ({ system, kind }) => {
+      const sim = server(system);
+      const removers: Array<() => void> = [];
+      try {
+        // Messages queued while the channel fails (SMS, WeChat): the application is written
+        // first (it needs the cloud's binding lookup), with only message sending broken.
+        let appId: number | null = null;
+        if (system === 'sms' || system === 'cloud') {
+          removers.push(sim.addFault({ ...FAULTS[kind], path: system === 'sms' ? '/' : '/v2/message' }));
+          const created = await invite();
+          expect(created.status).toBe(200);
+          appId = created.body.data.id as number;
+        }
+        removers.push(sim.addFault(FAULTS[kind]));
 
-      let slowest = 0;
-      for (const check of needing(system)) {
-        const res = await timed(check.run);
-        slowest = Math.max(slowest, res.ms);
-        expect(res.ms, `${check.what} answered after ${res.ms} ms`).toBeLessThan(ANSWER_BOUND_MS);
-        if (res.status !== 200) expectUpstreamEnvelope(res, check.what);
-      }
-      for (const check of unaffected(system)) {
-        const res = await timed(check.run);
-        expect(res.status, `${check.what}: ${JSON.stringify(res.body)}`).toBe(200);
-        expect(res.ms, `${check.what} answered after ${res.ms} ms`).toBeLessThan(ANSWER_BOUND_MS);
-      }
+        let slowest = 0;
+        for (const check of needing(system)) {
+          const res = await timed(check.run);
+          slowest = Math.max(slowest, res.ms);
+          expect(res.ms, `${check.what} answered after ${res.ms} ms`).toBeLessThan(ANSWER_BOUND_MS);
+          if (res.status !== 200) expectUpstreamEnvelope(res, check.what);
+        }
+        for (const check of unaffected(system)) {
+          const res = await timed(check.run);
+          expect(res.status, `${check.what}: ${JSON.stringify(res.body)}`).toBe(200);
+          expect(res.ms, `${check.what} answered after ${res.ms} ms`).toBeLessThan(ANSWER_BOUND_MS);
+        }
 
-      let deliveredAfterMs: number | null = null;
-      if (appId !== null) {
-        const channel = system === 'sms' ? 'sms' : 'wechat';
-        // At least one failed attempt on every notification of the channel, none delivered…
-        const failing = await h.waitFor(
-          async () => {
-            const rows = (await notificationsOf(h, appId)).filter((r) => r.channel === channel);
-            return rows.length > 0 && rows.every((r) => r.status === 'pending' && r.lastError !== null) ? rows : null;
-          },
-          { timeoutMs: 10_000, what: `a failed ${channel} attempt under ${kind}` },
-        );
-        if (channel === 'sms') expect(h.sims.sms.messages().filter((m) => failing.some((r) => String(r.id) === m.out_id))).toEqual([]);
-        else expect(h.sims.cloud.messages().filter((m) => failing.some((r) => r.phone === m.phone))).toEqual([]);
-      }
-      for (const remove of removers.splice(0)) remove();
+        let deliveredAfterMs: number | null = null;
+        if (appId !== null) {
+          const channel = system === 'sms' ? 'sms' : 'wechat';
+          // At least one failed attempt on every notification of the channel, none delivered…
+          const failing = await h.waitFor(
+            async () => {
+              const rows = (await notificationsOf(h, appId)).filter((r) => r.channel === channel);
+              return rows.length > 0 && rows.every((r) => r.status === 'pending' && r.lastError !== null) ? rows : null;
+            },
+            { timeoutMs: 10_000, what: `a failed ${channel} attempt under ${kind}` },
+          );
+          if (channel === 'sms') expect(h.sims.sms.messages().filter((m) => failing.some((r) => String(r.id) === m.out_id))).toEqual([]);
+          else expect(h.sims.cloud.messages().filter((m) => failing.some((r) => r.phone === m.phone))).toEqual([]);
+        }
+        for (const remove of removers.splice(0)) remove();
 
-      if (appId !== null) {
-        // …then, with the system back, every notification is delivered, each once.
-        const recovered = Date.now();
-        const rows = await h.waitFor(
-          async () => {
-            const r = await notificationsOf(h, appId);
-            return r.every((x) => x.status === 'sent') ? r : null;
-          },
-          { timeoutMs: 10_000, what: `delivery after ${system} ${kind} ends` },
-        );
-        deliveredAfterMs = Date.now() - recovered;
-        const outIds = h.sims.sms.messages().map((m) => m.out_id);
-        for (const r of rows.filter((x) => x.channel === 'sms')) expect(outIds.filter((o) => o === String(r.id))).toHaveLength(1);
+        if (appId !== null) {
+          // …then, with the system back, every notification is delivered, each once.
+          const recovered = Date.now();
+          const rows = await h.waitFor(
+            async () => {
+              const r = await notificationsOf(h, appId);
+              return r.every((x) => x.status === 'sent') ? r : null;
+            },
+            { timeoutMs: 10_000, what: `delivery after ${system} ${kind} ends` },
+          );
+          deliveredAfterMs = Date.now() - recovered;
+          const outIds = h.sims.sms.messages().map((m) => m.out_id);
+          for (const r of rows.filter((x) => x.channel === 'sms')) expect(outIds.filter((o) => o === String(r.id))).toHaveLength(1);
+        }
+        figures.push({ system, kind, slowestAnswerMs: slowest, deliveredAfterRecoveryMs: deliveredAfterMs });
+      } finally {
+        for (const remove of removers) remove();
       }
-      figures.push({ system, kind, slowestAnswerMs: slowest, deliveredAfterRecoveryMs: deliveredAfterMs });
-    } finally {
-      for (const remove of removers) remove();
-    }
-  }, 30_000);
+    },
+    30_000,
+  );
 
   it('prints the figures', () => {
     console.log(`[faults] outages ${JSON.stringify(figures)}`);

@@ -37,7 +37,12 @@ let storage: string;
 beforeAll(async () => {
   if (skip) return;
   cluster = await startPrivateCluster();
-  const [koala, cloud, oauth, sms] = await Promise.all([startKoalaSimulator(), startWechatCloudSimulator(), startWechatOAuthSimulator(), startAliyunSmsSimulator({ limits: null })]);
+  const [koala, cloud, oauth, sms] = await Promise.all([
+    startKoalaSimulator(),
+    startWechatCloudSimulator(),
+    startWechatOAuthSimulator(),
+    startAliyunSmsSimulator({ limits: null }),
+  ]);
   sims = { koala, cloud, oauth, sms };
   storage = mkdtempSync(join(tmpdir(), 'laifang-pgr-files-'));
   const port = await freePort();
@@ -101,7 +106,14 @@ describe.skipIf(skip)('PostgreSQL restarted under load (postgres project only: P
       const readyAfterMs = await readyzBecomes(200, 30_000);
       // The pool and pg-boss reconnect by themselves: new applications are answered again.
       await waitUntil(() => ledger.answered.size > answeredBefore, 'an application answered after the restart', 30_000);
-      outages.push({ mode, downMs: startedAt - stoppedAt, notReadyAfterMs, readyAfterStartMs: readyAfterMs, firstApplicationAfterStartMs: Date.now() - startedAt, refusedSoFar: refusedDuring });
+      outages.push({
+        mode,
+        downMs: startedAt - stoppedAt,
+        notReadyAfterMs,
+        readyAfterStartMs: readyAfterMs,
+        firstApplicationAfterStartMs: Date.now() - startedAt,
+        refusedSoFar: refusedDuring,
+      });
       expect(service.alive, `service died: ${service.stderr.slice(-3000)}`).toBe(true);
     }
     await sleep(1000);
@@ -111,10 +123,15 @@ describe.skipIf(skip)('PostgreSQL restarted under load (postgres project only: P
     // Settled: nothing pending in the database.
     const database = await openDatabase(cluster.url, { poolSize: 2 });
     try {
-      await waitUntil(async () => {
-        const rows = await rowsOf<{ n: number }>(database, sql`select count(*)::int as n from notifications where status = 'pending'`);
-        return Number(rows[0]?.n) === 0;
-      }, 'every notification settled', 60_000, 250);
+      await waitUntil(
+        async () => {
+          const rows = await rowsOf<{ n: number }>(database, sql`select count(*)::int as n from notifications where status = 'pending'`);
+          return Number(rows[0]?.n) === 0;
+        },
+        'every notification settled',
+        60_000,
+        250,
+      );
       await sleep(1500);
       const audit = await auditDeliveries(database, sims);
       const statuses = Object.fromEntries(ledger.statuses);
@@ -123,7 +140,11 @@ describe.skipIf(skip)('PostgreSQL restarted under load (postgres project only: P
       );
 
       // During the outages: 200 or 503 UPSTREAM_UNAVAILABLE, never a 500, never SQL, never a hang.
-      expect(Object.keys(statuses).map(Number).filter((s) => s !== 200 && s !== 503)).toEqual([]);
+      expect(
+        Object.keys(statuses)
+          .map(Number)
+          .filter((s) => s !== 200 && s !== 503),
+      ).toEqual([]);
       expect(ledger.statuses.get(503) ?? 0).toBeGreaterThan(0);
       for (const body of ledger.failures) {
         expect(body).toMatchObject({ code: 503, error: 'UPSTREAM_UNAVAILABLE', err_msg: expect.any(String) });
@@ -140,7 +161,10 @@ describe.skipIf(skip)('PostgreSQL restarted under load (postgres project only: P
       // database came back (a send in flight when it went down is accepted during the outage,
       // and its record fails), the second after it went down, and the row claimed again.
       for (const d of audit.duplicates) {
-        expect(downs.some((o) => Math.min(...d.at) <= o.to && Math.max(...d.at) >= o.from), `duplicate ${d.row.channel} ${d.row.key} not across an outage`).toBe(true);
+        expect(
+          downs.some((o) => Math.min(...d.at) <= o.to && Math.max(...d.at) >= o.from),
+          `duplicate ${d.row.channel} ${d.row.key} not across an outage`,
+        ).toBe(true);
         expect(d.row.attempts).toBeGreaterThan(1);
       }
     } finally {

@@ -51,7 +51,9 @@ beforeAll(async () => {
       const port = await freePort();
       // Nothing is killed here: jobs expire after the default minute, so a batch slowed by a busy
       // machine is not taken for a dead worker's (which would retry it and blur "runs once").
-      return new ServiceProcess(port, () => serviceEnv({ port, databaseUrl: db.url, sims, storageDir: storage, extra: { NOTIFY_EXPIRE_S: '60', UPSTREAM_TIMEOUT_MS: '10000' } }));
+      return new ServiceProcess(port, () =>
+        serviceEnv({ port, databaseUrl: db.url, sims, storageDir: storage, extra: { NOTIFY_EXPIRE_S: '60', UPSTREAM_TIMEOUT_MS: '10000' } }),
+      );
     }),
   );
   // All at once, as a deployment rolls them out: migrations are serialised by an advisory lock.
@@ -73,7 +75,9 @@ describe.skipIf(skip)(`${REPLICAS} replicas on one PostgreSQL (postgres project 
     const host = actors.hosts[0]!;
     const body = { name: '幂等访客', phone: '13900008001', interviewee: host.name, interviewee_phone: host.phone, ...futureWindow(5) };
     const key = `rep-key-${Date.now()}`;
-    const answers = await Promise.all(replicas.flatMap((r) => [r, r]).map((r) => call(r.url, 'POST', '/v1/subject', { token: host.token, body, headers: { 'idempotency-key': key } })));
+    const answers = await Promise.all(
+      replicas.flatMap((r) => [r, r]).map((r) => call(r.url, 'POST', '/v1/subject', { token: host.token, body, headers: { 'idempotency-key': key } })),
+    );
     expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
     expect(new Set(answers.map((a) => a.body.data.id)).size).toBe(1);
     const rows = await rowsOf<{ n: number }>(database, sql`select count(*)::int as n from applications where name = '幂等访客'`);
@@ -83,7 +87,9 @@ describe.skipIf(skip)(`${REPLICAS} replicas on one PostgreSQL (postgres project 
   it('the SMS-code limit (1 a minute per phone) holds across replicas', async () => {
     const phone = '13700008001';
     const visitor = actors.visitors[0]!;
-    const answers = await Promise.all(replicas.flatMap((r) => [r, r]).map((r) => call(r.url, 'POST', '/v1/sms/code', { token: visitor.token, body: { phone } })));
+    const answers = await Promise.all(
+      replicas.flatMap((r) => [r, r]).map((r) => call(r.url, 'POST', '/v1/sms/code', { token: visitor.token, body: { phone } })),
+    );
     const statuses = answers.map((a) => a.status).sort();
     expect(statuses).toEqual([200, 429, 429, 429, 429, 429]);
     for (const a of answers.filter((x) => x.status === 429)) expect(a.body).toMatchObject({ code: 429, error: 'RATE_LIMITED' });
@@ -99,13 +105,24 @@ describe.skipIf(skip)(`${REPLICAS} replicas on one PostgreSQL (postgres project 
     running = false;
     await load;
 
-    await waitUntil(async () => (await rowsOf<{ n: number }>(database, sql`select count(*)::int as n from notifications where status = 'pending'`))[0]!.n === 0, 'every notification settled', 60_000, 250);
+    await waitUntil(
+      async () => (await rowsOf<{ n: number }>(database, sql`select count(*)::int as n from notifications where status = 'pending'`))[0]!.n === 0,
+      'every notification settled',
+      60_000,
+      250,
+    );
     await sleep(1500);
     const audit = await auditDeliveries(database, sims);
-    console.log(`[faults] replicas ${JSON.stringify({ replicas: REPLICAS, requests: ledger.sent, answers: Object.fromEntries(ledger.statuses), ...auditFigures(audit), seconds: Math.round((Date.now() - started) / 1000) })}`);
+    console.log(
+      `[faults] replicas ${JSON.stringify({ replicas: REPLICAS, requests: ledger.sent, answers: Object.fromEntries(ledger.statuses), ...auditFigures(audit), seconds: Math.round((Date.now() - started) / 1000) })}`,
+    );
 
     expect(ledger.failures).toEqual([]);
-    expect(Object.keys(Object.fromEntries(ledger.statuses)).map(Number).filter((s) => s !== 200)).toEqual([]);
+    expect(
+      Object.keys(Object.fromEntries(ledger.statuses))
+        .map(Number)
+        .filter((s) => s !== 200),
+    ).toEqual([]);
     expect(ledger.answered.size).toBeGreaterThan(10);
     expect([...ledger.answered].filter((id) => !audit.applications.has(id))).toEqual([]);
     expect([...ledger.authorized].filter((id) => !audit.authorized.has(id))).toEqual([]);

@@ -36,7 +36,12 @@ let storage: string;
 let pgliteDir: string;
 
 beforeAll(async () => {
-  const [koala, cloud, oauth, sms] = await Promise.all([startKoalaSimulator(), startWechatCloudSimulator(), startWechatOAuthSimulator(), startAliyunSmsSimulator({ limits: null })]);
+  const [koala, cloud, oauth, sms] = await Promise.all([
+    startKoalaSimulator(),
+    startWechatCloudSimulator(),
+    startWechatOAuthSimulator(),
+    startAliyunSmsSimulator({ limits: null }),
+  ]);
   sims = { koala, cloud, oauth, sms };
   storage = mkdtempSync(join(tmpdir(), 'laifang-kill-files-'));
   pgliteDir = mkdtempSync(join(tmpdir(), 'laifang-kill-db-'));
@@ -51,7 +56,9 @@ beforeAll(async () => {
   // Likewise the upstream timeout: the simulators share this (busy) test process, and a send
   // they accept but answer after the timeout is retried and received twice (outages.test.ts
   // covers slow systems; this file is about kills).
-  service = new ServiceProcess(port, () => serviceEnv({ port, databaseUrl: dbUrl, sims, storageDir: storage, extra: { NOTIFY_EXPIRE_S: String(EXPIRE_S), UPSTREAM_TIMEOUT_MS: '10000' } }));
+  service = new ServiceProcess(port, () =>
+    serviceEnv({ port, databaseUrl: dbUrl, sims, storageDir: storage, extra: { NOTIFY_EXPIRE_S: String(EXPIRE_S), UPSTREAM_TIMEOUT_MS: '10000' } }),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -157,7 +164,10 @@ describe(`SIGKILL under load (${testDbKind()})`, () => {
       // A copy twice only across a kill: the first accepted before a kill, the last after it,
       // and the row was claimed more than once.
       for (const d of audit.duplicates) {
-        expect(service.kills.some((_, i) => acrossKill(d.at, i)), `duplicate ${d.row.channel} ${d.row.key} not across a kill: copies ${d.at.join(', ')}; kills ${service.kills.join(', ')}; spawns ${service.spawns.join(', ')}`).toBe(true);
+        expect(
+          service.kills.some((_, i) => acrossKill(d.at, i)),
+          `duplicate ${d.row.channel} ${d.row.key} not across a kill: copies ${d.at.join(', ')}; kills ${service.kills.join(', ')}; spawns ${service.spawns.join(', ')}`,
+        ).toBe(true);
         expect(d.row.attempts).toBeGreaterThan(1);
       }
     } finally {

@@ -22,7 +22,10 @@ describe('SMS provider outage', () => {
     const visitors = ['13900005001', '13900005002', '13900005003'];
     for (const [i, phone] of visitors.entries()) {
       const started = Date.now();
-      const res = await h.request('POST', '/v1/subject', { token: host, body: { name: `访客${i}`, phone, interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() } });
+      const res = await h.request('POST', '/v1/subject', {
+        token: host,
+        body: { name: `访客${i}`, phone, interviewee: '张伟', interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
+      });
       expect(res.status).toBe(200);
       // The answer does not depend on the provider: no SMS call is on this path. A path that
       // waited for the SMS would wait through its retries (tens of seconds): the bound separates
@@ -44,6 +47,11 @@ describe('SMS provider outage', () => {
     const lag = Date.now() - recovered;
     expect(lag).toBeLessThan(20_000);
     await new Promise((r) => setTimeout(r, 1500));
-    expect(h.sims.sms.messages().map((m) => m.phone).sort()).toEqual(visitors);
+    expect(
+      h.sims.sms
+        .messages()
+        .map((m) => m.phone)
+        .sort(),
+    ).toEqual(visitors);
   }, 60_000);
 });

@@ -66,7 +66,10 @@ export async function rowsOf<T>(database: Database, query: SQL): Promise<T[]> {
 
 export async function auditDeliveries(database: Database, sims: Pick<Sims, 'sms' | 'cloud'>): Promise<Audit> {
   const apps = await rowsOf<{ id: number | string; is_auth: number }>(database, sql`select id, is_auth from applications`);
-  const raw = await rowsOf<Row>(database, sql`select id, application_id, channel, phone, status, attempts, finished_at, payload from notifications order by id`);
+  const raw = await rowsOf<Row>(
+    database,
+    sql`select id, application_id, channel, phone, status, attempts, finished_at, payload from notifications order by id`,
+  );
   const rows: NotificationRecord[] = raw.map((r) => {
     const payload = (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as { tplMessageId?: string; data?: Record<string, string> };
     const channel = r.channel as 'sms' | 'wechat';

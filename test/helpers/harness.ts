@@ -47,7 +47,11 @@ export interface Harness {
   runtime: Runtime;
   sims: Sims;
   database: Database;
-  request<T = any>(method: string, url: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string>; payload?: string }): Promise<Reply<T>>;
+  request<T = any>(
+    method: string,
+    url: string,
+    opts?: { token?: string; body?: unknown; headers?: Record<string, string>; payload?: string },
+  ): Promise<Reply<T>>;
   /** A session for this WeChat openid through the real OAuth code exchange. */
   session(weixinUserId: string): Promise<string>;
   /** Binds openid ↔ phone directly in the cloud simulator (as if bound elsewhere) and returns a session. */
@@ -189,7 +193,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await Promise.all([koala.close(), cloud.close(), oauth.close(), sms.close()]);
       await drop();
       rmSync(storageDir, { recursive: true, force: true });
-      const unexpected = Object.entries(sims).flatMap(([n, s]) => s.server.unexpected.map((r: { method: string; path: string }) => `${n}: ${r.method} ${r.path}`));
+      const unexpected = Object.entries(sims).flatMap(([n, s]) =>
+        s.server.unexpected.map((r: { method: string; path: string }) => `${n}: ${r.method} ${r.path}`),
+      );
       if (unexpected.length > 0) throw new Error(`requests the simulators do not speak:\n${unexpected.join('\n')}`);
     },
   };

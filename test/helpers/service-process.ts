@@ -22,7 +22,13 @@ export async function freePort(): Promise<number> {
 export const HIGH_SMS_CAPS = { SMS_PER_PHONE_PER_HOUR: '100000', SMS_PER_PHONE_PER_DAY: '1000000', SMS_GLOBAL_PER_HOUR: '10000000' };
 
 /** The environment of a service process wired to the simulators, as a deployment would be. */
-export function serviceEnv(o: { port: number; databaseUrl: string; sims: SimulatorEndpoints; storageDir: string; extra?: Record<string, string> }): NodeJS.ProcessEnv {
+export function serviceEnv(o: {
+  port: number;
+  databaseUrl: string;
+  sims: SimulatorEndpoints;
+  storageDir: string;
+  extra?: Record<string, string>;
+}): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     NODE_ENV: 'test',
@@ -98,7 +104,10 @@ export class ServiceProcess {
         this.child = null;
         throw new Error(`service on ${this.port} exited while starting: ${this.stderr.slice(-4000)}`);
       }
-      const ok = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
+      const ok = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) {
         this.startupMs.push(Date.now() - spawned);
         return;
@@ -145,12 +154,21 @@ export interface CallResult {
  * One JSON call with a deadline (a hung request fails the test instead of hanging it). A
  * connection that is refused or reset (the process was killed) gives status 0.
  */
-export async function call(base: string, method: string, path: string, o: { body?: unknown; token?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<CallResult> {
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  o: { body?: unknown; token?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<CallResult> {
   const started = Date.now();
   try {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers: { ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...o.headers },
+      headers: {
+        ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+        ...o.headers,
+      },
       body: o.body === undefined ? undefined : JSON.stringify(o.body),
       signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
     });
@@ -163,7 +181,8 @@ export async function call(base: string, method: string, path: string, o: { body
     }
     return { status: res.status, body, ms: Date.now() - started };
   } catch (err) {
-    if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) throw new Error(`${method} ${path}: no answer in ${o.timeoutMs ?? 30_000} ms`);
+    if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+      throw new Error(`${method} ${path}: no answer in ${o.timeoutMs ?? 30_000} ms`);
     return { status: 0, body: null, ms: Date.now() - started };
   }
 }

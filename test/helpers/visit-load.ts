@@ -69,7 +69,14 @@ function uniqueName(): string {
  * are several), until `running()` turns false. A quarter of the loops authorize pending
  * requests when there are any.
  */
-export async function runLoad(o: { bases: () => string[]; actors: Actors; ledger: LoadLedger; concurrency: number; running: () => boolean; timeoutMs?: number }): Promise<void> {
+export async function runLoad(o: {
+  bases: () => string[];
+  actors: Actors;
+  ledger: LoadLedger;
+  concurrency: number;
+  running: () => boolean;
+  timeoutMs?: number;
+}): Promise<void> {
   const { actors, ledger } = o;
   let turn = 0;
   const nextBase = () => {
@@ -111,8 +118,17 @@ export async function runLoad(o: { bases: () => string[]; actors: Actors; ledger
         }
       } else {
         const visitor = actors.visitors[(i + n) % actors.visitors.length]!;
-        const companion = `1370000${String(i * 1000 + (n % 1000)).padStart(4, '0').slice(-4)}`;
-        const body = { name: uniqueName(), phone: visitor.phone, interviewee: host.name, interviewee_phone: host.phone, ...futureWindow(1 + (n % 24)), retinues: [{ name: '同行', phone: companion }] };
+        const companion = `1370000${String(i * 1000 + (n % 1000))
+          .padStart(4, '0')
+          .slice(-4)}`;
+        const body = {
+          name: uniqueName(),
+          phone: visitor.phone,
+          interviewee: host.name,
+          interviewee_phone: host.phone,
+          ...futureWindow(1 + (n % 24)),
+          retinues: [{ name: '同行', phone: companion }],
+        };
         const res = await call(nextBase(), 'POST', '/v1/subject', { token: host.token, body, timeoutMs: o.timeoutMs });
         await note(res);
         if (res.status === 200) ledger.answered.add(res.body.data.id as number);

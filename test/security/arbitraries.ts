@@ -67,7 +67,12 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 2, arbitrary: fc.oneof(fc.integer(), fc.constantFrom(-1, 0, 2 ** 31, 2 ** 53 + 1, -(2 ** 63), 1e308, 0.5, -0.0)) },
   { weight: 1, arbitrary: fc.constantFrom(null, true, false) },
   { weight: 1, arbitrary: fc.array(fc.oneof(fc.string({ maxLength: 5 }), fc.integer()), { maxLength: 5 }) },
-  { weight: 1, arbitrary: fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom(...PROTO_KEYS)), fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), { maxKeys: 4 }) },
+  {
+    weight: 1,
+    arbitrary: fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom(...PROTO_KEYS)), fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), {
+      maxKeys: 4,
+    }),
+  },
   { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 20, max: 2000 }), fc.boolean()).map(([d, arr]) => deep(d, 'x', arr)) },
 );
 
@@ -75,7 +80,10 @@ function phoneArb(h: Hints): fc.Arbitrary<string> {
   return fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...h.phones) },
     { weight: 1, arbitrary: fc.constantFrom(...h.phones).map((p) => `+86 ${p.slice(0, 3)}-${p.slice(3, 7)}-${p.slice(7)}`) },
-    { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 3, max: 9 }), fc.integer({ min: 0, max: 999_999_999 })).map(([a, b]) => `1${a}${String(b).padStart(9, '0')}`) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(fc.integer({ min: 3, max: 9 }), fc.integer({ min: 0, max: 999_999_999 })).map(([a, b]) => `1${a}${String(b).padStart(9, '0')}`),
+    },
   );
 }
 
@@ -91,7 +99,11 @@ export function validish(schema: JsonSchema | undefined, name: string, h: Hints,
   if (type === 'string' || (!type && /phone|proposer/.test(lname))) {
     if (/phone|proposer/.test(lname)) return phoneArb(h);
     if (lname === 'weixinuserid') return fc.constantFrom(...h.weixinUserIds);
-    if (lname === 'sms_code') return fc.oneof(fc.integer({ min: 0, max: 999_999 }).map((n) => String(n).padStart(6, '0')), fc.constant('000000'));
+    if (lname === 'sms_code')
+      return fc.oneof(
+        fc.integer({ min: 0, max: 999_999 }).map((n) => String(n).padStart(6, '0')),
+        fc.constant('000000'),
+      );
     const min = schema.minLength ?? 0;
     const max = Math.min(schema.maxLength ?? 40, 40);
     return fc.string({ unit: 'grapheme', minLength: min, maxLength: Math.max(min, max) });

@@ -95,7 +95,10 @@ describe('object-level authorization matrix', () => {
     const [v1, , mac] = ids['other visitor']!.header!.slice(7).split('.');
     const forged = Buffer.from(JSON.stringify({ sub: victim.host.wx, exp: nowS + 3600 })).toString('base64url');
     ids['tampered session'] = { label: 'tampered session', header: `Bearer ${v1}.${forged}.${mac}` };
-    ids['other secret'] = { label: 'other secret', header: `Bearer ${createSessionTokens('another-secret-another-secret-another-secret!!', 3600).issue(victim.host.wx, nowS).token}` };
+    ids['other secret'] = {
+      label: 'other secret',
+      header: `Bearer ${createSessionTokens('another-secret-another-secret-another-secret!!', 3600).issue(victim.host.wx, nowS).token}`,
+    };
     const admin = await h.request('POST', '/v1/admin/session', { body: ADMIN });
     expect(admin.status).toBe(200);
     ids.admin = { label: 'admin', header: `Bearer ${admin.body.data.token}` };
@@ -176,17 +179,25 @@ describe('object-level authorization matrix', () => {
         intact: async () => h.sims.cloud.bindings().some((b) => b.weixinUserId === victim.visitor.wx && b.phone === victim.visitor.phone),
       },
       {
-        route: 'POST /v1/visitor/binding (bind the victim\'s WeChat)',
+        route: "POST /v1/visitor/binding (bind the victim's WeChat)",
         allowed: ['visitor'],
-        request: () => ({ method: 'POST', url: '/v1/visitor/binding', body: { phone: victim.visitor.phone, weixinUserId: victim.visitor.wx, sms_code: '000000' } }),
+        request: () => ({
+          method: 'POST',
+          url: '/v1/visitor/binding',
+          body: { phone: victim.visitor.phone, weixinUserId: victim.visitor.wx, sms_code: '000000' },
+        }),
       },
       {
-        route: 'POST /v1/subject/binding (bind the host\'s WeChat)',
+        route: "POST /v1/subject/binding (bind the host's WeChat)",
         allowed: ['host'],
-        request: () => ({ method: 'POST', url: '/v1/subject/binding', body: { name: victim.host.name, phone: victim.host.phone, weixinUserId: victim.host.wx, sms_code: '000000' } }),
+        request: () => ({
+          method: 'POST',
+          url: '/v1/subject/binding',
+          body: { name: victim.host.name, phone: victim.host.phone, weixinUserId: victim.host.wx, sms_code: '000000' },
+        }),
       },
       {
-        route: 'POST /v1/subject with proposer=<victim> (apply in someone else\'s name)',
+        route: "POST /v1/subject with proposer=<victim> (apply in someone else's name)",
         allowed: ['visitor'],
         request: () => ({ method: 'POST', url: '/v1/subject', body: { ...idemBody, proposer: victim.visitor.phone, ...futureWindow(5) } }),
         intact: (() => {
@@ -199,7 +210,7 @@ describe('object-level authorization matrix', () => {
         })(),
       },
       {
-        route: 'POST /v1/subject replaying the victim\'s Idempotency-Key',
+        route: "POST /v1/subject replaying the victim's Idempotency-Key",
         allowed: ['visitor'],
         request: (who) => ({
           method: 'POST',
@@ -211,7 +222,7 @@ describe('object-level authorization matrix', () => {
         leaked: (res) => res.body?.data?.id === pending.id,
       },
       {
-        route: 'POST /v1/sms/code for the victim\'s phone',
+        route: "POST /v1/sms/code for the victim's phone",
         allowed: ['visitor', 'host', 'companion', 'other staff', 'other visitor', 'unbound'],
         request: () => ({ method: 'POST', url: '/v1/sms/code', body: { phone: victim.visitor.phone } }),
       },
@@ -256,11 +267,15 @@ describe('object-level authorization matrix', () => {
     for (const route of routes) {
       for (const who of invalid) {
         const url = samplePath(route.path, { id: String(pending.id), weixinUserId: victim.visitor.wx });
-        const res = await h.request(route.method, url, { body: route.method === 'GET' || route.method === 'DELETE' ? undefined : idemBody, headers: who.header ? { authorization: who.header } : {} });
+        const res = await h.request(route.method, url, {
+          body: route.method === 'GET' || route.method === 'DELETE' ? undefined : idemBody,
+          headers: who.header ? { authorization: who.header } : {},
+        });
         results.cases++;
         n++;
         const text = JSON.stringify(res.body);
-        if (res.status !== 401 || secrets().some((s) => text.includes(s))) results.leaks.push(`${route.method} ${route.path} as ${who.label} → ${res.status} ${text.slice(0, 160)}`);
+        if (res.status !== 401 || secrets().some((s) => text.includes(s)))
+          results.leaks.push(`${route.method} ${route.path} as ${who.label} → ${res.status} ${text.slice(0, 160)}`);
       }
     }
     expect(results.leaks).toEqual([]);
@@ -270,19 +285,26 @@ describe('object-level authorization matrix', () => {
 
   it('admin routes × every phone session and device: refused, nothing revealed', { timeout: 120_000 }, async () => {
     // Admin routes by their place in the API (docs/api-contract-frontdesk.md), read from the OpenAPI document.
-    const adminRoutes = openApiRoutes(h.runtime.app.swagger()).filter((r) => /^\/v1\/(admin|config|devices|audit|privacy)(\/|$)/.test(r.path) && r.path !== '/v1/admin/session');
+    const adminRoutes = openApiRoutes(h.runtime.app.swagger()).filter(
+      (r) => /^\/v1\/(admin|config|devices|audit|privacy)(\/|$)/.test(r.path) && r.path !== '/v1/admin/session',
+    );
     expect(adminRoutes.length).toBeGreaterThanOrEqual(5);
     const notAdmin = Object.values(ids).filter((who) => who.label !== 'admin' && who.header);
     let n = 0;
     for (const route of adminRoutes) {
       for (const who of notAdmin) {
         const url = samplePath(route.path, { id: '1' }) + (route.path.startsWith('/v1/privacy/export') ? `?phone=${victim.visitor.phone}` : '');
-        const body = route.path.startsWith('/v1/privacy/erase') ? { phone: victim.visitor.phone } : route.method === 'GET' || route.method === 'DELETE' ? undefined : {};
+        const body = route.path.startsWith('/v1/privacy/erase')
+          ? { phone: victim.visitor.phone }
+          : route.method === 'GET' || route.method === 'DELETE'
+            ? undefined
+            : {};
         const res = await h.request(route.method, url, { body, headers: { authorization: who.header! } });
         results.cases++;
         n++;
         const text = JSON.stringify(res.body);
-        if (![401, 403].includes(res.status) || secrets().some((s) => text.includes(s))) results.leaks.push(`${route.method} ${route.path} as ${who.label} → ${res.status} ${text.slice(0, 160)}`);
+        if (![401, 403].includes(res.status) || secrets().some((s) => text.includes(s)))
+          results.leaks.push(`${route.method} ${route.path} as ${who.label} → ${res.status} ${text.slice(0, 160)}`);
       }
     }
     expect(results.leaks).toEqual([]);

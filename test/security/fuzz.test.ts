@@ -21,7 +21,10 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
 const LEAKS: Array<[string, RegExp]> = [
   ['stack trace', /\bat (?:async )?[\w.<>]+ \(|\n\s+at /],
   ['file path', /(?:\/[\w.-]+){2,}\.(?:ts|js|mjs|cjs)\b|node_modules|file:\/\//],
-  ['SQL', /\b(?:select\s.+\sfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b|syntax error at|violates .* constraint|duplicate key value|relation "|column "|invalid input syntax|pg_advisory/i],
+  [
+    'SQL',
+    /\b(?:select\s.+\sfrom|insert\s+into|update\s+\w+\s+set|delete\s+from)\b|syntax error at|violates .* constraint|duplicate key value|relation "|column "|invalid input syntax|pg_advisory/i,
+  ],
   ['internal error name', /\b(?:TypeError|ReferenceError|RangeError|SyntaxError|DrizzleError|PGlite|DatabaseError)\b/],
 ];
 
@@ -45,7 +48,10 @@ describe('fuzzing every route from its OpenAPI schema', () => {
     const visitor = await h.bound(visitorWx, visitorPhone);
     const unbound = await h.session(newOpenid('fz-u'));
     // A record so that ids and lists have something to find.
-    const made = await h.request('POST', '/v1/subject', { token: visitor, body: { name: '访客', phone: visitorPhone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() } });
+    const made = await h.request('POST', '/v1/subject', {
+      token: visitor,
+      body: { name: '访客', phone: visitorPhone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
+    });
     expect(made.status).toBe(200);
     const expired = createSessionTokens('test-secret-test-secret-test-secret-0123456789', 60).issue(visitorWx, Math.floor(Date.now() / 1000) - 3600).token;
     const foreign = createSessionTokens('another-secret-another-secret-another-secret', 3600).issue(visitorWx, Math.floor(Date.now() / 1000)).token;
@@ -67,13 +73,19 @@ describe('fuzzing every route from its OpenAPI schema', () => {
       { label: 'unknown device', header: 'Device 0123456789abcdef' },
       { label: 'basic', header: 'Basic YWRtaW46YWRtaW4=' },
     ];
-    hints = { phones: [STAFF.zhangwei.phone, STAFF.lina.phone, visitorPhone, newPhone()], weixinUserIds: [visitorWx, staffWx, 'someone-else'], ids: [made.body.data.id as number] };
+    hints = {
+      phones: [STAFF.zhangwei.phone, STAFF.lina.phone, visitorPhone, newPhone()],
+      weixinUserIds: [visitorWx, staffWx, 'someone-else'],
+      ids: [made.body.data.id as number],
+    };
     routes = openApiRoutes(h.runtime.app.swagger());
   });
   afterAll(async () => {
     await h?.close();
     // The figures for docs/RELIABILITY.md.
-    console.log(`fuzz: seed ${SEED}, ${stats.routes} routes, ${stats.requests} requests, statuses ${JSON.stringify(Object.fromEntries([...stats.byStatus].sort()))}`);
+    console.log(
+      `fuzz: seed ${SEED}, ${stats.routes} routes, ${stats.requests} requests, statuses ${JSON.stringify(Object.fromEntries([...stats.byStatus].sort()))}`,
+    );
   });
 
   /**
@@ -83,7 +95,11 @@ describe('fuzzing every route from its OpenAPI schema', () => {
   async function credsFor(route: ApiRoute): Promise<fc.Arbitrary<Cred>> {
     const accepted = new Set<string>();
     for (const c of creds) {
-      const res = await h.runtime.app.inject({ method: route.method, url: route.path.replace(/\{\w+\}/g, '1'), headers: c.header ? { authorization: c.header } : {} });
+      const res = await h.runtime.app.inject({
+        method: route.method,
+        url: route.path.replace(/\{\w+\}/g, '1'),
+        headers: c.header ? { authorization: c.header } : {},
+      });
       if (res.statusCode !== 401) accepted.add(c.label);
     }
     return fc.oneof(...creds.map((c) => ({ weight: accepted.has(c.label) ? 8 : 1, arbitrary: fc.constant(c) })));
@@ -91,12 +107,20 @@ describe('fuzzing every route from its OpenAPI schema', () => {
 
   function requestArb(route: ApiRoute, cred: fc.Arbitrary<Cred>) {
     const params = Object.fromEntries(
-      Object.entries(route.pathParams).map(([name, schema]) => [name, fc.oneof({ weight: 3, arbitrary: validish(schema, name, hints) }, { weight: 2, arbitrary: hostileString })]),
+      Object.entries(route.pathParams).map(([name, schema]) => [
+        name,
+        fc.oneof({ weight: 3, arbitrary: validish(schema, name, hints) }, { weight: 2, arbitrary: hostileString }),
+      ]),
     );
     const query = fc.oneof(
       { weight: 2, arbitrary: fc.constant({} as Record<string, unknown>) },
       { weight: 4, arbitrary: route.query ? objectOf(route.query, hints) : fc.constant({} as Record<string, unknown>) },
-      { weight: 1, arbitrary: fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('page', 'size', 'phone', 'weixinUserId', '__proto__')), hostileValue, { maxKeys: 3 }) },
+      {
+        weight: 1,
+        arbitrary: fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('page', 'size', 'phone', 'weixinUserId', '__proto__')), hostileValue, {
+          maxKeys: 3,
+        }),
+      },
     );
     const body = fc.oneof(
       { weight: 5, arbitrary: route.body ? objectOf(route.body, hints).map((b) => ({ json: b as unknown })) : fc.constant({ json: undefined as unknown }) },

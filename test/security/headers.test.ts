@@ -71,7 +71,11 @@ describe('headers and limits (default configuration: no CORS origins)', () => {
 
   it('a body over the limit (64 KiB) is a 400 in the envelope, as the contract has no 413', async () => {
     const token = await h.session('wx-headers-big');
-    const res = await h.request('POST', '/v1/sms/code', { token, payload: JSON.stringify({ phone: '13900000000', pad: 'x'.repeat(70_000) }), headers: { 'content-type': 'application/json' } });
+    const res = await h.request('POST', '/v1/sms/code', {
+      token,
+      payload: JSON.stringify({ phone: '13900000000', pad: 'x'.repeat(70_000) }),
+      headers: { 'content-type': 'application/json' },
+    });
     expectEnvelope(res, 400, 'VALIDATION_FAILED');
     expect(res.body.err_msg).toContain('过大');
     expectHelmet(res, 'body too large');
@@ -79,7 +83,11 @@ describe('headers and limits (default configuration: no CORS origins)', () => {
 
   it('a body that is not JSON is a 400 in the envelope (415 maps to 400)', async () => {
     const token = await h.session('wx-headers-type');
-    const res = await h.request('POST', '/v1/sms/code', { token, payload: 'phone=13900000000', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await h.request('POST', '/v1/sms/code', {
+      token,
+      payload: 'phone=13900000000',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expectEnvelope(res, 400, 'VALIDATION_FAILED');
     const xml = await h.request('POST', '/v1/sms/code', { token, payload: '<phone/>', headers: { 'content-type': 'text/xml' } });
     expectEnvelope(xml, 400, 'VALIDATION_FAILED');
@@ -106,7 +114,9 @@ describe('CORS for configured origins only', () => {
   });
 
   it('a preflight from a configured origin is answered with the methods and headers the pages use', async () => {
-    const pre = await h.request('OPTIONS', '/v1/auth/12', { headers: { origin: allowed, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization,content-type' } });
+    const pre = await h.request('OPTIONS', '/v1/auth/12', {
+      headers: { origin: allowed, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization,content-type' },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers['access-control-allow-origin']).toBe(allowed);
     expect(String(pre.headers['access-control-allow-methods'])).toContain('PUT');
@@ -119,7 +129,10 @@ describe('CORS for configured origins only', () => {
   it('CORS_ORIGINS must list origins, not URLs with paths or wildcards', () => {
     expect(() => loadConfig({ NODE_ENV: 'test', CORS_ORIGINS: 'https://a.example.com/path' })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'test', CORS_ORIGINS: '*' })).toThrow(ConfigError);
-    expect(loadConfig({ NODE_ENV: 'test', CORS_ORIGINS: 'https://a.example.com, http://127.0.0.1:5173' }).corsOrigins).toEqual(['https://a.example.com', 'http://127.0.0.1:5173']);
+    expect(loadConfig({ NODE_ENV: 'test', CORS_ORIGINS: 'https://a.example.com, http://127.0.0.1:5173' }).corsOrigins).toEqual([
+      'https://a.example.com',
+      'http://127.0.0.1:5173',
+    ]);
     expect(loadConfig({ NODE_ENV: 'test' }).corsOrigins).toEqual([]);
   });
 });

@@ -65,4 +65,3 @@ describe('log scan', () => {
     expect(text).toContain('state=s');
   });
 });
-

@@ -34,11 +34,24 @@ describe('retention: visit records go RETENTION_DAYS after the visit window', ()
     const companion = newPhone('136');
     const token = await h.bound(newOpenid('ret-v'), visitorPhone);
     const window = clock.window(1, 2);
-    const res = await h.request('POST', '/v1/subject', { token, body: { name: '旧访客', phone: visitorPhone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, retinues: [{ name: '同行', phone: companion }], ...window } });
+    const res = await h.request('POST', '/v1/subject', {
+      token,
+      body: {
+        name: '旧访客',
+        phone: visitorPhone,
+        interviewee: STAFF.zhangwei.name,
+        interviewee_phone: STAFF.zhangwei.phone,
+        retinues: [{ name: '同行', phone: companion }],
+        ...window,
+      },
+    });
     expect(res.status).toBe(200);
     const id = res.body.data.id as number;
     await settled(h, id);
-    const recent = await h.request('POST', '/v1/subject', { token, body: { name: '新访客', phone: visitorPhone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(24 * 40, 1) } });
+    const recent = await h.request('POST', '/v1/subject', {
+      token,
+      body: { name: '新访客', phone: visitorPhone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(24 * 40, 1) },
+    });
     expect(recent.status).toBe(200);
 
     // One hour short of 30 days after the end: kept (the timer sweeps every second).
@@ -67,15 +80,29 @@ describe('retention: visit records go RETENTION_DAYS after the visit window', ()
     // A sweeper that finds the other at work stops; whatever is left goes in the next sweep.
     const rest = await a.sweep();
     expect(ra.applications + rb.applications + rest.applications).toBe(1234);
-    const [left] = await h.database.db.select({ n: sql<number>`count(*)::int` }).from(applications).where(sql`end_time < ${nowS - 30 * DAY}`);
+    const [left] = await h.database.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(applications)
+      .where(sql`end_time < ${nowS - 30 * DAY}`);
     expect(left!.n).toBe(0);
     await a.stop();
     await b.stop();
   });
 
   it('SMS codes older than two days go too', async () => {
-    await h.database.db.insert(smsCodes).values({ phone: newPhone(), codeHash: 'x'.repeat(64), createdAt: new Date(clock.now() - 3 * DAY * 1000), expiresAt: new Date(clock.now() - 3 * DAY * 1000 + 300_000) });
-    const s = startRetention({ database: h.database, logger: createLogger('silent'), now: clock.now, options: { days: 30, sweepIntervalSeconds: 3600, batchSize: 100 }, autoStart: false });
+    await h.database.db.insert(smsCodes).values({
+      phone: newPhone(),
+      codeHash: 'x'.repeat(64),
+      createdAt: new Date(clock.now() - 3 * DAY * 1000),
+      expiresAt: new Date(clock.now() - 3 * DAY * 1000 + 300_000),
+    });
+    const s = startRetention({
+      database: h.database,
+      logger: createLogger('silent'),
+      now: clock.now,
+      options: { days: 30, sweepIntervalSeconds: 3600, batchSize: 100 },
+      autoStart: false,
+    });
     expect((await s.sweep()).smsCodes).toBeGreaterThanOrEqual(1);
     await s.stop();
   });
@@ -95,12 +122,32 @@ describe('export and erasure of one phone number (admin)', () => {
     expect(login.status).toBe(200);
     admin = login.body.data.token;
     const vt = await h.bound(newOpenid('pv'), visitor);
-    const r1 = await h.request('POST', '/v1/subject', { token: vt, body: { name: '导出人', phone: visitor, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, retinues: [{ name: '同行人', phone: companion }], ...futureWindowFrom(2) } });
+    const r1 = await h.request('POST', '/v1/subject', {
+      token: vt,
+      body: {
+        name: '导出人',
+        phone: visitor,
+        interviewee: STAFF.zhangwei.name,
+        interviewee_phone: STAFF.zhangwei.phone,
+        retinues: [{ name: '同行人', phone: companion }],
+        ...futureWindowFrom(2),
+      },
+    });
     expect(r1.status).toBe(200);
     own = r1.body.data.id;
     // Someone else's visit, where our phone is only a companion.
     const bt = await h.bound(newOpenid('pb'), bystander);
-    const r2 = await h.request('POST', '/v1/subject', { token: bt, body: { name: '别人', phone: bystander, interviewee: STAFF.lina.name, interviewee_phone: STAFF.lina.phone, retinues: [{ name: '导出人', phone: visitor }], ...futureWindowFrom(3) } });
+    const r2 = await h.request('POST', '/v1/subject', {
+      token: bt,
+      body: {
+        name: '别人',
+        phone: bystander,
+        interviewee: STAFF.lina.name,
+        interviewee_phone: STAFF.lina.phone,
+        retinues: [{ name: '导出人', phone: visitor }],
+        ...futureWindowFrom(3),
+      },
+    });
     expect(r2.status).toBe(200);
     asCompanion = r2.body.data.id;
     await settled(h, own);
@@ -152,7 +199,9 @@ describe('export and erasure of one phone number (admin)', () => {
     const mine = await h.request('GET', '/v1/auth/records', { token: bt });
     const rec = mine.body.data.find((r: { id: number }) => r.id === asCompanion);
     expect(rec.retinues).toEqual([]);
-    const anyLeft = await h.database.db.execute(sql`select 1 from applications where phone = ${visitor} or proposer = ${visitor} union all select 1 from application_people where phone = ${visitor} union all select 1 from notifications where phone = ${visitor} union all select 1 from idempotency_keys where response::text like ${`%${visitor}%`}`);
+    const anyLeft = await h.database.db.execute(
+      sql`select 1 from applications where phone = ${visitor} or proposer = ${visitor} union all select 1 from application_people where phone = ${visitor} union all select 1 from notifications where phone = ${visitor} union all select 1 from idempotency_keys where response::text like ${`%${visitor}%`}`,
+    );
     expect((anyLeft as unknown as { rows: unknown[] }).rows).toEqual([]);
     const audit = await h.database.db.execute(sql`select target_id from audit_log where action like 'privacy.%'`);
     const targets = (audit as unknown as { rows: Array<{ target_id: string }> }).rows.map((r) => r.target_id);
@@ -202,7 +251,17 @@ describe('avatars: unguessable keys; private buckets get short-lived signed URLs
     const { port } = await server.run();
     try {
       const endpoint = `http://127.0.0.1:${port}`;
-      const s3 = createS3Storage({ endpoint, region: 'us-east-1', bucket: 'private', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true, private: true, signedUrlTtlSeconds: 300, timeoutMs: 2000 });
+      const s3 = createS3Storage({
+        endpoint,
+        region: 'us-east-1',
+        bucket: 'private',
+        accessKeyId: 'S3RVER',
+        secretAccessKey: 'S3RVER',
+        forcePathStyle: true,
+        private: true,
+        signedUrlTtlSeconds: 300,
+        timeoutMs: 2000,
+      });
       const key = 'avatars/ab/abcdef.png';
       await s3.put(key, Buffer.from('png-bytes'), 'image/png');
       const url = new URL(await s3.browserUrl(key));
@@ -212,7 +271,15 @@ describe('avatars: unguessable keys; private buckets get short-lived signed URLs
       expect(res.status).toBe(200);
       expect(res.headers.get('cache-control')).toMatch(/^private/);
       // A public bucket keeps plain URLs.
-      const open = createS3Storage({ endpoint, region: 'us-east-1', bucket: 'private', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true, timeoutMs: 2000 });
+      const open = createS3Storage({
+        endpoint,
+        region: 'us-east-1',
+        bucket: 'private',
+        accessKeyId: 'S3RVER',
+        secretAccessKey: 'S3RVER',
+        forcePathStyle: true,
+        timeoutMs: 2000,
+      });
       expect(await open.browserUrl(key)).toBe(`${endpoint}/private/${key}`);
     } finally {
       await server.close();

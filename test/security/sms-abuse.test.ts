@@ -96,7 +96,10 @@ describe('SMS bombing of one phone: per target phone, per caller', () => {
     const host = await h.bound(newOpenid('bomber-host'), STAFF.zhangwei.phone);
     const ids: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const res = await h.request('POST', '/v1/subject', { token: host, body: { name: '目标', phone: target, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(1 + i) } });
+      const res = await h.request('POST', '/v1/subject', {
+        token: host,
+        body: { name: '目标', phone: target, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(1 + i) },
+      });
       expect(res.status).toBe(200);
       ids.push(res.body.data.id);
     }
@@ -116,16 +119,27 @@ describe('SMS bombing of one phone: per target phone, per caller', () => {
     expect(smsTo(target)).toHaveLength(3);
 
     // Per caller: APPLY_PER_HOUR=6 — the 7th application of the host this hour is refused.
-    const sixth = await h.request('POST', '/v1/subject', { token: host, body: { name: '目标', phone: newPhone(), interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(9) } });
+    const sixth = await h.request('POST', '/v1/subject', {
+      token: host,
+      body: { name: '目标', phone: newPhone(), interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(9) },
+    });
     expect(sixth.status).toBe(200);
-    expectRateLimited(await h.request('POST', '/v1/subject', { token: host, body: { name: '目标', phone: newPhone(), interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(10) } }));
+    expectRateLimited(
+      await h.request('POST', '/v1/subject', {
+        token: host,
+        body: { name: '目标', phone: newPhone(), interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(10) },
+      }),
+    );
 
     // The next hour: 2 more (the day cap is 5), then nothing until tomorrow.
     clock.advance(3600);
     const host2 = await h.bound(newOpenid('bomber-host2'), STAFF.lina.phone);
     const more: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await h.request('POST', '/v1/subject', { token: host2, body: { name: '目标', phone: target, interviewee: STAFF.lina.name, interviewee_phone: STAFF.lina.phone, ...clock.window(1 + i) } });
+      const r = await h.request('POST', '/v1/subject', {
+        token: host2,
+        body: { name: '目标', phone: target, interviewee: STAFF.lina.name, interviewee_phone: STAFF.lina.phone, ...clock.window(1 + i) },
+      });
       expect(r.status).toBe(200);
       more.push(r.body.data.id);
     }
@@ -141,7 +155,10 @@ describe('SMS bombing of one phone: per target phone, per caller', () => {
     for (let i = 0; i < 5; i++) {
       const phone = newPhone();
       const token = await h.bound(newOpenid(`crowd${i}`), phone);
-      const r = await h.request('POST', '/v1/subject', { token, body: { name: `访客${i}`, phone, interviewee: STAFF.wangfang.name, interviewee_phone: hostPhone, ...clock.window(2) } });
+      const r = await h.request('POST', '/v1/subject', {
+        token,
+        body: { name: `访客${i}`, phone, interviewee: STAFF.wangfang.name, interviewee_phone: hostPhone, ...clock.window(2) },
+      });
       expect(r.status).toBe(200);
       ids.push(r.body.data.id);
     }
@@ -169,7 +186,10 @@ describe('the global SMS cap, and the caps across replicas', () => {
     const host = await h.bound(newOpenid('g-host'), STAFF.zhangwei.phone);
     const ids: number[] = [];
     for (let i = 0; i < 6; i++) {
-      const r = await h.request('POST', '/v1/subject', { token: host, body: { name: `客${i}`, phone: newPhone(), interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(1) } });
+      const r = await h.request('POST', '/v1/subject', {
+        token: host,
+        body: { name: `客${i}`, phone: newPhone(), interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(1) },
+      });
       expect(r.status).toBe(200);
       ids.push(r.body.data.id);
     }
@@ -182,15 +202,29 @@ describe('the global SMS cap, and the caps across replicas', () => {
   it('two replicas (two connections to one database) sending at once to one phone: exactly the cap goes out', async () => {
     clock.advance(3600);
     // On PostgreSQL a second pool is a second replica's view of the database; PGlite is one process by nature.
-    const url = (h.runtime.config.databaseUrl);
+    const url = h.runtime.config.databaseUrl;
     second = testDbKind() === 'pg' ? await openDatabase(url, { poolSize: 4 }) : null;
     const sims = h.sims.sms;
-    const client = () => createAliyunSmsClient({ endpoint: sims.url, accessKeyId: sims.accessKeyId, accessKeySecret: sims.accessKeySecret, signName: '来访', timeoutMs: 5000, logger: createLogger('silent') });
+    const client = () =>
+      createAliyunSmsClient({
+        endpoint: sims.url,
+        accessKeyId: sims.accessKeyId,
+        accessKeySecret: sims.accessKeySecret,
+        signName: '来访',
+        timeoutMs: 5000,
+        logger: createLogger('silent'),
+      });
     const caps = { perPhonePerHour: 3, perPhonePerDay: 100, globalPerHour: 1000 };
-    const replicas = [h.database, second ?? h.database].map((db) => guardSms({ database: db, sms: client(), caps, secret: 'test-secret-test-secret-test-secret-0123456789', now: clock.now }));
+    const replicas = [h.database, second ?? h.database].map((db) =>
+      guardSms({ database: db, sms: client(), caps, secret: 'test-secret-test-secret-test-secret-0123456789', now: clock.now }),
+    );
     const phone = newPhone('137');
     const before = sims.messages().length;
-    const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => replicas[i % 2]!.send({ phone, templateCode: 'approval_pass_to_visitor', params: { name: 'x', host: 'y', time: 'z' } })));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) =>
+        replicas[i % 2]!.send({ phone, templateCode: 'approval_pass_to_visitor', params: { name: 'x', host: 'y', time: 'z' } }),
+      ),
+    );
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);
     expect(outcomes.filter((o) => o.status === 'rejected').every((o) => (o as PromiseRejectedResult).reason instanceof SmsCapExceeded)).toBe(true);
     expect(sims.messages().length - before).toBe(3);
@@ -200,7 +234,11 @@ describe('the global SMS cap, and the caps across replicas', () => {
 describe('SMS cap configuration', () => {
   it('defaults 10 an hour and 30 a day per phone, 2000 an hour in all; bad values stop the start', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).smsCaps).toEqual({ perPhonePerHour: 10, perPhonePerDay: 30, globalPerHour: 2000 });
-    expect(loadConfig({ NODE_ENV: 'test', SMS_PER_PHONE_PER_HOUR: '3', SMS_PER_PHONE_PER_DAY: '5', SMS_GLOBAL_PER_HOUR: '4' }).smsCaps).toEqual({ perPhonePerHour: 3, perPhonePerDay: 5, globalPerHour: 4 });
+    expect(loadConfig({ NODE_ENV: 'test', SMS_PER_PHONE_PER_HOUR: '3', SMS_PER_PHONE_PER_DAY: '5', SMS_GLOBAL_PER_HOUR: '4' }).smsCaps).toEqual({
+      perPhonePerHour: 3,
+      perPhonePerDay: 5,
+      globalPerHour: 4,
+    });
     expect(() => loadConfig({ NODE_ENV: 'test', SMS_PER_PHONE_PER_HOUR: '0' })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'test', SMS_GLOBAL_PER_HOUR: 'lots' })).toThrow(ConfigError);
   });

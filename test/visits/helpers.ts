@@ -38,7 +38,14 @@ export async function invite(d: Desk, o: { companions?: number; hoursFromNow?: n
   for (const p of [visitor, ...companions]) d.h.sims.cloud.bind(`wx-${p.phone}`, p.phone);
   const res = await d.h.request('POST', '/v1/subject', {
     token: d.host,
-    body: { name: visitor.name, phone: visitor.phone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...window, retinues: companions },
+    body: {
+      name: visitor.name,
+      phone: visitor.phone,
+      interviewee: STAFF.zhangwei.name,
+      interviewee_phone: STAFF.zhangwei.phone,
+      ...window,
+      retinues: companions,
+    },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return { id: res.body.data.id as number, visitor, companions, ...window };

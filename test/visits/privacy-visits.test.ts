@@ -30,10 +30,13 @@ describe('erase during and after a visit', () => {
     expect(out.status, JSON.stringify(out.body)).toBe(200);
     await d.h.waitFor(() => koalaVisitorsOf(d, inv.id).length === 0, { what: 'Koala visitors deleted' });
     // The deletion is recorded just after Koala confirms it.
-    const erased = await d.h.waitFor(async () => {
-      const res = await d.h.request('POST', '/v1/privacy/erase', { token: admin, body: { phone: inv.companions[0]!.phone } });
-      return res.status === 200 ? res : null;
-    }, { what: 'erase accepted after check-out' });
+    const erased = await d.h.waitFor(
+      async () => {
+        const res = await d.h.request('POST', '/v1/privacy/erase', { token: admin, body: { phone: inv.companions[0]!.phone } });
+        return res.status === 200 ? res : null;
+      },
+      { what: 'erase accepted after check-out' },
+    );
     expect(erased.body.data).toMatchObject({ applications_deleted: 0, companion_entries_deleted: 1, passes_deleted: 1 });
     const left = await d.h.database.executor.executeSql('select phone from visit_passes where application_id = $1', [inv.id]);
     expect(left.rows.map((r) => (r as { phone: string }).phone)).toEqual([inv.visitor.phone]);

@@ -20,7 +20,14 @@ describe('kiosk sign-in (issue 3 acceptance)', () => {
     const res = await signin(d, inv.companions[1]!.phone);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const data = res.body.data;
-    expect(data).toMatchObject({ id: inv.id, name: inv.visitor.name, phone: inv.visitor.phone, interviewee: STAFF.zhangwei.name, start_time: inv.start_time, end_time: inv.end_time });
+    expect(data).toMatchObject({
+      id: inv.id,
+      name: inv.visitor.name,
+      phone: inv.visitor.phone,
+      interviewee: STAFF.zhangwei.name,
+      start_time: inv.start_time,
+      end_time: inv.end_time,
+    });
     expect(data.retinues.map((r: { name: string; phone: string }) => [r.name, r.phone])).toEqual(inv.companions.map((c) => [c.name, c.phone]));
 
     // Three passes: each qrcode is {"id": <application>, "qrcode": <token>}, tokens distinct and long.
@@ -63,7 +70,10 @@ describe('kiosk sign-in (issue 3 acceptance)', () => {
     expect(d.h.sims.sms.messages().some((m) => m.phone === STAFF.zhangwei.phone && m.template_code === 'SMS_TPL_VISITOR_SIGNIN_TO_EMPLOYEE')).toBe(true);
 
     // Audited, by the kiosk.
-    const audit = await d.h.database.db.select().from(auditLog).where(eq(auditLog.targetId, String(inv.id)));
+    const audit = await d.h.database.db
+      .select()
+      .from(auditLog)
+      .where(eq(auditLog.targetId, String(inv.id)));
     expect(audit.filter((a) => a.action === 'visit.signin').map((a) => a.actorKind)).toEqual(['device']);
 
     // A second sign-in (another person's phone) returns the same passes and changes nothing.
@@ -71,13 +81,20 @@ describe('kiosk sign-in (issue 3 acceptance)', () => {
     const notesBefore = (await notificationsOf(d.h, inv.id)).length;
     const again = await signin(d, inv.visitor.phone);
     expect(again.status).toBe(200);
-    const withoutSubjects = (v: { subject_id: unknown; retinues: Array<{ subject_id: unknown }> }) => ({ ...v, subject_id: 0, retinues: v.retinues.map((r) => ({ ...r, subject_id: 0 })) });
+    const withoutSubjects = (v: { subject_id: unknown; retinues: Array<{ subject_id: unknown }> }) => ({
+      ...v,
+      subject_id: 0,
+      retinues: v.retinues.map((r) => ({ ...r, subject_id: 0 })),
+    });
     expect(withoutSubjects(again.body.data)).toEqual(withoutSubjects(data));
     const againPeople = [again.body.data, ...again.body.data.retinues] as Array<{ subject_id: number }>;
     expect(againPeople.map((p) => p.subject_id).sort()).toEqual(koala.map((v) => v.id).sort());
     expect(d.h.sims.koala.visitors().length).toBe(koalaBefore);
     expect((await notificationsOf(d.h, inv.id)).length).toBe(notesBefore);
-    const auditAgain = await d.h.database.db.select().from(auditLog).where(eq(auditLog.targetId, String(inv.id)));
+    const auditAgain = await d.h.database.db
+      .select()
+      .from(auditLog)
+      .where(eq(auditLog.targetId, String(inv.id)));
     expect(auditAgain.filter((a) => a.action === 'visit.signin')).toHaveLength(1);
   });
 
@@ -95,7 +112,11 @@ describe('kiosk sign-in (issue 3 acceptance)', () => {
   it('a Koala write that times out but lands anyway is adopted by the retry, not made twice', async () => {
     const inv = await invite(d, { companions: 0 });
     // Koala commits the visitor after our 2 s deadline: the client sees a timeout.
-    d.h.sims.koala.server.addFault({ delayMs: 2600, times: 1, match: (r) => r.method === 'POST' && r.path === '/subject' && (r.body as { phone?: string }).phone === inv.visitor.phone });
+    d.h.sims.koala.server.addFault({
+      delayMs: 2600,
+      times: 1,
+      match: (r) => r.method === 'POST' && r.path === '/subject' && (r.body as { phone?: string }).phone === inv.visitor.phone,
+    });
     const first = await signin(d, inv.visitor.phone);
     expect(first.body.data.subject_id).toBeNull();
     const landed = await d.h.waitFor(
@@ -107,7 +128,9 @@ describe('kiosk sign-in (issue 3 acceptance)', () => {
     );
     const mine = koalaVisitorsOf(d, inv.id);
     expect(mine.map((v) => v.id)).toEqual([landed]);
-    expect(d.h.sims.koala.server.received.filter((r) => r.method === 'POST' && r.path === '/subject' && (r.body as { phone?: string }).phone === inv.visitor.phone)).toHaveLength(1);
+    expect(
+      d.h.sims.koala.server.received.filter((r) => r.method === 'POST' && r.path === '/subject' && (r.body as { phone?: string }).phone === inv.visitor.phone),
+    ).toHaveLength(1);
     expect((await signin(d, inv.visitor.phone)).body.data.subject_id).toBe(landed);
   });
 
@@ -145,7 +168,10 @@ describe('sign-in refusals', () => {
     const phone = newPhone();
     const visitor = await d.h.bound(`wx-req-${phone}`, phone);
     const w = d.clock.window(0.1, 1);
-    const applied = await d.h.request('POST', '/v1/subject', { token: visitor, body: { name: '访客甲', phone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...w } });
+    const applied = await d.h.request('POST', '/v1/subject', {
+      token: visitor,
+      body: { name: '访客甲', phone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...w },
+    });
     expect(applied.status).toBe(200);
     expectFailure(await signin(d, phone), 409, 'CONFLICT', '访问申请尚未授权');
     expect((await d.h.request('PUT', `/v1/auth/${applied.body.data.id}`, { token: d.host })).status).toBe(200);
@@ -181,7 +207,11 @@ describe('sign-in refusals', () => {
     expectFailure(bad, 400, 'VALIDATION_FAILED');
     expect(bad.body.err_msg).toContain('phone');
     expectFailure(await d.h.request('POST', '/v1/visit/signin', { headers: device(d.kiosk), body: {} }), 400, 'VALIDATION_FAILED');
-    expectFailure(await d.h.request('POST', '/v1/visit/signin', { headers: { ...device(d.kiosk), 'content-type': 'application/json' }, payload: '{"phone":' }), 400, 'VALIDATION_FAILED');
+    expectFailure(
+      await d.h.request('POST', '/v1/visit/signin', { headers: { ...device(d.kiosk), 'content-type': 'application/json' }, payload: '{"phone":' }),
+      400,
+      'VALIDATION_FAILED',
+    );
   });
 
   it('only a kiosk signs in: no credential or a phone session is 401, a turnstile 403, a revoked kiosk 401', async () => {

@@ -15,10 +15,20 @@ afterAll(async () => {
 });
 
 const signout = (id: number, auth: { kiosk?: string; session?: string }) =>
-  d.h.request('POST', '/v1/visit/signout', { ...(auth.kiosk ? { headers: device(auth.kiosk) } : {}), ...(auth.session ? { token: auth.session } : {}), body: { id } });
+  d.h.request('POST', '/v1/visit/signout', {
+    ...(auth.kiosk ? { headers: device(auth.kiosk) } : {}),
+    ...(auth.session ? { token: auth.session } : {}),
+    body: { id },
+  });
 
 const auditOf = async (id: number) =>
-  (await d.h.database.db.select().from(auditLog).where(eq(auditLog.targetId, String(id))).orderBy(asc(auditLog.id))).map((a) => `${a.actorKind}:${a.action}`);
+  (
+    await d.h.database.db
+      .select()
+      .from(auditLog)
+      .where(eq(auditLog.targetId, String(id)))
+      .orderBy(asc(auditLog.id))
+  ).map((a) => `${a.actorKind}:${a.action}`);
 
 describe('check-out (issue 3 acceptance)', () => {
   it('by the kiosk: passes revoked, Koala visitors deleted, audited; a second check-out changes nothing', async () => {
@@ -35,7 +45,10 @@ describe('check-out (issue 3 acceptance)', () => {
     await d.h.waitFor(() => koalaVisitorsOf(d, inv.id).length === 0, { what: 'the Koala visitors to be deleted' });
     const passes = await d.h.database.db.select().from(visitPasses).where(eq(visitPasses.applicationId, inv.id));
     expect(passes.every((p) => p.revokedAt !== null)).toBe(true);
-    await d.h.waitFor(async () => (await d.h.database.db.select().from(visitPasses).where(eq(visitPasses.applicationId, inv.id))).every((p) => p.subjectDeletedAt !== null), { what: 'deletions recorded' });
+    await d.h.waitFor(
+      async () => (await d.h.database.db.select().from(visitPasses).where(eq(visitPasses.applicationId, inv.id))).every((p) => p.subjectDeletedAt !== null),
+      { what: 'deletions recorded' },
+    );
 
     const again = await signout(inv.id, { kiosk: d.kiosk });
     expect(again.body.data).toEqual(res.body.data);
@@ -101,11 +114,16 @@ describe('Koala down', () => {
       down();
     }
     await d.h.waitFor(() => koalaVisitorsOf(d, inv.id).length === 2, { timeoutMs: 20_000, what: 'the Koala visitors after recovery' });
-    for (const v of koalaVisitorsOf(d, inv.id)) expect(v).toMatchObject({ start_time: inv.start_time, end_time: inv.end_time, interviewee: STAFF.zhangwei.name });
+    for (const v of koalaVisitorsOf(d, inv.id))
+      expect(v).toMatchObject({ start_time: inv.start_time, end_time: inv.end_time, interviewee: STAFF.zhangwei.name });
     // Signing in again shows the subjects now, with the same passes.
     const again = (await signin(d, inv.visitor.phone)).body.data;
     expect(again.qrcode).toBe(data.qrcode);
-    expect([again.subject_id, again.retinues[0].subject_id].sort()).toEqual(koalaVisitorsOf(d, inv.id).map((v) => v.id).sort());
+    expect([again.subject_id, again.retinues[0].subject_id].sort()).toEqual(
+      koalaVisitorsOf(d, inv.id)
+        .map((v) => v.id)
+        .sort(),
+    );
   });
 
   it('slow at sign-in: the kiosk gets its answer after 2 s; the write lands later, once per person (the job does not repeat it)', async () => {
@@ -129,7 +147,11 @@ describe('Koala down', () => {
   it('a write that timed out but landed after all, checked out before any retry: that visitor is deleted too', async () => {
     const inv = await invite(d, { companions: 0, hoursFromNow: 0 });
     // Koala commits the visitor after our 6 s deadline: we never learn its id.
-    d.h.sims.koala.server.addFault({ delayMs: 6500, times: 1, match: (r) => r.method === 'POST' && r.path === '/subject' && (r.body as { phone?: string }).phone === inv.visitor.phone });
+    d.h.sims.koala.server.addFault({
+      delayMs: 6500,
+      times: 1,
+      match: (r) => r.method === 'POST' && r.path === '/subject' && (r.body as { phone?: string }).phone === inv.visitor.phone,
+    });
     expect((await signin(d, inv.visitor.phone)).body.data.subject_id).toBeNull();
     expect((await signout(inv.id, { kiosk: d.kiosk })).status).toBe(200);
     await d.h.waitFor(() => koalaVisitorsOf(d, inv.id).length === 1, { what: 'the late write to land' });

@@ -72,9 +72,21 @@ describe('turnstile (issue 3 acceptance)', () => {
   it('needs a device: no credential or a phone session is 401; bad input is 400', async () => {
     expectFailure(await d.h.request('POST', '/v1/visit/qrcode', { body: { qrcode: '{}' } }), 401, 'UNAUTHENTICATED');
     expectFailure(await d.h.request('POST', '/v1/visit/qrcode', { token: d.host, body: { qrcode: '{}' } }), 401, 'UNAUTHENTICATED');
-    expectFailure(await d.h.request('POST', '/v1/visit/qrcode', { headers: { authorization: 'Device dev_nope' }, body: { qrcode: '{}' } }), 401, 'UNAUTHENTICATED');
-    expectFailure(await d.h.request('POST', '/v1/visit/qrcode', { headers: { authorization: `Device ${d.turnstile}` }, body: { qrcode: 5 } }), 400, 'VALIDATION_FAILED');
-    expectFailure(await d.h.request('POST', '/v1/visit/qrcode', { headers: { authorization: `Device ${d.turnstile}` }, body: { qrcode: 'x'.repeat(2000) } }), 400, 'VALIDATION_FAILED');
+    expectFailure(
+      await d.h.request('POST', '/v1/visit/qrcode', { headers: { authorization: 'Device dev_nope' }, body: { qrcode: '{}' } }),
+      401,
+      'UNAUTHENTICATED',
+    );
+    expectFailure(
+      await d.h.request('POST', '/v1/visit/qrcode', { headers: { authorization: `Device ${d.turnstile}` }, body: { qrcode: 5 } }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expectFailure(
+      await d.h.request('POST', '/v1/visit/qrcode', { headers: { authorization: `Device ${d.turnstile}` }, body: { qrcode: 'x'.repeat(2000) } }),
+      400,
+      'VALIDATION_FAILED',
+    );
   });
 
   it('makes no outside call: Koala down does not matter, and it sees nothing while passes are checked', async () => {
@@ -94,6 +106,9 @@ describe('turnstile (issue 3 acceptance)', () => {
     // those jobs run on their own time. Nothing else may reach Koala, least of all about this pass.)
     const during = d.h.sims.koala.server.received.slice(before).map((r: { method: string; path: string }) => `${r.method} ${r.path}`);
     const ownSubject = `/subject/${data.subject_id}`;
-    expect(during.filter((r: string) => !(r.startsWith('DELETE /subject/') && !r.endsWith(ownSubject))), JSON.stringify(during)).toEqual([]);
+    expect(
+      during.filter((r: string) => !(r.startsWith('DELETE /subject/') && !r.endsWith(ownSubject))),
+      JSON.stringify(during),
+    ).toEqual([]);
   });
 });

@@ -9,7 +9,11 @@ export type { Answer, Page } from './envelope';
  * One call to the service. Answers are the contract's envelope (§1); a failure becomes an
  * ApiError. A 401 anywhere means the session is gone: back to the entry page.
  */
-export async function api<T>(method: string, path: string, opts: { body?: unknown; query?: Record<string, string | number | undefined>; idempotencyKey?: string; anonymous?: boolean } = {}): Promise<Answer<T>> {
+export async function api<T>(
+  method: string,
+  path: string,
+  opts: { body?: unknown; query?: Record<string, string | number | undefined>; idempotencyKey?: string; anonymous?: boolean } = {},
+): Promise<Answer<T>> {
   const session = opts.anonymous ? null : loadSession();
   try {
     return await callService<T>(method, path, {

@@ -87,7 +87,10 @@ export function createKoalaClient(opts: KoalaClientOptions): KoalaPort {
       const what = 'GET /subject/list';
       const env = envelope(await call('GET', `/subject/list?${q.toString()}`), what);
       if (!Array.isArray(env.data)) throw new UpstreamError('koala', 'UPSTREAM_FAILED', `${what}: data is not a list`);
-      const items = env.data.filter((raw) => isRecord(raw) && isEmployee(raw)).map((raw) => toEmployee(raw, baseUrl)).filter((e): e is KoalaEmployee => e !== null);
+      const items = env.data
+        .filter((raw) => isRecord(raw) && isEmployee(raw))
+        .map((raw) => toEmployee(raw, baseUrl))
+        .filter((e): e is KoalaEmployee => e !== null);
       const p = isRecord(env.page) ? env.page : {};
       const count = toInt(p.count) ?? items.length;
       const pageSize = toInt(p.size) ?? size;
@@ -122,7 +125,8 @@ export function createKoalaClient(opts: KoalaClientOptions): KoalaPort {
       const res = await httpGetBytes('koala', absolute, opts.timeoutMs, MAX_IMAGE_BYTES);
       if (res.status < 200 || res.status >= 300) throw statusError('koala', res.status, `GET ${pathOnly(new URL(absolute).pathname)}`);
       const contentType = res.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
-      if (!contentType.startsWith('image/')) throw new UpstreamError('koala', 'UPSTREAM_FAILED', `image answer has content type ${JSON.stringify(contentType)}`);
+      if (!contentType.startsWith('image/'))
+        throw new UpstreamError('koala', 'UPSTREAM_FAILED', `image answer has content type ${JSON.stringify(contentType)}`);
       return { contentType, body: res.body };
     },
 

@@ -59,12 +59,57 @@ export const DEMO_IMAGES: readonly DemoImage[] = [
  */
 export function demoEmployees(): KoalaSimSubject[] {
   return [
-    { id: 1001, subject_type: 0, name: '张伟', phone: '13800000001', department: '研发部', title: '工程师', avatar: '/static/upload/avatar/zhangwei.png', photos: [{ id: 5001, url: '/static/upload/avatar/zhangwei.png' }] },
-    { id: 1002, subject_type: 0, name: '李娜', phone: 13800000002, department: '行政部', title: '前台', avatar: '/static/upload/avatar/lina.png', photos: [{ id: 5002, url: '/static/upload/avatar/lina.png' }] },
-    { id: 1003, subject_type: 0, name: '王芳', phone: '+86 138-0000-0003', department: '市场部', title: '经理', avatar: '', photos: [{ id: 5003, url: '/static/upload/photo/wangfang.png' }] },
+    {
+      id: 1001,
+      subject_type: 0,
+      name: '张伟',
+      phone: '13800000001',
+      department: '研发部',
+      title: '工程师',
+      avatar: '/static/upload/avatar/zhangwei.png',
+      photos: [{ id: 5001, url: '/static/upload/avatar/zhangwei.png' }],
+    },
+    {
+      id: 1002,
+      subject_type: 0,
+      name: '李娜',
+      phone: 13800000002,
+      department: '行政部',
+      title: '前台',
+      avatar: '/static/upload/avatar/lina.png',
+      photos: [{ id: 5002, url: '/static/upload/avatar/lina.png' }],
+    },
+    {
+      id: 1003,
+      subject_type: 0,
+      name: '王芳',
+      phone: '+86 138-0000-0003',
+      department: '市场部',
+      title: '经理',
+      avatar: '',
+      photos: [{ id: 5003, url: '/static/upload/photo/wangfang.png' }],
+    },
     { id: 1004, subject_type: 0, name: '刘洋', phone: '8613800000004', title: '顾问', avatar: `${SELF_ORIGIN}/static/upload/avatar/liuyang.png`, photos: [] },
-    { id: 1005, subject_type: 0, name: '陈静', phone: '138 0000 0005', department: '财务部', title: '会计', avatar: '/static/upload/avatar/chenjing.png', photos: [{ id: 5005, url: '/static/upload/avatar/chenjing.png' }] },
-    { id: 1006, subject_type: 0, name: '张敏', phone: '0086-13800000006', department: '研发部', title: '测试', avatar: '/static/upload/avatar/zhangmin.png', photos: [{ id: 5006, url: '/static/upload/avatar/zhangmin.png' }] },
+    {
+      id: 1005,
+      subject_type: 0,
+      name: '陈静',
+      phone: '138 0000 0005',
+      department: '财务部',
+      title: '会计',
+      avatar: '/static/upload/avatar/chenjing.png',
+      photos: [{ id: 5005, url: '/static/upload/avatar/chenjing.png' }],
+    },
+    {
+      id: 1006,
+      subject_type: 0,
+      name: '张敏',
+      phone: '0086-13800000006',
+      department: '研发部',
+      title: '测试',
+      avatar: '/static/upload/avatar/zhangmin.png',
+      photos: [{ id: 5006, url: '/static/upload/avatar/zhangmin.png' }],
+    },
   ];
 }
 

@@ -54,7 +54,8 @@ export const KOALA_SIM_USERNAME = 'admin@koala.demo';
 export const KOALA_SIM_PASSWORD = 'koala-demo-password';
 
 const SESSION_COOKIE = 'session';
-const LOGIN_PAGE = '<!DOCTYPE html>\n<html><head><title>Koala 登录</title></head><body><form action="/auth/login" method="post"><input name="username"><input name="password" type="password"></form></body></html>';
+const LOGIN_PAGE =
+  '<!DOCTYPE html>\n<html><head><title>Koala 登录</title></head><body><form action="/auth/login" method="post"><input name="username"><input name="password" type="password"></form></body></html>';
 
 export async function startKoalaSimulator(opts: KoalaSimulatorOptions = {}): Promise<KoalaSimulator> {
   const sim = createSimServer('koala');
@@ -171,7 +172,12 @@ export async function startKoalaSimulator(opts: KoalaSimulatorOptions = {}): Pro
   });
 
   app.get('/__sim/koala/subjects', async () => [...subjects.values()].sort((a, b) => a.id - b.id).map(render));
-  app.get('/__sim/koala/visitors', async () => [...subjects.values()].filter((x) => x.subject_type === 1).sort((a, b) => a.id - b.id).map(render));
+  app.get('/__sim/koala/visitors', async () =>
+    [...subjects.values()]
+      .filter((x) => x.subject_type === 1)
+      .sort((a, b) => a.id - b.id)
+      .map(render),
+  );
 
   const url = await sim.listen(opts.port ?? 0);
   return {
@@ -201,6 +207,10 @@ export async function startKoalaSimulator(opts: KoalaSimulatorOptions = {}): Pro
       images.set(path, { body, contentType });
     },
     subjects: () => [...subjects.values()].map(render),
-    visitors: () => [...subjects.values()].filter((x) => x.subject_type === 1).sort((a, b) => a.id - b.id).map(render),
+    visitors: () =>
+      [...subjects.values()]
+        .filter((x) => x.subject_type === 1)
+        .sort((a, b) => a.id - b.id)
+        .map(render),
   };
 }

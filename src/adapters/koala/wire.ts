@@ -21,7 +21,6 @@ export function toInt(v: unknown): number | null {
   return null;
 }
 
-
 /** 11 digits, or '' when Koala's value is not a mainland mobile number (contract §1). */
 /** Koala's phone may be a string, a number or empty: the 11 digits, or '' when unusable. */
 export function normalizePhone(v: unknown): string {

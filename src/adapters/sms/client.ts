@@ -137,7 +137,10 @@ function mapSdkError(err: unknown): UpstreamError {
     // 502/504), i.e. Aliyun did not answer: 503, and worth a retry.
     return new UpstreamError(SYSTEM, 'UPSTREAM_UNAVAILABLE', `SendSms: answer is not JSON (${message})`, { transient: true });
   }
-  return new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `SendSms: ${name} ${code} ${message}`.replace(/\s+/g, ' '), { transient: false, providerCode: code || undefined });
+  return new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `SendSms: ${name} ${code} ${message}`.replace(/\s+/g, ' '), {
+    transient: false,
+    providerCode: code || undefined,
+  });
 }
 
 /** Drops query strings (phone, TemplateParam) from URLs the SDK put into error messages, and masks stray phone numbers. */

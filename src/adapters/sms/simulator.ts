@@ -93,7 +93,10 @@ export async function startAliyunSmsSimulator(opts: AliyunSmsSimulatorOptions = 
   let seq = 0;
 
   const answer = (reply: FastifyReply, status: number, body: Record<string, unknown>) =>
-    reply.code(status).header('content-type', 'application/json;charset=utf-8').send({ RequestId: randomUUID().toUpperCase(), ...body });
+    reply
+      .code(status)
+      .header('content-type', 'application/json;charset=utf-8')
+      .send({ RequestId: randomUUID().toUpperCase(), ...body });
   const refuse = (reply: FastifyReply, req: FastifyRequest, r: Refusal) =>
     answer(reply, r.status, { Code: r.code, Message: r.message, HostId: req.headers.host ?? '', Recommend: `https://api.aliyun.com/troubleshoot?q=${r.code}` });
 
@@ -114,8 +117,10 @@ export async function startAliyunSmsSimulator(opts: AliyunSmsSimulatorOptions = 
       const rawPath = q === -1 ? req.url : req.url.slice(0, q);
       const query = [...new URLSearchParams(q === -1 ? '' : req.url.slice(q + 1))];
 
-      if (req.headers['x-acs-action'] !== 'SendSms') return refuse(reply, req, { status: 404, code: 'InvalidAction.NotFound', message: `Specified api is not found, please check your url and method.` });
-      if (req.headers['x-acs-version'] !== '2017-05-25') return refuse(reply, req, { status: 400, code: 'InvalidVersion', message: 'Specified parameter Version is not valid.' });
+      if (req.headers['x-acs-action'] !== 'SendSms')
+        return refuse(reply, req, { status: 404, code: 'InvalidAction.NotFound', message: `Specified api is not found, please check your url and method.` });
+      if (req.headers['x-acs-version'] !== '2017-05-25')
+        return refuse(reply, req, { status: 400, code: 'InvalidVersion', message: 'Specified parameter Version is not valid.' });
       const authFailure = verifySignature(req, rawPath, query, raw);
       if (authFailure) return refuse(reply, req, authFailure);
 
@@ -145,12 +150,14 @@ export async function startAliyunSmsSimulator(opts: AliyunSmsSimulatorOptions = 
     const date = typeof h['x-acs-date'] === 'string' ? h['x-acs-date'] : '';
     const at = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(date) ? Date.parse(date) : NaN;
     if (Number.isNaN(at)) return { status: 400, code: 'InvalidTimeStamp.Format', message: 'Specified time stamp or date value is not well formatted.' };
-    if (Math.abs(Date.now() - at) > DATE_SKEW_MS) return { status: 400, code: 'InvalidTimeStamp.Expired', message: `Specified time stamp or date value is expired.` };
+    if (Math.abs(Date.now() - at) > DATE_SKEW_MS)
+      return { status: 400, code: 'InvalidTimeStamp.Expired', message: `Specified time stamp or date value is expired.` };
     const nonce = typeof h['x-acs-signature-nonce'] === 'string' ? h['x-acs-signature-nonce'] : '';
     if (nonce === '') return { status: 400, code: 'MissingSignatureNonce', message: 'SignatureNonce is mandatory for this action.' };
 
     const payloadHash = sha256(body);
-    if (h['x-acs-content-sha256'] !== payloadHash) return { status: 400, code: 'SignatureDoesNotMatch', message: 'x-acs-content-sha256 does not match the request body.' };
+    if (h['x-acs-content-sha256'] !== payloadHash)
+      return { status: 400, code: 'SignatureDoesNotMatch', message: 'x-acs-content-sha256 does not match the request body.' };
 
     // Every x-acs-* header present, host and content-type must be signed, so none can be altered.
     const signed = signedList.split(';');
@@ -171,7 +178,11 @@ export async function startAliyunSmsSimulator(opts: AliyunSmsSimulatorOptions = 
     const expected = createHmac('sha256', accessKeySecret).update(stringToSign).digest();
     const given = Buffer.from(signature, 'hex');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return { status: 400, code: 'SignatureDoesNotMatch', message: `Specified signature does not match our calculation. server string to sign is:${stringToSign}` };
+      return {
+        status: 400,
+        code: 'SignatureDoesNotMatch',
+        message: `Specified signature does not match our calculation. server string to sign is:${stringToSign}`,
+      };
     }
 
     // Only a genuine request spends its nonce (a forged one must not block the real sender).
@@ -219,7 +230,11 @@ export async function startAliyunSmsSimulator(opts: AliyunSmsSimulatorOptions = 
       for (const key of keys) {
         const times = (history.get(key) ?? []).filter((x) => t - x < DAY);
         history.set(key, times);
-        const tripped = overLimit(limits, verification, times.map((x) => t - x));
+        const tripped = overLimit(
+          limits,
+          verification,
+          times.map((x) => t - x),
+        );
         if (tripped) return { Code: 'isv.BUSINESS_LIMIT_CONTROL', Message: tripped };
       }
     }

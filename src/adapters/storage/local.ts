@@ -20,12 +20,7 @@ const KEY_CHARS = /^[A-Za-z0-9._\-/]+$/;
  */
 export function assertValidKey(key: string): void {
   const segments = key.split('/');
-  const bad =
-    key.length === 0 ||
-    key.length > 512 ||
-    !KEY_CHARS.test(key) ||
-    key.startsWith('/') ||
-    segments.some((s) => s === '' || s === '.' || s === '..');
+  const bad = key.length === 0 || key.length > 512 || !KEY_CHARS.test(key) || key.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..');
   if (bad) throw new AppError('INTERNAL', undefined, { detail: `storage: invalid key ${JSON.stringify(key.slice(0, 100))}` });
 }
 
@@ -53,7 +48,10 @@ export function createLocalStorage(opts: LocalStorageOptions): StoragePort {
         await rename(tmp, target);
       } catch (err) {
         await unlink(tmp).catch(() => undefined);
-        throw new UpstreamError('storage', 'UPSTREAM_FAILED', `writing ${key} failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { transient: true, cause: err });
+        throw new UpstreamError('storage', 'UPSTREAM_FAILED', `writing ${key} failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+          transient: true,
+          cause: err,
+        });
       }
     },
 

@@ -48,7 +48,15 @@ export function createS3Storage(opts: S3StorageOptions): StoragePort {
     async put(key, body, contentType) {
       assertValidKey(key);
       try {
-        await client.send(new PutObjectCommand({ Bucket: opts.bucket, Key: key, Body: body, ContentType: contentType, CacheControl: opts.private ? PRIVATE_CACHE_CONTROL : CACHE_CONTROL }));
+        await client.send(
+          new PutObjectCommand({
+            Bucket: opts.bucket,
+            Key: key,
+            Body: body,
+            ContentType: contentType,
+            CacheControl: opts.private ? PRIVATE_CACHE_CONTROL : CACHE_CONTROL,
+          }),
+        );
       } catch (err) {
         throw toUpstream(err, `PUT ${key}`);
       }
@@ -95,7 +103,11 @@ function toUpstream(err: unknown, what: string): UpstreamError {
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined) {
     const mapped = statusError('storage', status, `${what} (${e.name ?? 'error'})`);
-    return new UpstreamError('storage', mapped.code as 'UPSTREAM_FAILED' | 'UPSTREAM_UNAVAILABLE', `${what}: HTTP ${status} ${e.name ?? ''}`.trim(), { transient: mapped.transient, providerCode: e.name, cause: err });
+    return new UpstreamError('storage', mapped.code as 'UPSTREAM_FAILED' | 'UPSTREAM_UNAVAILABLE', `${what}: HTTP ${status} ${e.name ?? ''}`.trim(), {
+      transient: mapped.transient,
+      providerCode: e.name,
+      cause: err,
+    });
   }
   return new UpstreamError('storage', 'UPSTREAM_UNAVAILABLE', `${what}: ${e.code ?? e.name ?? 'no answer'}`, { cause: err });
 }

@@ -40,7 +40,9 @@ export function createWechatCloudClient(opts: WechatCloudClientOptions): WechatC
     try {
       json = parseJson(SYSTEM, res.text, what);
     } catch (err) {
-      throw err instanceof UpstreamError ? new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', err.detail?.replace(/^wechat-cloud: /, '') ?? what, { transient: true }) : err;
+      throw err instanceof UpstreamError
+        ? new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', err.detail?.replace(/^wechat-cloud: /, '') ?? what, { transient: true })
+        : err;
     }
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
       throw new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `${what}: answer is not an envelope`, { transient: true });

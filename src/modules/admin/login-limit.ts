@@ -37,7 +37,15 @@ export function createLoginLimit(deps: { db: Db; now: () => number }) {
       }
       void deps.db
         .delete(rateCounters)
-        .where(and(inArray(rateCounters.bucket, buckets(username, address).map((b) => b.bucket)), lt(rateCounters.windowStart, start)))
+        .where(
+          and(
+            inArray(
+              rateCounters.bucket,
+              buckets(username, address).map((b) => b.bucket),
+            ),
+            lt(rateCounters.windowStart, start),
+          ),
+        )
         .catch(() => undefined);
       if (over) {
         // A refused attempt checks no password: it takes its count back, so the limits count
@@ -53,7 +61,15 @@ export function createLoginLimit(deps: { db: Db; now: () => number }) {
       await deps.db
         .update(rateCounters)
         .set({ hits: sql`greatest(${rateCounters.hits} - 1, 0)` })
-        .where(and(inArray(rateCounters.bucket, buckets(username, address).map((b) => b.bucket)), sql`${rateCounters.windowStart} = ${start}`));
+        .where(
+          and(
+            inArray(
+              rateCounters.bucket,
+              buckets(username, address).map((b) => b.bucket),
+            ),
+            sql`${rateCounters.windowStart} = ${start}`,
+          ),
+        );
     },
   };
   return limit;

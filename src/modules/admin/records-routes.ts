@@ -77,7 +77,8 @@ export function adminRecordRoutes(app: FastifyInstance, deps: { db: Db; audit: A
     },
     async (req) => {
       const q = req.query;
-      if (q.start_time !== undefined && q.end_time !== undefined && q.start_time > q.end_time) throw new AppError('VALIDATION_FAILED', '字段 end_time 不能早于 start_time');
+      if (q.start_time !== undefined && q.end_time !== undefined && q.start_time > q.end_time)
+        throw new AppError('VALIDATION_FAILED', '字段 end_time 不能早于 start_time');
       const { rows, count } = await adminRecords.list(deps.db, {
         ...q,
         name: q.name?.trim() || undefined,
@@ -107,7 +108,13 @@ export function adminRecordRoutes(app: FastifyInstance, deps: { db: Db; audit: A
       const { id } = req.params;
       await deps.db.transaction(async (tx) => {
         const gone = await adminRecords.remove(tx, id);
-        await deps.audit.record(tx, { actor: { kind: 'admin', id: String(admin.id) }, action: 'application.delete', targetType: 'application', targetId: String(id), detail: gone });
+        await deps.audit.record(tx, {
+          actor: { kind: 'admin', id: String(admin.id) },
+          action: 'application.delete',
+          targetType: 'application',
+          targetId: String(id),
+          detail: gone,
+        });
       });
       return ok({ id, deleted: true });
     },

@@ -29,7 +29,12 @@ const columns = { ...recordColumns, kind: a.kind, signin_time: a.signinTime, sig
 
 /** A visitor or a companion of the application matching `cond` on application_people. */
 const somePerson = (db: Db, cond: SQL) =>
-  exists(db.select({ x: sql`1` }).from(p).where(and(eq(p.applicationId, a.id), inArray(p.role, ['visitor', 'companion']), cond)));
+  exists(
+    db
+      .select({ x: sql`1` })
+      .from(p)
+      .where(and(eq(p.applicationId, a.id), inArray(p.role, ['visitor', 'companion']), cond)),
+  );
 
 export const adminRecords = {
   /**
@@ -47,7 +52,13 @@ export const adminRecords = {
     if (f.is_auth !== undefined) where.push(eq(a.isAuth, f.is_auth));
     const filter = where.length > 0 ? and(...where) : undefined;
     const [rows, [total]] = await Promise.all([
-      db.select(columns).from(a).where(filter).orderBy(desc(a.createdAt), desc(a.id)).limit(f.size).offset((f.page - 1) * f.size),
+      db
+        .select(columns)
+        .from(a)
+        .where(filter)
+        .orderBy(desc(a.createdAt), desc(a.id))
+        .limit(f.size)
+        .offset((f.page - 1) * f.size),
       db.select({ n: count() }).from(a).where(filter),
     ]);
     return { rows: rows as AdminRecord[], count: total?.n ?? 0 };
@@ -59,7 +70,12 @@ export const adminRecords = {
    * not yet out — is refused, so no visitor is left in Koala without a record to check out.
    */
   async remove(tx: Db, id: number): Promise<{ name: string; interviewee: string; start_time: number; end_time: number }> {
-    const [row] = await tx.select({ name: a.name, interviewee: a.interviewee, start_time: a.startTime, end_time: a.endTime, signin: a.signinTime, signout: a.signoutTime }).from(a).where(eq(a.id, id)).for('update').limit(1);
+    const [row] = await tx
+      .select({ name: a.name, interviewee: a.interviewee, start_time: a.startTime, end_time: a.endTime, signin: a.signinTime, signout: a.signoutTime })
+      .from(a)
+      .where(eq(a.id, id))
+      .for('update')
+      .limit(1);
     if (!row) throw new AppError('NOT_FOUND');
     if (row.signin !== null && row.signout === null) throw new AppError('CONFLICT', '访客已签到尚未签出，请先签出再删除记录');
     await tx.delete(a).where(eq(a.id, id));

@@ -50,7 +50,10 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       schema: {
         tags: ['admin'],
         summary: 'Admin login: username + password → admin token (failures are rate-limited per username and address)',
-        body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 256 }) },
+          { additionalProperties: false },
+        ),
         response: { 200: Envelope(SessionSchema), ...errorResponses(400, 401, 429) },
       },
     },
@@ -65,7 +68,10 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
         tags: ['admin'],
         summary: "Change the caller's password; every other session of this admin ends",
         security: BearerAuth,
-        body: Type.Object({ old_password: Type.String({ minLength: 1, maxLength: 256 }), new_password: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { old_password: Type.String({ minLength: 1, maxLength: 256 }), new_password: Type.String({ minLength: 1, maxLength: 256 }) },
+          { additionalProperties: false },
+        ),
         response: { 200: Envelope(SessionSchema), ...errorResponses(400, 401, 403) },
       },
     },
@@ -76,7 +82,12 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     '/v1/config/servers',
     {
       config: { auth: 'admin' },
-      schema: { tags: ['admin'], summary: 'Koala address and account, cloud URL (the password is masked)', security: BearerAuth, response: { 200: Envelope(ServersSchema), ...errorResponses(401) } },
+      schema: {
+        tags: ['admin'],
+        summary: 'Koala address and account, cloud URL (the password is masked)',
+        security: BearerAuth,
+        response: { 200: Envelope(ServersSchema), ...errorResponses(401) },
+      },
     },
     async () => ok(await deps.servers.view()),
   );
@@ -106,8 +117,17 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       await deps.db.transaction(async (tx) => {
         const changed = await deps.servers.update(tx, req.body);
         // The new addresses and account name; of the password only that it changed (never its value, not even sealed).
-        const values = Object.fromEntries((['koala_url', 'koala_username', 'cloud_url'] as const).filter((f) => changed.includes(f)).map((f) => [f, req.body[f]?.trim()]));
-        if (changed.length > 0) await deps.audit.record(tx, { actor: actor(admin.id), action: 'config.servers.update', targetType: 'settings', targetId: 'servers', detail: { changed, ...values } });
+        const values = Object.fromEntries(
+          (['koala_url', 'koala_username', 'cloud_url'] as const).filter((f) => changed.includes(f)).map((f) => [f, req.body[f]?.trim()]),
+        );
+        if (changed.length > 0)
+          await deps.audit.record(tx, {
+            actor: actor(admin.id),
+            action: 'config.servers.update',
+            targetType: 'settings',
+            targetId: 'servers',
+            detail: { changed, ...values },
+          });
       });
       await deps.servers.refresh();
       return ok(await deps.servers.view());
@@ -118,7 +138,12 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     '/v1/config/templates',
     {
       config: { auth: 'admin' },
-      schema: { tags: ['admin'], summary: 'SMS and WeChat template ids of every event (database overrides, else the environment)', security: BearerAuth, response: { 200: Envelope(TemplatesSchema), ...errorResponses(401) } },
+      schema: {
+        tags: ['admin'],
+        summary: 'SMS and WeChat template ids of every event (database overrides, else the environment)',
+        security: BearerAuth,
+        response: { 200: Envelope(TemplatesSchema), ...errorResponses(401) },
+      },
     },
     async () => ok(await deps.templates.view()),
   );
@@ -139,7 +164,14 @@ export function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       const admin = adminOf(req);
       await deps.db.transaction(async (tx) => {
         const changed = await deps.templates.update(tx, req.body);
-        if (changed.length > 0) await deps.audit.record(tx, { actor: actor(admin.id), action: 'config.templates.update', targetType: 'settings', targetId: 'templates', detail: { changed, body: req.body } });
+        if (changed.length > 0)
+          await deps.audit.record(tx, {
+            actor: actor(admin.id),
+            action: 'config.templates.update',
+            targetType: 'settings',
+            targetId: 'templates',
+            detail: { changed, body: req.body },
+          });
       });
       return ok(await deps.templates.view());
     },

@@ -51,9 +51,19 @@ export function createAdminAccounts(deps: { db: Db; tokens: AdminTokens; audit: 
       const passwordHash = await hashPassword(password);
       return db.transaction(async (tx) => {
         const at = nowSeconds();
-        const [row] = await tx.insert(admins).values({ username, passwordHash, createdAt: at, updatedAt: at }).onConflictDoNothing().returning({ id: admins.id });
+        const [row] = await tx
+          .insert(admins)
+          .values({ username, passwordHash, createdAt: at, updatedAt: at })
+          .onConflictDoNothing()
+          .returning({ id: admins.id });
         if (!row) throw new AppError('CONFLICT', `管理员 ${username} 已存在`);
-        await deps.audit.record(tx, { actor: by ?? { kind: 'system', id: 'setup' }, action: 'admin.create', targetType: 'admin', targetId: String(row.id), detail: { username } });
+        await deps.audit.record(tx, {
+          actor: by ?? { kind: 'system', id: 'setup' },
+          action: 'admin.create',
+          targetType: 'admin',
+          targetId: String(row.id),
+          detail: { username },
+        });
         return { id: row.id, username };
       });
     },
@@ -69,7 +79,13 @@ export function createAdminAccounts(deps: { db: Db; tokens: AdminTokens; audit: 
         if ((again?.n ?? 0) > 0) return false;
         const at = nowSeconds();
         const [created] = await tx.insert(admins).values({ username: input.username, passwordHash, createdAt: at, updatedAt: at }).returning({ id: admins.id });
-        await deps.audit.record(tx, { actor: { kind: 'system', id: 'config' }, action: 'admin.create', targetType: 'admin', targetId: String(created!.id), detail: { username: input.username, source: 'ADMIN_USERNAME' } });
+        await deps.audit.record(tx, {
+          actor: { kind: 'system', id: 'config' },
+          action: 'admin.create',
+          targetType: 'admin',
+          targetId: String(created!.id),
+          detail: { username: input.username, source: 'ADMIN_USERNAME' },
+        });
         return true;
       });
     },
@@ -79,13 +95,23 @@ export function createAdminAccounts(deps: { db: Db; tokens: AdminTokens; audit: 
       const ok = row ? await verifyPassword(password, row.passwordHash) : (await verifyPassword(password, await (dummy ??= dummyHash())), false);
       if (!row || !ok) throw new AppError('UNAUTHENTICATED', '用户名或密码错误');
       await limit.succeeded(username, address);
-      await deps.audit.record(db, { actor: { kind: 'admin', id: String(row.id) }, action: 'admin.login', targetType: 'admin', targetId: String(row.id), detail: { address } });
+      await deps.audit.record(db, {
+        actor: { kind: 'admin', id: String(row.id) },
+        action: 'admin.login',
+        targetType: 'admin',
+        targetId: String(row.id),
+        detail: { address },
+      });
       return session(row);
     },
     async authenticate(token) {
       const claims = deps.tokens.verify(token, nowSeconds());
       if (!claims) return null;
-      const [row] = await db.select({ id: admins.id, username: admins.username, sessionVersion: admins.sessionVersion }).from(admins).where(eq(admins.id, claims.sub)).limit(1);
+      const [row] = await db
+        .select({ id: admins.id, username: admins.username, sessionVersion: admins.sessionVersion })
+        .from(admins)
+        .where(eq(admins.id, claims.sub))
+        .limit(1);
       if (!row || row.sessionVersion !== claims.ver) return null;
       return { id: row.id, username: row.username };
     },
@@ -102,7 +128,12 @@ export function createAdminAccounts(deps: { db: Db; tokens: AdminTokens; audit: 
           .set({ passwordHash, sessionVersion: sql`${admins.sessionVersion} + 1`, updatedAt: nowSeconds() })
           .where(eq(admins.id, adminId))
           .returning({ id: admins.id, username: admins.username, sessionVersion: admins.sessionVersion });
-        await deps.audit.record(tx, { actor: { kind: 'admin', id: String(adminId) }, action: 'admin.password_change', targetType: 'admin', targetId: String(adminId) });
+        await deps.audit.record(tx, {
+          actor: { kind: 'admin', id: String(adminId) },
+          action: 'admin.password_change',
+          targetType: 'admin',
+          targetId: String(adminId),
+        });
         return session(updated!);
       });
     },

@@ -218,7 +218,10 @@ export interface ApplyWindow {
  * newest application within the hour before `now` (seconds), or null when there are fewer.
  */
 export function limitedAt(window: ApplyWindow, now: number, perHour: number): number | null {
-  const inHour = window.seconds.map((s, i) => ({ s, n: window.counts[i] ?? 0 })).filter((x) => x.s > now - 3600).sort((x, y) => y.s - x.s);
+  const inHour = window.seconds
+    .map((s, i) => ({ s, n: window.counts[i] ?? 0 }))
+    .filter((x) => x.s > now - 3600)
+    .sort((x, y) => y.s - x.s);
   let seen = 0;
   for (const x of inHour) {
     seen += x.n;
@@ -314,7 +317,13 @@ export const applicationRepo = {
    * A page of 3.9 ('involving': records involving `phone` as host, visitor or companion that
    * somebody else proposed) or 3.10 ('proposed': records `phone` proposed), and how many there are.
    */
-  async listPage(database: Database, kind: ListKind, phone: string, isAuth: number | undefined, page: Page): Promise<{ rows: ApplicationRecord[]; count: number }> {
+  async listPage(
+    database: Database,
+    kind: ListKind,
+    phone: string,
+    isAuth: number | undefined,
+    page: Page,
+  ): Promise<{ rows: ApplicationRecord[]; count: number }> {
     const { stmt, values } = pageQuery(kind, phone, isAuth, page);
     return pageResult(await database.query<PageRow>(stmt, values));
   },
@@ -328,7 +337,9 @@ export const applicationRepo = {
     if (planned.length === 0) return;
     await tx
       .insert(notifications)
-      .values(planned.map((n) => ({ applicationId, event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload, createdAt: at })))
+      .values(
+        planned.map((n) => ({ applicationId, event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload, createdAt: at })),
+      )
       .onConflictDoNothing();
   },
 };

@@ -126,7 +126,7 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
       preValidation: decimalIntegers('params', ['id']),
       schema: {
         tags: ['applications'],
-        summary: "3.11 Authorize an application (its host only; anyone else gets 404)",
+        summary: '3.11 Authorize an application (its host only; anyone else gets 404)',
         security: BearerAuth,
         params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
         response: { 200: Envelope(Record), ...errorResponses(400, 401, 403, 404, 502, 503) },

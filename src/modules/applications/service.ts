@@ -79,8 +79,18 @@ function textField(field: string, value: string | undefined, min: number, max: n
 /** Stable over key order, so a retried body hashes the same. */
 function canonicalHash(value: unknown): string {
   const canon = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
-  return createHash('sha256').update(JSON.stringify(canon(value))).digest('hex');
+    Array.isArray(v)
+      ? v.map(canon)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(canon(value)))
+    .digest('hex');
 }
 
 export function createApplications(deps: ApplicationsDeps): Applications {
@@ -133,7 +143,10 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       const remark = textField('remark', input.remark, 0, 200, true);
       const phone = phoneField('phone', input.phone);
       const hostPhone = phoneField('interviewee_phone', input.interviewee_phone);
-      const retinues = (input.retinues ?? []).map((r, i) => ({ name: textField(`retinues[${i}].name`, r.name, 1, 32), phone: phoneField(`retinues[${i}].phone`, r.phone) }));
+      const retinues = (input.retinues ?? []).map((r, i) => ({
+        name: textField(`retinues[${i}].name`, r.name, 1, 32),
+        phone: phoneField(`retinues[${i}].phone`, r.phone),
+      }));
       if (input.start_time >= input.end_time) throw new AppError('VALIDATION_FAILED', '字段 end_time 必须晚于 start_time');
       if (input.end_time <= nowSeconds()) throw new AppError('VALIDATION_FAILED', '字段 end_time 必须是将来的时间');
       if (phone === hostPhone) throw new AppError('VALIDATION_FAILED', '字段 phone 不能与被访人手机号 interviewee_phone 相同');
@@ -157,14 +170,24 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       let host = kind === 'invitation' ? deps.staff.recentlyConfirmed(hostPhone) : null;
       if (!host) {
         await checkRate(caller.phone);
-        host = kind === 'invitation' ? await deps.staff.findByPhone(hostPhone, { recentEnough: true }) : await deps.staff.findByNameAndPhone(interviewee, hostPhone);
+        host =
+          kind === 'invitation' ? await deps.staff.findByPhone(hostPhone, { recentEnough: true }) : await deps.staff.findByNameAndPhone(interviewee, hostPhone);
       }
       if (!host) {
         throw new AppError('STAFF_NOT_FOUND', kind === 'invitation' ? '您不是考拉系统中的员工，不能发起邀请' : '被访人姓名与手机号不匹配，或不是本公司员工');
       }
 
       const createdAt = nowSeconds();
-      const facts: ApplicationFacts = { kind, name, phone, proposer: caller.phone, interviewee: host.name, intervieweePhone: hostPhone, startTime: input.start_time, retinues };
+      const facts: ApplicationFacts = {
+        kind,
+        name,
+        phone,
+        proposer: caller.phone,
+        interviewee: host.name,
+        intervieweePhone: hostPhone,
+        startTime: input.start_time,
+        retinues,
+      };
       const people: NewPerson[] = [
         { role: 'host', name: host.name, phone: hostPhone },
         { role: 'visitor', name, phone },
@@ -216,7 +239,10 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         retinues: retinues.map((r) => ({ name: r.name, phone: r.phone })),
       };
       // A staff invitation is authorized by its host as it is created: audited as such.
-      const audit = kind === 'invitation' && deps.audit ? { actorKind: 'staff', actorId: caller.phone, action: 'application.authorize', detail: { via: 'invitation' } } : null;
+      const audit =
+        kind === 'invitation' && deps.audit
+          ? { actorKind: 'staff', actorId: caller.phone, action: 'application.authorize', detail: { via: 'invitation' } }
+          : null;
       const idempotency = idempotencyKey ? { owner: caller.weixinUserId, key: idempotencyKey, requestHash: hash, response: made } : null;
 
       // The application, its people, its outbox rows, its audit entry and its key: one statement
@@ -260,7 +286,12 @@ export function createApplications(deps: ApplicationsDeps): Applications {
         if (current.is_auth === 1) return current;
         const at = nowSeconds();
         await applicationRepo.markAuthorized(tx, id, at);
-        await deps.audit?.record(tx, { actor: { kind: 'staff', id: callerPhone }, action: 'application.authorize', targetType: 'application', targetId: String(id) });
+        await deps.audit?.record(tx, {
+          actor: { kind: 'staff', id: callerPhone },
+          action: 'application.authorize',
+          targetType: 'application',
+          targetId: String(id),
+        });
         await queueNotifications(tx, id, 'request_authorized', {
           kind: 'request',
           name: current.name,

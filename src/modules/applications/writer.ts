@@ -40,7 +40,12 @@ export function createApplicationWriter(opts: { database: Database; perHour: num
   /** Writes a batch; onWritten runs as soon as its statement committed, before its applications are answered. */
   async function run(batch: Waiting[], onWritten?: () => void): Promise<void> {
     try {
-      const ids = await applicationRepo.createBatch(opts.database, batch.map((w) => w.item), opts.perHour, new Date(opts.now()));
+      const ids = await applicationRepo.createBatch(
+        opts.database,
+        batch.map((w) => w.item),
+        opts.perHour,
+        new Date(opts.now()),
+      );
       onWritten?.();
       batch.forEach((w, i) => {
         const id = ids[i];

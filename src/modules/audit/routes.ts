@@ -37,7 +37,13 @@ export function auditRoutes(app: FastifyInstance, deps: { db: Db }): void {
     {
       config: { auth: 'admin' },
       preValidation: decimalIntegers('query', ['page', 'size', 'start_time', 'end_time']),
-      schema: { tags: ['admin'], summary: 'Audit log, newest first (exact-match filters)', security: BearerAuth, querystring: Query, response: { 200: ListEnvelope(Entry), ...errorResponses(400, 401) } },
+      schema: {
+        tags: ['admin'],
+        summary: 'Audit log, newest first (exact-match filters)',
+        security: BearerAuth,
+        querystring: Query,
+        response: { 200: ListEnvelope(Entry), ...errorResponses(400, 401) },
+      },
     },
     async (req) => {
       const q = req.query;
@@ -51,10 +57,25 @@ export function auditRoutes(app: FastifyInstance, deps: { db: Db }): void {
       if (q.end_time !== undefined) where.push(lte(auditLog.at, q.end_time));
       const filter = where.length > 0 ? and(...where) : undefined;
       const [rows, [total]] = await Promise.all([
-        deps.db.select().from(auditLog).where(filter).orderBy(desc(auditLog.at), desc(auditLog.id)).limit(q.size).offset((q.page - 1) * q.size),
+        deps.db
+          .select()
+          .from(auditLog)
+          .where(filter)
+          .orderBy(desc(auditLog.at), desc(auditLog.id))
+          .limit(q.size)
+          .offset((q.page - 1) * q.size),
         deps.db.select({ n: count() }).from(auditLog).where(filter),
       ]);
-      const data = rows.map((r) => ({ id: r.id, at: r.at, actor_kind: r.actorKind, actor_id: r.actorId, action: r.action, target_type: r.targetType, target_id: r.targetId, detail: r.detail as Record<string, unknown> }));
+      const data = rows.map((r) => ({
+        id: r.id,
+        at: r.at,
+        actor_kind: r.actorKind,
+        actor_id: r.actorId,
+        action: r.action,
+        target_type: r.targetType,
+        target_id: r.targetId,
+        detail: r.detail as Record<string, unknown>,
+      }));
       return okList(data, total?.n ?? 0, q.page, q.size);
     },
   );

@@ -36,7 +36,12 @@ export function bindingRoutes(app: FastifyInstance, deps: { bindings: Bindings }
         tags: ['binding'],
         summary: '3.2 Staff: bind my WeChat (name and phone must be a Koala employee)',
         security: BearerAuth,
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 32 }), phone: PhoneInput, weixinUserId: Type.Optional(WeixinUserId), sms_code: Type.Optional(SmsCode) }),
+        body: Type.Object({
+          name: Type.String({ minLength: 1, maxLength: 32 }),
+          phone: PhoneInput,
+          weixinUserId: Type.Optional(WeixinUserId),
+          sms_code: Type.Optional(SmsCode),
+        }),
         response: { 200: Envelope(StaffProfile), ...errorResponses(400, 401, 403, 404, 502, 503) },
       },
     },

@@ -31,7 +31,14 @@ export interface Bindings {
   whoAmI(weixinUserId: string): Promise<WhoAmI>;
 }
 
-export function createBindings(deps: { cloud: WechatCloudPort; identity: Identity; staff: StaffDirectory; avatars: Avatars; smsCodes: SmsCodes; verifyPhone: boolean }): Bindings {
+export function createBindings(deps: {
+  cloud: WechatCloudPort;
+  identity: Identity;
+  staff: StaffDirectory;
+  avatars: Avatars;
+  smsCodes: SmsCodes;
+  verifyPhone: boolean;
+}): Bindings {
   const { cloud, identity, staff } = deps;
 
   const phoneOf = (value: string): string => {
@@ -41,7 +48,13 @@ export function createBindings(deps: { cloud: WechatCloudPort; identity: Identit
   };
 
   async function profile(member: StaffMember): Promise<StaffProfile> {
-    return { subject_id: member.subjectId, name: member.name, department: member.department, avatar: await deps.avatars.urlFor(member.koalaAvatarUrl), phone: member.phone };
+    return {
+      subject_id: member.subjectId,
+      name: member.name,
+      department: member.department,
+      avatar: await deps.avatars.urlFor(member.koalaAvatarUrl),
+      phone: member.phone,
+    };
   }
 
   /**

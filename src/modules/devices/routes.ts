@@ -38,14 +38,23 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; devices: Devi
           },
           { additionalProperties: false },
         ),
-        response: { 200: Envelope(Type.Object({ ...DeviceSchema.properties, token: Type.String({ description: 'Authorization: Device <token>; not shown again' }) })), ...errorResponses(400, 401) },
+        response: {
+          200: Envelope(Type.Object({ ...DeviceSchema.properties, token: Type.String({ description: 'Authorization: Device <token>; not shown again' }) })),
+          ...errorResponses(400, 401),
+        },
       },
     },
     async (req) => {
       const admin = adminOf(req);
       const created = await deps.db.transaction(async (tx) => {
         const d = await devices.register({ name: req.body.name.trim(), kind: req.body.kind }, tx);
-        await audit.record(tx, { actor: { kind: 'admin', id: String(admin.id) }, action: 'device.register', targetType: 'device', targetId: String(d.id), detail: { name: d.name, kind: d.kind } });
+        await audit.record(tx, {
+          actor: { kind: 'admin', id: String(admin.id) },
+          action: 'device.register',
+          targetType: 'device',
+          targetId: String(d.id),
+          detail: { name: d.name, kind: d.kind },
+        });
         return d;
       });
       return ok({ id: created.id, name: created.name, kind: created.kind, token: created.token, created_at: created.createdAt, revoked_at: null });
@@ -56,7 +65,12 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; devices: Devi
     '/v1/devices',
     {
       config: { auth: 'admin' },
-      schema: { tags: ['admin'], summary: 'Every registered device (tokens are never shown again)', security: BearerAuth, response: { 200: Envelope(Type.Array(DeviceSchema)), ...errorResponses(401) } },
+      schema: {
+        tags: ['admin'],
+        summary: 'Every registered device (tokens are never shown again)',
+        security: BearerAuth,
+        response: { 200: Envelope(Type.Array(DeviceSchema)), ...errorResponses(401) },
+      },
     },
     async () => ok((await devices.list()).map((d) => ({ id: d.id, name: d.name, kind: d.kind, created_at: d.createdAt, revoked_at: d.revokedAt }))),
   );

@@ -48,7 +48,10 @@ export function createDevices(deps: { db: Db; now: () => number; database?: Pick
     async register({ name, kind }, executor = db) {
       const token = `dev_${randomBytes(32).toString('base64url')}`;
       const createdAt = nowSeconds();
-      const [row] = await executor.insert(devices).values({ name, kind, tokenHash: hashToken(token), createdAt }).returning({ id: devices.id });
+      const [row] = await executor
+        .insert(devices)
+        .values({ name, kind, tokenHash: hashToken(token), createdAt })
+        .returning({ id: devices.id });
       return { id: row!.id, name, kind, token, createdAt };
     },
     async authenticate(token) {
@@ -64,11 +67,18 @@ export function createDevices(deps: { db: Db; now: () => number; database?: Pick
       return row ? { id: Number(row.id), name: row.name, kind: row.kind as DeviceKind } : null;
     },
     async revoke(id, executor = db) {
-      const rows = await executor.update(devices).set({ revokedAt: nowSeconds() }).where(and(eq(devices.id, id), isNull(devices.revokedAt))).returning({ id: devices.id });
+      const rows = await executor
+        .update(devices)
+        .set({ revokedAt: nowSeconds() })
+        .where(and(eq(devices.id, id), isNull(devices.revokedAt)))
+        .returning({ id: devices.id });
       return rows.length > 0;
     },
     async list() {
-      const rows = await db.select({ id: devices.id, name: devices.name, kind: devices.kind, createdAt: devices.createdAt, revokedAt: devices.revokedAt }).from(devices).orderBy(asc(devices.id));
+      const rows = await db
+        .select({ id: devices.id, name: devices.name, kind: devices.kind, createdAt: devices.createdAt, revokedAt: devices.revokedAt })
+        .from(devices)
+        .orderBy(asc(devices.id));
       return rows.map((r) => ({ ...r, kind: r.kind as DeviceKind }));
     },
   };

@@ -36,7 +36,9 @@ const ErasureSchema = Type.Object({
 function snakeKeys(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => snakeKeys(v, depth));
   if (depth > 1 || value === null || typeof value !== 'object' || value instanceof Date) return value;
-  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(v, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(v, depth + 1)]),
+  );
 }
 
 /** Masked, for the audit log (which never holds a full number). */
@@ -61,7 +63,12 @@ export function privacyRoutes(app: FastifyInstance, deps: { db: Db; privacy: Pri
     async (req) => {
       const admin = adminOf(req);
       const data = await deps.privacy.exportPhone(req.query.phone);
-      await deps.audit.record(deps.db, { actor: { kind: 'admin', id: String(admin.id) }, action: 'privacy.export', targetType: 'phone', targetId: masked(data.phone) });
+      await deps.audit.record(deps.db, {
+        actor: { kind: 'admin', id: String(admin.id) },
+        action: 'privacy.export',
+        targetType: 'phone',
+        targetId: masked(data.phone),
+      });
       return ok(snakeKeys(data) as never);
     },
   );
@@ -82,7 +89,13 @@ export function privacyRoutes(app: FastifyInstance, deps: { db: Db; privacy: Pri
       const admin = adminOf(req);
       const result = await deps.privacy.erasePhone(req.body.phone);
       const { phone: _phone, notHeldHere: _elsewhere, ...counts } = result;
-      await deps.audit.record(deps.db, { actor: { kind: 'admin', id: String(admin.id) }, action: 'privacy.erase', targetType: 'phone', targetId: masked(result.phone), detail: counts });
+      await deps.audit.record(deps.db, {
+        actor: { kind: 'admin', id: String(admin.id) },
+        action: 'privacy.erase',
+        targetType: 'phone',
+        targetId: masked(result.phone),
+        detail: counts,
+      });
       return ok(snakeKeys(result) as never);
     },
   );

@@ -21,7 +21,16 @@ export interface PrivacyExport {
   applications: Array<Record<string, unknown>>;
   /** Records of other people where the phone is only a companion: just that entry. */
   companionOf: Array<{ application_id: number; name: string; created_at: number }>;
-  notifications: Array<{ id: number; application_id: number; event: string; channel: string; template: string; status: string; payload: unknown; created_at: string }>;
+  notifications: Array<{
+    id: number;
+    application_id: number;
+    event: string;
+    channel: string;
+    template: string;
+    status: string;
+    payload: unknown;
+    created_at: string;
+  }>;
   /** Verification codes sent (only keyed hashes are kept: the codes themselves are not recoverable). */
   smsCodes: Array<{ created_at: string; expires_at: string; spent: boolean }>;
   /** What Koala told us, when the phone is an employee's. */
@@ -68,7 +77,11 @@ export function createPrivacy(deps: { db: Db }): Privacy {
       const phone = valid(input);
       // The contract's record (without subject_type) and its kind, companions included.
       const { subject_type: _subjectType, id, ...recordFields } = recordColumns;
-      const apps = await db.select({ id, kind: applications.kind, ...recordFields }).from(applications).where(ownsRecord(phone)).orderBy(applications.id);
+      const apps = await db
+        .select({ id, kind: applications.kind, ...recordFields })
+        .from(applications)
+        .where(ownsRecord(phone))
+        .orderBy(applications.id);
       const ids = apps.map((a) => a.id);
       const companionOf = await db
         .select({ application_id: applicationPeople.applicationId, name: applicationPeople.name, created_at: applicationPeople.createdAt })
@@ -82,7 +95,16 @@ export function createPrivacy(deps: { db: Db }): Privacy {
         phone,
         applications: apps,
         companionOf: companionOf.filter((c) => !ids.includes(c.application_id)),
-        notifications: notes.map((n) => ({ id: n.id, application_id: n.applicationId, event: n.event, channel: n.channel, template: n.template, status: n.status, payload: n.payload, created_at: n.createdAt.toISOString() })),
+        notifications: notes.map((n) => ({
+          id: n.id,
+          application_id: n.applicationId,
+          event: n.event,
+          channel: n.channel,
+          template: n.template,
+          status: n.status,
+          payload: n.payload,
+          created_at: n.createdAt.toISOString(),
+        })),
         smsCodes: codes.map((c) => ({ created_at: c.createdAt.toISOString(), expires_at: c.expiresAt.toISOString(), spent: c.spentAt !== null })),
         staff: staff ? { subject_id: staff.subjectId, name: staff.name, department: staff.department } : null,
       };
@@ -101,7 +123,10 @@ export function createPrivacy(deps: { db: Db }): Privacy {
           .where(
             and(
               or(ownsRecord(phone), eq(visitPasses.phone, phone)),
-              or(and(sql`${applications.signinTime} is not null`, sql`${applications.signoutTime} is null`), and(sql`${visitPasses.subjectId} is not null`, sql`${visitPasses.subjectDeletedAt} is null`)),
+              or(
+                and(sql`${applications.signinTime} is not null`, sql`${applications.signoutTime} is null`),
+                and(sql`${visitPasses.subjectId} is not null`, sql`${visitPasses.subjectDeletedAt} is null`),
+              ),
             ),
           )
           .limit(1);

@@ -11,7 +11,18 @@ import type { SessionTokens } from './tokens.js';
 
 const SessionData = Type.Object({ token: Type.String(), expires_at: Type.Integer(), weixinUserId: Type.String() });
 
-export function sessionRoutes(app: FastifyInstance, deps: { oauth: WechatOAuthPort; redeemed: RedeemedCodes; tokens: SessionTokens; nowSeconds: () => number; devLogin: boolean; wechatAppId: string; smsRequired: boolean }): void {
+export function sessionRoutes(
+  app: FastifyInstance,
+  deps: {
+    oauth: WechatOAuthPort;
+    redeemed: RedeemedCodes;
+    tokens: SessionTokens;
+    nowSeconds: () => number;
+    devLogin: boolean;
+    wechatAppId: string;
+    smsRequired: boolean;
+  },
+): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   // What the H5 pages need before anyone signs in: WeChat OAuth (snsapi_base) with this appid,
@@ -22,7 +33,10 @@ export function sessionRoutes(app: FastifyInstance, deps: { oauth: WechatOAuthPo
       schema: {
         tags: ['session'],
         summary: 'Public settings of the H5 pages: simulated mode, the WeChat appid for OAuth, whether binding needs an SMS code',
-        response: { 200: Envelope(Type.Object({ simulated: Type.Boolean(), wechat_app_id: Type.String(), sms_required: Type.Boolean() })), ...errorResponses(429) },
+        response: {
+          200: Envelope(Type.Object({ simulated: Type.Boolean(), wechat_app_id: Type.String(), sms_required: Type.Boolean() })),
+          ...errorResponses(429),
+        },
       },
     },
     async () => ok({ simulated: deps.devLogin, wechat_app_id: deps.wechatAppId, sms_required: deps.smsRequired }),
@@ -74,7 +88,10 @@ export function sessionRoutes(app: FastifyInstance, deps: { oauth: WechatOAuthPo
         schema: {
           tags: ['session'],
           summary: 'Simulated mode only: the demo WeChat users for the login picker',
-          response: { 200: Envelope(Type.Array(Type.Object({ weixinUserId: Type.String(), phone: Type.String(), who: Type.String() }))), ...errorResponses(429) },
+          response: {
+            200: Envelope(Type.Array(Type.Object({ weixinUserId: Type.String(), phone: Type.String(), who: Type.String() }))),
+            ...errorResponses(429),
+          },
         },
       },
       async () => ok(DEMO_WECHAT_USERS.map((u) => ({ weixinUserId: u.weixinUserId, phone: u.phone, who: u.who }))),

@@ -83,12 +83,18 @@ export function createServerSettings(deps: { db: Db; box: SecretBox; defaults: S
     const clear = deps.box.open(s.koala_password);
     if (clear === null && !warnedUnreadable) {
       warnedUnreadable = true;
-      deps.logger.warn('the stored Koala password cannot be read with the current SESSION_SECRET: using the configured one; set it again in PUT /v1/config/servers');
+      deps.logger.warn(
+        'the stored Koala password cannot be read with the current SESSION_SECRET: using the configured one; set it again in PUT /v1/config/servers',
+      );
     }
     return clear;
   };
   const effective = (s: Stored): Servers => ({
-    koala: { url: s.koala_url ?? deps.defaults.koala.url, username: s.koala_username ?? deps.defaults.koala.username, password: password(s) ?? deps.defaults.koala.password },
+    koala: {
+      url: s.koala_url ?? deps.defaults.koala.url,
+      username: s.koala_username ?? deps.defaults.koala.username,
+      password: password(s) ?? deps.defaults.koala.password,
+    },
     cloudUrl: s.cloud_url ?? deps.defaults.cloudUrl,
   });
   const load = async (db: Db) => (await settingsStore.read<Stored>(db, KEY)) ?? {};

@@ -27,7 +27,9 @@ export interface TemplateSettings {
    */
   current(db?: Db): Promise<Templates>;
   /** Every event with its ids in force and where each comes from. */
-  view(db?: Db): Promise<Record<TemplateName, { sms: string; wechat: string; sms_source: 'database' | 'environment'; wechat_source: 'database' | 'environment' }>>;
+  view(
+    db?: Db,
+  ): Promise<Record<TemplateName, { sms: string; wechat: string; sms_source: 'database' | 'environment'; wechat_source: 'database' | 'environment' }>>;
   /** null (or '') removes an override. Returns `event.channel` names that changed. */
   update(tx: Db, input: TemplatesInput): Promise<string[]>;
 }
@@ -57,7 +59,10 @@ export function createTemplateSettings(deps: { db: Db; defaults: Templates; now:
       const s = await load(db);
       const m = remember(s);
       return Object.fromEntries(
-        TEMPLATE_NAMES.map((n) => [n, { sms: m.sms[n], wechat: m.wechat[n], sms_source: s[n]?.sms ? 'database' : 'environment', wechat_source: s[n]?.wechat ? 'database' : 'environment' }]),
+        TEMPLATE_NAMES.map((n) => [
+          n,
+          { sms: m.sms[n], wechat: m.wechat[n], sms_source: s[n]?.sms ? 'database' : 'environment', wechat_source: s[n]?.wechat ? 'database' : 'environment' },
+        ]),
       ) as Awaited<ReturnType<TemplateSettings['view']>>;
     },
     async update(tx, input) {
@@ -65,7 +70,8 @@ export function createTemplateSettings(deps: { db: Db; defaults: Templates; now:
       const next: Stored = structuredClone(before);
       const changed: string[] = [];
       for (const [name, ids] of Object.entries(input)) {
-        if (!(TEMPLATE_NAMES as readonly string[]).includes(name)) throw new AppError('VALIDATION_FAILED', `未知的模板事件 ${name}（可选：${TEMPLATE_NAMES.join('、')}）`);
+        if (!(TEMPLATE_NAMES as readonly string[]).includes(name))
+          throw new AppError('VALIDATION_FAILED', `未知的模板事件 ${name}（可选：${TEMPLATE_NAMES.join('、')}）`);
         const event = name as TemplateName;
         for (const channel of ['sms', 'wechat'] as const) {
           const v = ids[channel];

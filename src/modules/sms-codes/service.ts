@@ -32,7 +32,14 @@ export interface SmsCodes {
  * only a keyed hash of a code is stored.
  */
 /** `template`: the Aliyun TemplateCode, or a function giving the one in force (admin overrides). */
-export function createSmsCodes(deps: { db: Db; sms: SmsPort; template: string | (() => Promise<string>); secret: string; logger: Logger; now: () => number }): SmsCodes {
+export function createSmsCodes(deps: {
+  db: Db;
+  sms: SmsPort;
+  template: string | (() => Promise<string>);
+  secret: string;
+  logger: Logger;
+  now: () => number;
+}): SmsCodes {
   const { db } = deps;
   const key = createHmac('sha256', deps.secret).update('laifang/sms-code/v1').digest();
   const hash = (phone: string, code: string) => createHmac('sha256', key).update(`${phone}:${code}`).digest('hex');
@@ -106,7 +113,10 @@ export function createSmsCodes(deps: { db: Db; sms: SmsPort; template: string | 
         await db
           .update(smsCodes)
           // The typed cast matters: an untyped parameter in CASE is text, which timestamptz refuses.
-          .set({ wrongTries: sql`${smsCodes.wrongTries} + 1`, spentAt: sql`case when ${smsCodes.wrongTries} + 1 >= ${MAX_WRONG_TRIES} then ${now.toISOString()}::timestamptz else null end` })
+          .set({
+            wrongTries: sql`${smsCodes.wrongTries} + 1`,
+            spentAt: sql`case when ${smsCodes.wrongTries} + 1 >= ${MAX_WRONG_TRIES} then ${now.toISOString()}::timestamptz else null end`,
+          })
           // Only codes still live: one taken meanwhile by a right try must stay spent.
           .where(and(inArray(smsCodes.id, ids), isNull(smsCodes.spentAt)));
       }

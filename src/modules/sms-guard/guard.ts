@@ -59,7 +59,10 @@ export function guardSms(deps: { database: Database; sms: SmsPort; caps: SmsCaps
   async function reserve(phone: string): Promise<ReturnType<typeof windows>> {
     const now = deps.now();
     const ws = windows(phone, now);
-    const hits = await incrementCounters(deps.database, ws.map((w) => ({ bucket: w.bucket, windowStart: w.end })));
+    const hits = await incrementCounters(
+      deps.database,
+      ws.map((w) => ({ bucket: w.bucket, windowStart: w.end })),
+    );
     const over = ws.find((w) => (hits.get(w.bucket) ?? 1) > w.max);
     if (over) {
       await release(ws).catch(() => undefined);

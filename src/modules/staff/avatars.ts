@@ -7,7 +7,14 @@ import { landedFiles } from '../../db/schema.js';
 import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 
-const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/jpg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp', 'image/bmp': 'bmp' };
+const EXTENSIONS: Record<string, string> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/jpg': 'jpg',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+  'image/bmp': 'bmp',
+};
 
 export interface Avatars {
   /** Our URL for a Koala picture ('' when there is none or it cannot be fetched now). */

@@ -64,7 +64,14 @@ export function createStaffDirectory(deps: {
 
   /** A cache row; Koala's free text is cut to the columns' sizes (front desks type anything). */
   function toRow(e: KoalaEmployee) {
-    return { phone: e.phone, subjectId: e.subjectId, name: e.name.slice(0, 64), department: e.department.slice(0, 128), koalaAvatarUrl: e.avatarUrl, refreshedAt: new Date(deps.now()) };
+    return {
+      phone: e.phone,
+      subjectId: e.subjectId,
+      name: e.name.slice(0, 64),
+      department: e.department.slice(0, 128),
+      koalaAvatarUrl: e.avatarUrl,
+      refreshedAt: new Date(deps.now()),
+    };
   }
 
   /** Upserts many employees in one statement (phones must be distinct). */

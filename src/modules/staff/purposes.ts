@@ -34,7 +34,10 @@ export function createPurposes(deps: { db: Db; koala: KoalaPort; logger: Logger;
       const now = new Date(deps.now());
       const value = fromKoala && fromKoala.length > 0 ? fromKoala : null;
       const wrapped = { list: value };
-      await deps.db.insert(appState).values({ key: KEY, value: wrapped, updatedAt: now }).onConflictDoUpdate({ target: appState.key, set: { value: wrapped, updatedAt: now } });
+      await deps.db
+        .insert(appState)
+        .values({ key: KEY, value: wrapped, updatedAt: now })
+        .onConflictDoUpdate({ target: appState.key, set: { value: wrapped, updatedAt: now } });
       return value ?? DEFAULT_PURPOSES;
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;

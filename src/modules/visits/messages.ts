@@ -38,14 +38,32 @@ export function planSigninNotifications(f: SigninFacts, templates: Config['templ
       channel: 'wechat',
       phone,
       template,
-      payload: { tplMessageId: templates.wechat[template], url, data: { first, keyword1: params.name ?? '', keyword2: f.interviewee, keyword3: until, remark } },
+      payload: {
+        tplMessageId: templates.wechat[template],
+        url,
+        data: { first, keyword1: params.name ?? '', keyword2: f.interviewee, keyword3: until, remark },
+      },
     });
   };
   for (const p of f.people) {
-    add(p.phone, 'signin_to_visitor', { name: p.name, host: f.interviewee, time: until, url: p.passUrl }, p.passUrl, `${p.name}，您已签到，请凭二维码通行。`, `通行码有效至 ${until}。`);
+    add(
+      p.phone,
+      'signin_to_visitor',
+      { name: p.name, host: f.interviewee, time: until, url: p.passUrl },
+      p.passUrl,
+      `${p.name}，您已签到，请凭二维码通行。`,
+      `通行码有效至 ${until}。`,
+    );
   }
   const visitor = f.people[0]!;
   const names = f.people.map((p) => p.name).join('、');
-  add(f.intervieweePhone, 'visitor_signin_to_employee', { name: visitor.name, count: String(f.people.length), time: shanghaiTime(f.startTime) }, f.recordsUrl, `您的访客${names}已在前台签到。`, '');
+  add(
+    f.intervieweePhone,
+    'visitor_signin_to_employee',
+    { name: visitor.name, count: String(f.people.length), time: shanghaiTime(f.startTime) },
+    f.recordsUrl,
+    `您的访客${names}已在前台签到。`,
+    '',
+  );
   return out;
 }

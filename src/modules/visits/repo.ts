@@ -120,7 +120,10 @@ export const visitRepo = {
 
   /** Revokes the passes still valid; returns every pass of the visit (their Koala subjects go). */
   async revokePasses(tx: Db, applicationId: number, at: number): Promise<PassRow[]> {
-    await tx.update(visitPasses).set({ revokedAt: at }).where(and(eq(visitPasses.applicationId, applicationId), isNull(visitPasses.revokedAt)));
+    await tx
+      .update(visitPasses)
+      .set({ revokedAt: at })
+      .where(and(eq(visitPasses.applicationId, applicationId), isNull(visitPasses.revokedAt)));
     return visitRepo.passes(tx, applicationId);
   },
 

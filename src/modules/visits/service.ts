@@ -124,7 +124,13 @@ export function createVisits(deps: VisitsDeps): Visits {
         database.executorFor(tx),
         passes.map((p) => ({ passId: p.id, op: 'delete' as const, ...(p.subjectId === null ? {} : { subjectId: p.subjectId }) })),
       );
-      await deps.audit.record(tx, { actor, action: opts.auto ? 'visit.auto_signout' : 'visit.signout', targetType: 'application', targetId: String(id), detail: { passes: passes.length } });
+      await deps.audit.record(tx, {
+        actor,
+        action: opts.auto ? 'visit.auto_signout' : 'visit.signout',
+        targetType: 'application',
+        targetId: String(id),
+        detail: { passes: passes.length },
+      });
       return { id, signin_time: a.signinTime, signout_time: at };
     });
     return result;
@@ -149,7 +155,15 @@ export function createVisits(deps: VisitsDeps): Visits {
           tx,
           people.map((p) => {
             const salt = keys.newSalt();
-            return { applicationId: a.id, position: p.position, name: p.name, phone: p.phone, tokenSalt: salt, tokenHash: hashToken(keys.token(salt)), createdAt: now };
+            return {
+              applicationId: a.id,
+              position: p.position,
+              name: p.name,
+              phone: p.phone,
+              tokenSalt: salt,
+              tokenHash: hashToken(keys.token(salt)),
+              createdAt: now,
+            };
           }),
         );
         passes.sort((x, y) => x.position - y.position);
@@ -173,7 +187,13 @@ export function createVisits(deps: VisitsDeps): Visits {
           passes.map((p) => ({ passId: p.id, op: 'create' as const })),
           1,
         );
-        await deps.audit.record(tx, { actor: device, action: 'visit.signin', targetType: 'application', targetId: String(a.id), detail: { passes: passes.length } });
+        await deps.audit.record(tx, {
+          actor: device,
+          action: 'visit.signin',
+          targetType: 'application',
+          targetId: String(a.id),
+          detail: { passes: passes.length },
+        });
         return { a: { ...a, signinTime: now }, passes };
       });
 

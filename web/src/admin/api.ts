@@ -8,7 +8,11 @@ export type { Answer, Page } from '../envelope';
  * One admin call. Answers are the contract's envelope; a failure becomes an ApiError. A 401 on
  * an authenticated call means the token is gone (expired, password changed): back to login.
  */
-export async function adminApi<T>(method: string, path: string, opts: { body?: unknown; query?: Record<string, string | number | undefined>; anonymous?: boolean } = {}): Promise<Answer<T>> {
+export async function adminApi<T>(
+  method: string,
+  path: string,
+  opts: { body?: unknown; query?: Record<string, string | number | undefined>; anonymous?: boolean } = {},
+): Promise<Answer<T>> {
   const token = opts.anonymous ? undefined : session.value?.token;
   try {
     return await callService<T>(method, path, { body: opts.body, query: opts.query, dropEmptyQuery: true, token });

@@ -5,6 +5,14 @@ export const pending = ref<{ title: string; message: string; danger: boolean; re
 
 export function confirmAction(title: string, message: string, danger = true): Promise<boolean> {
   return new Promise((resolve) => {
-    pending.value = { title, message, danger, resolve: (ok) => { pending.value = null; resolve(ok); } };
+    pending.value = {
+      title,
+      message,
+      danger,
+      resolve: (ok) => {
+        pending.value = null;
+        resolve(ok);
+      },
+    };
   });
 }
