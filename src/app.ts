@@ -18,6 +18,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { validatorCompiler } from './http/validation.js';
 import { databaseRateLimitStore } from './http/rate-limit-store.js';
 import type { Logger } from './log.js';
+import { ADMIN_TOKEN_PREFIX } from './modules/admin/tokens.js';
 import { registerAdminApi, type AdminApi } from './modules/admin/register.js';
 import { applicationRoutes } from './modules/applications/routes.js';
 import type { Applications } from './modules/applications/service.js';
@@ -26,6 +27,7 @@ import type { Bindings } from './modules/binding/service.js';
 import type { Identity } from './modules/identity/service.js';
 import { privacyRoutes } from './modules/privacy/routes.js';
 import { createPrivacy } from './modules/privacy/service.js';
+import { DEMO_WECHAT_USERS } from './simulators.js';
 import { sessionRoutes } from './modules/session/routes.js';
 import type { RedeemedCodes } from './modules/session/redeemed-codes.js';
 import type { SessionTokens } from './modules/session/tokens.js';
@@ -172,13 +174,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const nowSeconds = () => Math.floor(deps.now() / 1000);
-  installAuth(app, { tokens: deps.tokens, identity: deps.identity, nowSeconds, devices: deps.adminApi?.devices, admins: deps.adminApi?.accounts });
+  const accounts = deps.adminApi?.accounts;
+  installAuth(app, {
+    tokens: deps.tokens,
+    identity: deps.identity,
+    nowSeconds,
+    devices: deps.adminApi?.devices,
+    admins: accounts ? { tokenPrefix: ADMIN_TOKEN_PREFIX, authenticate: (token) => accounts.authenticate(token) } : undefined,
+  });
   sessionRoutes(app, {
     oauth: deps.oauth,
     redeemed: deps.redeemedCodes,
     tokens: deps.tokens,
     nowSeconds,
     devLogin: config.simulated,
+    demoUsers: DEMO_WECHAT_USERS,
     wechatAppId: config.wechatOAuth?.appId ?? '',
     smsRequired: config.bindVerifyPhone,
   });

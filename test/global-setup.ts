@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { openDatabase, type Database } from '../src/db/client.js';
-import { startQueue } from '../src/jobs/queue.js';
+import { startQueue } from '../src/db/queue.js';
 import { createLogger } from '../src/log.js';
 import { scanLogDir } from './security/log-scan.js';
 

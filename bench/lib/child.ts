@@ -22,7 +22,7 @@ import { startWechatCloudSimulator } from '../../src/adapters/wechat-cloud/simul
 import { startWechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
 import { loadConfig, randomSecret } from '../../src/config.js';
 import { notifications } from '../../src/db/schema.js';
-import { planNotifications } from '../../src/modules/applications/messages.js';
+import { planNotifications } from '../../src/modules/notifications/plan.js';
 import { createRuntime } from '../../src/runtime.js';
 import { startBaseline } from '../baseline.js';
 import { benchServiceEnv } from './service-env.js';

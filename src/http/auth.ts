@@ -1,9 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
-import type { Device, DeviceKind } from '../modules/devices/service.js';
-import type { Identity } from '../modules/identity/service.js';
-import { ADMIN_TOKEN_PREFIX } from '../modules/admin/tokens.js';
-import type { SessionTokens } from '../modules/session/tokens.js';
 import { normalizePhone } from '../phone.js';
 
 /** A request parameter that, when present, must name the caller (api-contract.md §2). */
@@ -21,33 +17,47 @@ export interface CallerParam {
  */
 export type AuthKind = 'session' | 'device' | 'admin';
 
+/** A signed-in admin, as the admin accounts' authenticator answers it. */
 export interface AdminPrincipal {
   id: number;
   username: string;
+}
+
+/** An active kiosk or turnstile, as the devices' authenticator answers it. */
+export interface DevicePrincipal {
+  id: number;
+  name: string;
+  kind: string;
 }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: AuthKind | AuthKind[];
     /** With auth 'device': only these kinds of device (403 FORBIDDEN for the others). */
-    deviceKinds?: DeviceKind[];
+    deviceKinds?: string[];
     callerParams?: CallerParam[];
   }
   interface FastifyRequest {
     weixinUserId: string | null;
-    device: Device | null;
+    device: DevicePrincipal | null;
     admin: AdminPrincipal | null;
   }
 }
 
+/**
+ * What authentication needs of the features, as narrow interfaces: the transport knows no
+ * feature, the composition root (app.ts) passes the real ones in.
+ */
 export interface AuthDeps {
-  tokens: SessionTokens;
-  identity: Identity;
+  /** Phone sessions: the WeChat openid (`sub`) of a valid, unexpired token, else null. */
+  tokens: { verify(token: string, nowSeconds: number): { sub: string } | null };
+  /** The phone bound to a WeChat (403 NOT_BOUND when none): checks parameters that name the caller. */
+  identity: { requirePhone(weixinUserId: string): Promise<string> };
   nowSeconds: () => number;
   /** Absent: routes with auth 'device' answer 401 to everyone. */
-  devices?: { authenticate(token: string): Promise<Device | null> };
-  /** Absent: routes with auth 'admin' answer 401 to everyone. */
-  admins?: { authenticate(token: string): Promise<AdminPrincipal | null> };
+  devices?: { authenticate(token: string): Promise<DevicePrincipal | null> };
+  /** Absent: routes with auth 'admin' answer 401 to everyone. Admin tokens start with `tokenPrefix`. */
+  admins?: { tokenPrefix: string; authenticate(token: string): Promise<AdminPrincipal | null> };
 }
 
 const ANY_WEIXIN_USER_ID: CallerParam[] = (['query', 'body', 'params'] as const).map((source) => ({ source, field: 'weixinUserId', kind: 'weixinUserId' }));
@@ -59,7 +69,7 @@ export function callerOf(req: FastifyRequest): string {
 }
 
 /** The device of a route declared with `auth: 'device'`. */
-export function deviceOf(req: FastifyRequest): Device {
+export function deviceOf(req: FastifyRequest): DevicePrincipal {
   if (!req.device) throw new AppError('UNAUTHENTICATED', '需要设备凭证（Authorization: Device <token>）');
   return req.device;
 }
@@ -112,7 +122,7 @@ export function installAuth(app: FastifyInstance, deps: AuthDeps): void {
       return;
     }
     // Admin tokens carry their own prefix (and key), so the two Bearer kinds never mix.
-    if (token.startsWith(ADMIN_TOKEN_PREFIX)) {
+    if (deps.admins && token.startsWith(deps.admins.tokenPrefix)) {
       if (!kinds.includes('admin')) throw new AppError('UNAUTHENTICATED', `管理员会话不能用于此接口：需要${needs}`);
       const admin = (await deps.admins?.authenticate(token)) ?? null;
       if (!admin) throw new AppError('UNAUTHENTICATED', '管理员会话无效或已过期，请重新登录');

@@ -11,41 +11,6 @@ export const WeixinUserId = Type.String({
 });
 export const SmsCode = Type.String({ maxLength: 16, description: '6-digit code from POST /v1/sms/code' });
 
-export const StaffProfile = Type.Object({
-  subject_id: Type.Integer(),
-  name: Type.String(),
-  department: Type.String(),
-  avatar: Type.String({ description: 'absolute URL served by this service\'s storage, or ""' }),
-  phone: Type.String(),
-});
-
-export const VisitorProfile = Type.Object({ nick: Type.String(), avatar: Type.String(), phone: Type.String() });
-
-export const Retinue = Type.Object({ name: Type.String(), phone: Type.String() });
-
-export const Record = Type.Object(
-  {
-    id: Type.Integer(),
-    subject_type: Type.Integer(),
-    name: Type.String(),
-    phone: Type.String(),
-    purpose: Type.Integer(),
-    purpose_name: Type.String(),
-    come_from: Type.String(),
-    remark: Type.String(),
-    proposer: Type.String(),
-    interviewee: Type.String(),
-    interviewee_phone: Type.String(),
-    start_time: Type.Integer(),
-    end_time: Type.Integer(),
-    is_auth: Type.Integer(),
-    auth_time: Type.Union([Type.Integer(), Type.Null()]),
-    created_at: Type.Integer(),
-    retinues: Type.Array(Retinue),
-  },
-  { description: 'A visit application (api-contract.md §4)' },
-);
-
 export const BearerAuth = [{ bearer: [] as string[] }];
 
 /**

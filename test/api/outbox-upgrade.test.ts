@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startQueue } from '../../src/jobs/queue.js';
+import { startQueue } from '../../src/db/queue.js';
 import { startHarness, testLogger, type Harness } from '../helpers/harness.js';
 
 // Until migration 0004 every notification was also a pg-boss job on the queue `notify`. A

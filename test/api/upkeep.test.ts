@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOT_TABLES, startUpkeep } from '../../src/jobs/upkeep.js';
+import { HOT_TABLES, startUpkeep } from '../../src/db/upkeep.js';
 import { startHarness, STAFF, futureWindow, testDbKind, type Harness } from '../helpers/harness.js';
 
 // Issue 5: the queue and counter tables are vacuumed by the service itself (PGlite has no

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Storage } from '../../src/adapters/storage/s3.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { applicationPeople, applications, landedFiles, notifications, smsCodes } from '../../src/db/schema.js';
-import { startRetention } from '../../src/jobs/retention.js';
+import { startRetention } from '../../src/modules/privacy/retention.js';
 import { createLogger } from '../../src/log.js';
 import { createPrivacy } from '../../src/modules/privacy/service.js';
 import { newOpenid, newPhone, settled, TestClock } from '../helpers/apply.js';

@@ -3,7 +3,7 @@ import { createAliyunSmsClient } from '../../src/adapters/sms/client.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { createLogger } from '../../src/log.js';
-import { guardSms, SmsCapExceeded } from '../../src/modules/sms-guard/guard.js';
+import { guardSms, SmsCapExceeded } from '../../src/modules/notifications/sms-caps.js';
 import { allNotifications, newOpenid, newPhone, settled, TestClock } from '../helpers/apply.js';
 import { STAFF, startHarness, testDbKind, type Harness, type Reply } from '../helpers/harness.js';
 

@@ -2,11 +2,16 @@ import { count, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { admins } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
-import type { AdminPrincipal } from '../../http/auth.js';
 import type { Audit } from '../audit/service.js';
 import { createLoginLimit } from './login-limit.js';
 import { dummyHash, hashPassword, passwordProblem, verifyPassword } from './password.js';
 import type { AdminTokens } from './tokens.js';
+
+/** A signed-in admin. */
+export interface AdminPrincipal {
+  id: number;
+  username: string;
+}
 
 export interface AdminSession {
   token: string;

@@ -1,7 +1,7 @@
 import { and, eq, gte, lt, sql } from 'drizzle-orm';
 import type { Database, Db, Statement } from '../../db/client.js';
-import { applicationPeople, applications, idempotencyKeys, notifications } from '../../db/schema.js';
-import type { PlannedNotification } from './messages.js';
+import { applicationPeople, applications, idempotencyKeys } from '../../db/schema.js';
+import { outboxJson, type OutboxRow } from '../notifications/outbox.js';
 
 /** The record as the contract shows it (api-contract.md §4). */
 export interface ApplicationRecord {
@@ -231,8 +231,6 @@ export function limitedAt(window: ApplyWindow, now: number, perHour: number): nu
 }
 
 export type NewApplication = typeof applications.$inferInsert;
-/** An outbox row an event plans (this module's or the front desk's sign-in). */
-export type OutboxRow = Omit<PlannedNotification, 'event' | 'template'> & { event: string; template: string };
 export interface AuditEntry {
   actorKind: string;
   actorId: string;
@@ -288,7 +286,7 @@ export const applicationRepo = {
       auth_time: row.authTime ?? null,
       created_at: row.createdAt,
       people: people.map((person, position) => ({ role: person.role, position, name: person.name, phone: person.phone })),
-      outbox: outbox.map((n) => ({ event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload })),
+      outbox: outboxJson(outbox),
       audit: audit ? { actor_kind: audit.actorKind, actor_id: audit.actorId.slice(0, 128), action: audit.action, detail: audit.detail } : null,
       idem: idempotency ? { owner: idempotency.owner, key: idempotency.key, request_hash: idempotency.requestHash, response: idempotency.response } : null,
     }));
@@ -330,17 +328,6 @@ export const applicationRepo = {
 
   async markAuthorized(tx: Db, id: number, at: number): Promise<void> {
     await tx.update(applications).set({ isAuth: 1, authTime: at }).where(eq(applications.id, id));
-  },
-
-  /** The outbox rows of an application's later event (authorized, signed in); the worker sends them once the transaction commits. */
-  async insertNotifications(tx: Db, applicationId: number, planned: ReadonlyArray<OutboxRow>, at: Date): Promise<void> {
-    if (planned.length === 0) return;
-    await tx
-      .insert(notifications)
-      .values(
-        planned.map((n) => ({ applicationId, event: n.event, channel: n.channel, phone: n.phone, template: n.template, payload: n.payload, createdAt: at })),
-      )
-      .onConflictDoNothing();
   },
 };
 

@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { callerOf, type CallerParam } from '../../http/auth.js';
-import { Envelope, errorResponses, ListEnvelope, ok } from '../../http/envelope.js';
-import { BearerAuth, decimalIntegers, PhoneInput, Record } from '../../http/schemas.js';
+import { Envelope, errorResponses, ListEnvelope, ok, okList } from '../../http/envelope.js';
+import { BearerAuth, decimalIntegers, PhoneInput } from '../../http/schemas.js';
+import { Record } from './schemas.js';
 import type { Identity } from '../identity/service.js';
 import type { Purposes } from '../staff/purposes.js';
 import type { ListKind } from './repo.js';
@@ -98,7 +99,7 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
         const phone = await identity.requirePhone(callerOf(req));
         const { page, size, is_auth } = req.query;
         // Already the serialized envelope (often from the page cache): sent as it is.
-        const body = await applications.pageJson(list, phone, is_auth, { page, size });
+        const body = await applications.pageJson(list, phone, is_auth, { page, size }, (rows, count) => JSON.stringify(okList(rows, count, page, size)));
         return reply.type('application/json; charset=utf-8').send(body as never);
       },
     );

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../../config.js';
 import type { Database, Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
-import { okList } from '../../http/envelope.js';
 import type { Audit } from '../audit/service.js';
 import { normalizePhone } from '../../phone.js';
 import type { StaffDirectory } from '../staff/directory.js';
 import type { Purposes } from '../staff/purposes.js';
 import type { PageCache } from './page-cache.js';
-import { planNotifications, type ApplicationFacts, type NotificationEvent } from './messages.js';
+import { planNotifications, type ApplicationFacts, type NotificationEvent } from '../notifications/plan.js';
+import { writeOutbox } from '../notifications/outbox.js';
 import { applicationRepo, idempotencyRepo, limitedAt, type ApplicationRecord, type ListKind, type NewPerson, type Page } from './repo.js';
 import { createApplicationWriter } from './writer.js';
 
@@ -50,10 +50,14 @@ export interface ApplicationsDeps {
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 
+/** A page of records and the list's total, as the body of the answer. */
+export type PageSerializer = (rows: ApplicationRecord[], count: number) => string;
+
 export interface Applications {
   apply(caller: Caller, input: ApplyInput, idempotencyKey?: string): Promise<ApplicationRecord>;
   /** A page of 3.9 / 3.10 as the serialized list envelope, from the page cache when it holds it. */
-  pageJson(list: ListKind, callerPhone: string, isAuth: number | undefined, page: Page): Promise<string>;
+  /** `serialize` turns the page into the answer's body (the route's envelope); the cache keeps that body. */
+  pageJson(list: ListKind, callerPhone: string, isAuth: number | undefined, page: Page, serialize: PageSerializer): Promise<string>;
   authorize(callerPhone: string, id: number): Promise<ApplicationRecord>;
 }
 
@@ -126,7 +130,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
     const templates = deps.templateSource ? await deps.templateSource(tx) : deps.templates;
     const planned = planNotifications(event, facts, templates, deps.recordsUrl);
     // The outbox rows: sent by the notification worker (at its next poll) once the transaction commits.
-    await applicationRepo.insertNotifications(tx, id, planned, new Date(deps.now()));
+    await writeOutbox(tx, id, planned, new Date(deps.now()));
   }
 
   return {
@@ -268,10 +272,10 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       return record;
     },
 
-    pageJson(list, phone, isAuth, page) {
+    pageJson(list, phone, isAuth, page, serialize) {
       const load = async () => {
         const { rows, count } = await applicationRepo.listPage(deps.database, list, phone, isAuth, page);
-        return JSON.stringify(okList(rows, count, page.page, page.size));
+        return serialize(rows, count);
       };
       // Later pages are rarely read twice: only the first few are kept.
       if (!deps.pages || page.page > 3) return load();

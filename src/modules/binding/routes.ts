@@ -3,7 +3,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { callerOf } from '../../http/auth.js';
 import { EmptyObject, Envelope, errorResponses, ok } from '../../http/envelope.js';
-import { BearerAuth, PhoneInput, SmsCode, StaffProfile, VisitorProfile, WeixinUserId } from '../../http/schemas.js';
+import { BearerAuth, PhoneInput, SmsCode, WeixinUserId } from '../../http/schemas.js';
+import { StaffProfile, VisitorProfile } from './schemas.js';
 import type { Bindings } from './service.js';
 
 const wxQuery = Type.Object({ weixinUserId: Type.Optional(Type.String({ maxLength: 128 })) });

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { WechatOAuthPort } from '../../adapters/wechat-oauth/port.js';
-import { DEMO_WECHAT_USERS } from '../../simulators.js';
 import { Envelope, errorResponses, ok } from '../../http/envelope.js';
 import { WeixinUserId } from '../../http/schemas.js';
 import { AppError } from '../../errors.js';
@@ -19,6 +18,8 @@ export function sessionRoutes(
     tokens: SessionTokens;
     nowSeconds: () => number;
     devLogin: boolean;
+    /** Simulated mode: the demo WeChat users of the login picker. */
+    demoUsers?: ReadonlyArray<{ weixinUserId: string; phone: string; who: string }>;
     wechatAppId: string;
     smsRequired: boolean;
   },
@@ -94,7 +95,7 @@ export function sessionRoutes(
           },
         },
       },
-      async () => ok(DEMO_WECHAT_USERS.map((u) => ({ weixinUserId: u.weixinUserId, phone: u.phone, who: u.who }))),
+      async () => ok((deps.demoUsers ?? []).map((u) => ({ weixinUserId: u.weixinUserId, phone: u.phone, who: u.who }))),
     );
   }
 }

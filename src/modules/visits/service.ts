@@ -1,12 +1,12 @@
 import type { Config } from '../../config.js';
 import type { Database, Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
-import type { KoalaSync } from '../../jobs/koala-sync.js';
+import type { KoalaSync } from './koala-sync.js';
 import type { Logger } from '../../log.js';
 import { normalizePhone } from '../../phone.js';
-import { applicationRepo } from '../applications/repo.js';
+import { writeOutbox } from '../notifications/outbox.js';
 import type { Audit, AuditEntry } from '../audit/service.js';
-import { planSigninNotifications } from './messages.js';
+import { planSigninNotifications } from '../notifications/signin-plan.js';
 import { hashToken, qrContent, parseQrContent, type PassKeys } from './passes.js';
 import { visitRepo, type PassRow, type VisitApplication } from './repo.js';
 
@@ -180,7 +180,7 @@ export function createVisits(deps: VisitsDeps): Visits {
           await deps.templates(tx),
         );
         // The outbox rows: sent by the notification worker (at its next poll) once this transaction commits.
-        await applicationRepo.insertNotifications(tx, a.id, planned, new Date(deps.now()));
+        await writeOutbox(tx, a.id, planned, new Date(deps.now()));
         // The safety net: if writing Koala right after this transaction fails, these jobs do it.
         await deps.koalaSync.enqueue(
           database.executorFor(tx),

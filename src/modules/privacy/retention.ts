@@ -1,7 +1,7 @@
 import { and, inArray, like, lt, sql } from 'drizzle-orm';
-import type { Database } from '../db/client.js';
-import { applications, applyWindows, idempotencyKeys, rateCounters, smsCodes, visitPasses } from '../db/schema.js';
-import type { Logger } from '../log.js';
+import type { Database } from '../../db/client.js';
+import { applications, applyWindows, idempotencyKeys, rateCounters, smsCodes, visitPasses } from '../../db/schema.js';
+import type { Logger } from '../../log.js';
 
 export interface RetentionOptions {
   /** Days after a visit window ends before its record goes. */

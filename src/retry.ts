@@ -1,4 +1,4 @@
-import { UpstreamError } from '../errors.js';
+import { UpstreamError } from './errors.js';
 
 /**
  * Seconds before the next try after `attempts` failed ones: `firstSeconds` doubling per attempt

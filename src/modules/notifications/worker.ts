@@ -1,11 +1,11 @@
-import type { SmsPort } from '../adapters/sms/port.js';
-import type { WechatCloudPort } from '../adapters/wechat-cloud/port.js';
-import type { Database, Statement } from '../db/client.js';
-import { UpstreamError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { SmsPayload, WechatPayload } from '../modules/applications/messages.js';
-import { SmsCapExceeded } from '../modules/sms-guard/guard.js';
-import { backoffSeconds, failureReason } from './retry.js';
+import type { SmsPort } from '../../adapters/sms/port.js';
+import type { WechatCloudPort } from '../../adapters/wechat-cloud/port.js';
+import type { Database, Statement } from '../../db/client.js';
+import { UpstreamError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { SmsPayload, WechatPayload } from './plan.js';
+import { SmsCapExceeded } from './sms-caps.js';
+import { backoffSeconds, failureReason } from '../../retry.js';
 
 export interface NotifyWorkerDeps {
   database: Database;

@@ -1,11 +1,11 @@
 import { and, eq, isNull, or, lt, sql } from 'drizzle-orm';
 import type PgBoss from 'pg-boss';
-import type { KoalaPort } from '../adapters/koala/port.js';
-import type { Database, SqlExecutor } from '../db/client.js';
-import { applications, visitPasses } from '../db/schema.js';
-import type { Logger } from '../log.js';
-import type { Queue } from './queue.js';
-import { backoffSeconds, failureReason } from './retry.js';
+import type { KoalaPort } from '../../adapters/koala/port.js';
+import type { Database, SqlExecutor } from '../../db/client.js';
+import { applications, visitPasses } from '../../db/schema.js';
+import type { Logger } from '../../log.js';
+import type { Queue } from '../../db/queue.js';
+import { backoffSeconds, failureReason } from '../../retry.js';
 
 export const KOALA_SYNC_QUEUE = 'koala-sync';
 

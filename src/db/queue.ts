@@ -1,5 +1,5 @@
 import PgBoss from 'pg-boss';
-import type { SqlExecutor } from '../db/client.js';
+import type { SqlExecutor } from './client.js';
 import type { Logger } from '../log.js';
 
 /** The queue notifications had before they became an outbox of their own (migration 0004); deleted at start. */

@@ -1,4 +1,4 @@
-import type { Database } from '../db/client.js';
+import type { Database } from './client.js';
 import type { Logger } from '../log.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Config } from '../../config.js';
-import type { SmsPayload, WechatPayload } from '../applications/messages.js';
-import { shanghaiTime } from '../applications/messages.js';
+import type { SmsPayload, WechatPayload } from './plan.js';
+import { shanghaiTime } from './plan.js';
 
 /** The notifications table's `event` for everything a sign-in sends (one row per phone and channel). */
 export const SIGNIN_EVENT = 'visitor_signed_in';
