@@ -241,3 +241,43 @@ describe('HTTP and network failures', () => {
       expect(text).not.toContain(secret);
   });
 });
+
+describe('QuerySendDetails: was a message with this OutId sent?', () => {
+  it('finds a message by its OutId on its China day, and not another one', async () => {
+    await client().send({ phone: '13900000007', templateCode: NOTICE, params: { name: '王五' }, outId: '4242' });
+    await client().send({ phone: '13900000008', templateCode: NOTICE, params: { name: '赵六' }, outId: '4243' });
+    expect(await client().wasSent!({ phone: '13900000007', outId: '4242', sentAt: Date.now() })).toBe(true);
+    expect(await client().wasSent!({ phone: '13900000007', outId: '4243', sentAt: Date.now() })).toBe(false);
+    expect(await client().wasSent!({ phone: '13900000008', outId: '4242', sentAt: Date.now() })).toBe(false);
+    // A day on which nothing was sent to the phone.
+    expect(await client().wasSent!({ phone: '13900000007', outId: '4242', sentAt: Date.now() - 3 * 86_400_000 })).toBe(false);
+  });
+
+  it('pages through a busy day (50 a page) to find an early message', async () => {
+    const quiet = await startAliyunSmsSimulator({ limits: null });
+    try {
+      const c = createAliyunSmsClient({
+        endpoint: quiet.url,
+        accessKeyId: quiet.accessKeyId,
+        accessKeySecret: quiet.accessKeySecret,
+        signName: '来访',
+        timeoutMs: 2000,
+        logger: log.logger,
+      });
+      for (let i = 0; i < 60; i++) await c.send({ phone: '13900000009', templateCode: NOTICE, params: { n: String(i) }, outId: `o${i}` });
+      expect(await c.wasSent!({ phone: '13900000009', outId: 'o0', sentAt: Date.now() })).toBe(true);
+      expect(await c.wasSent!({ phone: '13900000009', outId: 'o60', sentAt: Date.now() })).toBe(false);
+      const asked = quiet.server.received.filter((r: { headers?: Record<string, unknown> }) => r.headers?.['x-acs-action'] === 'QuerySendDetails');
+      expect(asked.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await quiet.close();
+    }
+  });
+
+  it('an unreachable Aliyun is a transient failure, as for SendSms', async () => {
+    const err = await client({ endpoint: 'http://127.0.0.1:9', timeoutMs: 500 }).wasSent!({ phone: '13900000007', outId: '1', sentAt: Date.now() }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', transient: true });
+  });
+});

@@ -1,4 +1,4 @@
-import Dysmsapi, { SendSmsRequest } from '@alicloud/dysmsapi20170525';
+import Dysmsapi, { QuerySendDetailsRequest, SendSmsRequest } from '@alicloud/dysmsapi20170525';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import { UpstreamError } from '../../errors.js';
 import { maskPhone, type Logger } from '../../log.js';
@@ -98,7 +98,42 @@ export function createAliyunSmsClient(opts: AliyunSmsClientOptions): SmsPort {
       log.warn({ ...ctx, providerCode: code, message, transient: refusal.transient }, 'Aliyun SendSms refused the message');
       throw refusal;
     },
+
+    async wasSent({ phone, outId, sentAt }) {
+      // The China days the send may have fallen on: the hour before `sentAt` can cross midnight.
+      const days = [...new Set([chinaDay(sentAt - 3_600_000), chinaDay(sentAt)])];
+      for (const sendDate of days) {
+        for (let currentPage = 1; currentPage <= MAX_DETAIL_PAGES; currentPage++) {
+          const request = new QuerySendDetailsRequest({ phoneNumber: phone, sendDate, pageSize: DETAIL_PAGE_SIZE, currentPage });
+          let body;
+          try {
+            body = (await client.querySendDetailsWithOptions(request, runtime)).body;
+          } catch (err) {
+            throw mapSdkError(err);
+          }
+          if (body?.code !== 'OK') {
+            throw new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `QuerySendDetails refused: ${body?.code ?? '?'} ${maskPhone(body?.message ?? '')}`, {
+              transient: true,
+              providerCode: body?.code,
+            });
+          }
+          const rows = body.smsSendDetailDTOs?.smsSendDetailDTO ?? [];
+          if (rows.some((r) => r.outId === outId)) return true;
+          if (rows.length < DETAIL_PAGE_SIZE) break;
+        }
+      }
+      return false;
+    },
   };
+}
+
+/** QuerySendDetails pages: 50 a page (Aliyun's most), and no phone gets 500 messages of ours in a day (the SMS caps). */
+const DETAIL_PAGE_SIZE = 50;
+const MAX_DETAIL_PAGES = 10;
+
+/** `yyyyMMdd` in China (UTC+8 all year), the day QuerySendDetails files a message under. */
+function chinaDay(ms: number): string {
+  return new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10).replaceAll('-', '');
 }
 
 /**

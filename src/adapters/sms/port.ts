@@ -17,4 +17,10 @@ export interface SmsSendInput {
  */
 export interface SmsPort {
   send(input: SmsSendInput): Promise<{ bizId: string }>;
+  /**
+   * QuerySendDetails: whether Aliyun accepted a message with this OutId for this phone on the
+   * China day of `sentAt` (ms) — so a message whose outcome was lost (a timeout, a killed
+   * process) is asked about instead of sent twice. Failures throw like `send`.
+   */
+  wasSent?(query: { phone: string; outId: string; sentAt: number }): Promise<boolean>;
 }

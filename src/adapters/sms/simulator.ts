@@ -12,6 +12,7 @@ import { createSimServer, type SimServer } from '../simulator.js';
  * answer HTTP 4xx `{"Code","Message","RequestId","HostId","Recommend"}`; business refusals
  * answer HTTP 200 with `Code` ≠ "OK", as Aliyun does — including its per-number flow control.
  *
+ * `QuerySendDetails` answers what was sent to one phone on one day, with each message's OutId.
  * Inspection: GET /__sim/sms/messages, GET /__sim/sms/last-code?phone=, DELETE /__sim/sms/limits,
  * DELETE /__sim/sms (reset); plus the SimServer's /__sim/requests and /__sim/faults.
  */
@@ -117,7 +118,8 @@ export async function startAliyunSmsSimulator(opts: AliyunSmsSimulatorOptions = 
       const rawPath = q === -1 ? req.url : req.url.slice(0, q);
       const query = [...new URLSearchParams(q === -1 ? '' : req.url.slice(q + 1))];
 
-      if (req.headers['x-acs-action'] !== 'SendSms')
+      const action = req.headers['x-acs-action'];
+      if (action !== 'SendSms' && action !== 'QuerySendDetails')
         return refuse(reply, req, { status: 404, code: 'InvalidAction.NotFound', message: `Specified api is not found, please check your url and method.` });
       if (req.headers['x-acs-version'] !== '2017-05-25')
         return refuse(reply, req, { status: 400, code: 'InvalidVersion', message: 'Specified parameter Version is not valid.' });
@@ -129,10 +131,11 @@ export async function startAliyunSmsSimulator(opts: AliyunSmsSimulatorOptions = 
       if (String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
         for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) params.set(k, v);
       }
-      for (const name of ['PhoneNumbers', 'SignName', 'TemplateCode']) {
+      const required = action === 'SendSms' ? ['PhoneNumbers', 'SignName', 'TemplateCode'] : ['PhoneNumber', 'SendDate', 'PageSize', 'CurrentPage'];
+      for (const name of required) {
         if (!params.get(name)) return refuse(reply, req, { status: 400, code: `Missing${name}`, message: `${name} is mandatory for this action.` });
       }
-      const outcome = accept(params);
+      const outcome = action === 'SendSms' ? accept(params) : sendDetails(params);
       return answer(reply, 200, outcome);
     },
   });
@@ -251,6 +254,35 @@ export async function startAliyunSmsSimulator(opts: AliyunSmsSimulatorOptions = 
     return { Code: 'OK', Message: 'OK', BizId: bizId };
   }
 
+  /**
+   * QuerySendDetails: what was sent to one phone on one day (China time), newest first, paged
+   * (PageSize 1–50), each with the OutId it was sent with. Delivery is immediate here: every
+   * message reports SendStatus 3 (delivered).
+   */
+  function sendDetails(params: Map<string, string>): Record<string, unknown> {
+    const phone = normalizePhone(params.get('PhoneNumber') ?? '');
+    if (!phone) return { Code: 'isv.MOBILE_NUMBER_ILLEGAL', Message: `${params.get('PhoneNumber')}invalid` };
+    const day = params.get('SendDate') ?? '';
+    const size = Number(params.get('PageSize'));
+    const page = Number(params.get('CurrentPage'));
+    if (!/^\d{8}$/.test(day)) return { Code: 'isv.INVALID_PARAMETERS', Message: 'SendDate格式错误，应为yyyyMMdd' };
+    if (!(Number.isInteger(size) && size >= 1 && size <= 50) || !(Number.isInteger(page) && page >= 1)) {
+      return { Code: 'isv.INVALID_PARAMETERS', Message: 'PageSize取值1-50，CurrentPage从1开始' };
+    }
+    const found = sent.filter((m) => m.phone === phone && chinaDay(m.at) === day).reverse();
+    const rows = found.slice((page - 1) * size, page * size).map((m) => ({
+      PhoneNum: m.phone,
+      SendStatus: 3,
+      ErrCode: 'DELIVERED',
+      TemplateCode: m.template_code,
+      Content: JSON.stringify(m.params),
+      SendDate: chinaTime(m.at),
+      ReceiveDate: chinaTime(m.at),
+      OutId: m.out_id ?? '',
+    }));
+    return { Code: 'OK', Message: 'OK', TotalCount: String(found.length), SmsSendDetailDTOs: { SmsSendDetailDTO: rows } };
+  }
+
   function lastCodeFor(phone: string): string | undefined {
     const p = normalizePhone(phone) ?? phone;
     for (let i = sent.length - 1; i >= 0; i -= 1) {
@@ -304,6 +336,16 @@ function overLimit(limits: SmsLimits, verification: boolean, ages: number[]): st
   if (within(HOUR) >= limits.perHour) return `触发小时级流控Permits:${limits.perHour}`;
   if (ages.length >= limits.perDay) return `触发天级流控Permits:${limits.perDay}`;
   return null;
+}
+
+/** `yyyyMMdd` of a time in China (UTC+8 all year). */
+function chinaDay(ms: number): string {
+  return new Date(ms + 8 * HOUR).toISOString().slice(0, 10).replaceAll('-', '');
+}
+
+/** `yyyy-MM-dd HH:mm:ss` in China, as Aliyun writes its dates. */
+function chinaTime(ms: number): string {
+  return new Date(ms + 8 * HOUR).toISOString().slice(0, 19).replace('T', ' ');
 }
 
 function sha256(data: Buffer): string {
