@@ -16,7 +16,7 @@ import { createPrivacy } from '../../src/modules/privacy/service.js';
 import { newOpenid, newPhone, settled, TestClock } from '../helpers/apply.js';
 import { STAFF, startHarness, type Harness } from '../helpers/harness.js';
 
-/** Privacy (issue 6, PIPL): retention, export / erasure of one phone, unguessable avatar keys, private buckets. */
+/** Privacy (PIPL): retention, export / erasure of one phone, unguessable avatar keys, private buckets. */
 const DAY = 86_400;
 const ADMIN = { username: 'privacy-admin', password: 'privacy-admin-password-1' };
 

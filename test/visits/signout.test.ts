@@ -29,7 +29,7 @@ const auditOf = async (id: number) =>
       .orderBy(asc(auditLog.id))
   ).map((a) => `${a.actorKind}:${a.action}`);
 
-describe('check-out (issue 3 acceptance)', () => {
+describe('check-out (front-desk acceptance)', () => {
   it('by the kiosk: passes revoked, Koala visitors deleted, audited; a second check-out changes nothing', async () => {
     const inv = await invite(d, { companions: 2, hoursFromNow: 0 });
     const data = (await signin(d, inv.companions[0]!.phone)).body.data;
