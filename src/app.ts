@@ -198,6 +198,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.visits) visitRoutes(app, { visits: deps.visits, identity: deps.identity });
   if (deps.adminApi) registerAdminApi(app, { db: deps.database.db, api: deps.adminApi });
   // PIPL export / erasure of one phone number: admin only (issue 6).
-  if (deps.adminApi) privacyRoutes(app, { db: deps.database.db, privacy: createPrivacy({ db: deps.database.db }), audit: deps.adminApi.audit });
+  if (deps.adminApi) privacyRoutes(app, { privacy: createPrivacy({ db: deps.database.db, audit: deps.adminApi.audit }) });
   return app;
 }

@@ -15,7 +15,7 @@ import { randomSecret, type Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
 import { appState } from './db/schema.js';
 import { startNotifyWorker, type NotifyWorker } from './modules/notifications/worker.js';
-import { ensureKoalaSyncQueue, startKoalaSync } from './modules/visits/koala-sync.js';
+import { ensureKoalaSyncQueue, startKoalaSync, type KoalaSync } from './modules/visits/koala-sync.js';
 import { startVisitSweep } from './modules/visits/sweep.js';
 import { startRetention } from './modules/privacy/retention.js';
 import { startUpkeep } from './db/upkeep.js';
@@ -71,6 +71,8 @@ export interface Runtime {
   admins: AdminAccounts;
   /** The record-list page cache (tests and benchmarks read its counters). */
   pages: PageCache;
+  /** The Koala visitor worker (tests wait on its finished job attempts). */
+  koalaSync: KoalaSync;
   close(): Promise<void>;
 }
 
@@ -287,7 +289,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     await app.ready();
     ready = true;
 
-    return { app, config, database, logger, simulators, queue, worker, load, devices, admins, pages, close: closeAll };
+    return { app, config, database, logger, simulators, queue, worker, load, devices, admins, pages, koalaSync, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -6,7 +6,7 @@ import { startKoalaSimulator, type KoalaSimulator } from '../../src/adapters/koa
 import { UpstreamError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 
-/** Koala visitor writes (issue 3): POST /subject (subject_type 1) and DELETE /subject/{id}. */
+/** Koala visitor writes: POST /subject (subject_type 1) and DELETE /subject/{id}. */
 
 let sim: KoalaSimulator;
 const logLines: string[] = [];

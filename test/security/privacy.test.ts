@@ -11,11 +11,12 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { applicationPeople, applications, landedFiles, notifications, smsCodes } from '../../src/db/schema.js';
 import { startRetention } from '../../src/modules/privacy/retention.js';
 import { createLogger } from '../../src/log.js';
+import { createAudit } from '../../src/modules/audit/service.js';
 import { createPrivacy } from '../../src/modules/privacy/service.js';
 import { newOpenid, newPhone, settled, TestClock } from '../helpers/apply.js';
 import { STAFF, startHarness, type Harness } from '../helpers/harness.js';
 
-/** Privacy (issue 6, PIPL): retention, export / erasure of one phone, unguessable avatar keys, private buckets. */
+/** Privacy (PIPL): retention, export / erasure of one phone, unguessable avatar keys, private buckets. */
 const DAY = 86_400;
 const ADMIN = { username: 'privacy-admin', password: 'privacy-admin-password-1' };
 
@@ -210,10 +211,11 @@ describe('export and erasure of one phone number (admin)', () => {
   });
 
   it('the service functions work without HTTP too (export of an unknown phone is empty)', async () => {
-    const privacy = createPrivacy({ db: h.database.db });
-    const empty = await privacy.exportPhone(newPhone());
+    const privacy = createPrivacy({ db: h.database.db, audit: createAudit({ db: h.database.db, now: Date.now }) });
+    const by = { kind: 'system' as const, id: 'privacy-test' };
+    const empty = await privacy.exportPhone(by, newPhone());
     expect(empty).toMatchObject({ applications: [], companionOf: [], notifications: [], smsCodes: [], staff: null });
-    await expect(privacy.erasePhone('not a phone')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(privacy.erasePhone(by, 'not a phone')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });
 

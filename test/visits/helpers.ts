@@ -1,4 +1,7 @@
+import { asc, eq } from 'drizzle-orm';
 import { expect } from 'vitest';
+import { visitPasses } from '../../src/db/schema.js';
+import type { FinishedAttempt } from '../../src/modules/visits/koala-sync.js';
 import { TestClock, newPhone } from '../helpers/apply.js';
 import { STAFF, startHarness, type Harness, type HarnessOptions } from '../helpers/harness.js';
 
@@ -71,4 +74,29 @@ export function expectFailure(res: { status: number; body: any }, status: number
 /** Koala's visitors for one visit (by the remark the service writes). */
 export function koalaVisitorsOf(d: Desk, applicationId: number) {
   return d.h.sims.koala.visitors().filter((v) => v.remark === `来访 #${applicationId}`);
+}
+
+/** The pass ids of a visit, the visitor's first. */
+export async function passIdsOf(d: Desk, applicationId: number): Promise<number[]> {
+  const rows = await d.h.database.db
+    .select({ id: visitPasses.id })
+    .from(visitPasses)
+    .where(eq(visitPasses.applicationId, applicationId))
+    .orderBy(asc(visitPasses.position));
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Waits for the Koala sync worker to finish one job attempt `op` with `outcome` for each of
+ * `passIds` (attempts finishing otherwise are passed over). Call it before the attempts can
+ * finish: it sees the attempts that finish after it is called.
+ */
+export function koalaAttempts(d: Desk, passIds: number[], op: 'create' | 'delete', outcome: FinishedAttempt['outcome'], timeoutMs = 20_000): Promise<void> {
+  const what = `a Koala ${op} attempt ending '${outcome}' for passes ${passIds.join(', ')}`;
+  const each = passIds.map((passId) => d.h.runtime.koalaSync.attemptFinished((a) => a.job.passId === passId && a.job.op === op && a.outcome === outcome));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([Promise.all(each).then(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }

@@ -14,7 +14,7 @@ afterAll(async () => {
   await d.close();
 });
 
-describe('kiosk sign-in (issue 3 acceptance)', () => {
+describe('kiosk sign-in (front-desk acceptance)', () => {
   it('a companion’s phone signs in the whole invitation: three Koala visitors, three passes, WeChat + SMS to each, the host told', async () => {
     const inv = await invite(d, { companions: 2 });
     const res = await signin(d, inv.companions[1]!.phone);

@@ -1,9 +1,8 @@
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applications, auditLog, visitPasses } from '../../src/db/schema.js';
-import { sleep } from '../helpers/apply.js';
 import { STAFF } from '../helpers/harness.js';
-import { device, expectFailure, invite, koalaVisitorsOf, scan, signin, startDesk, type Desk } from './helpers.js';
+import { device, expectFailure, invite, koalaAttempts, koalaVisitorsOf, passIdsOf, scan, signin, startDesk, type Desk } from './helpers.js';
 
 let d: Desk;
 beforeAll(async () => {
@@ -30,7 +29,7 @@ const auditOf = async (id: number) =>
       .orderBy(asc(auditLog.id))
   ).map((a) => `${a.actorKind}:${a.action}`);
 
-describe('check-out (issue 3 acceptance)', () => {
+describe('check-out (front-desk acceptance)', () => {
   it('by the kiosk: passes revoked, Koala visitors deleted, audited; a second check-out changes nothing', async () => {
     const inv = await invite(d, { companions: 2, hoursFromNow: 0 });
     const data = (await signin(d, inv.companions[0]!.phone)).body.data;
@@ -106,9 +105,11 @@ describe('Koala down', () => {
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       data = res.body.data;
       expect([data.subject_id, data.retinues[0].subject_id]).toEqual([null, null]);
+      // The job tries (and fails) at least once more while Koala is down.
+      const jobFailed = koalaAttempts(d, await passIdsOf(d, inv.id), 'create', 'retry');
       // The pass works at the door without Koala.
       expect((await scan(d, data.qrcode)).status).toBe(200);
-      await sleep(1500); // the job tries (and fails) at least once more while Koala is down
+      await jobFailed;
       expect(koalaVisitorsOf(d, inv.id)).toHaveLength(0);
     } finally {
       down();
@@ -133,13 +134,15 @@ describe('Koala down', () => {
     const started = Date.now();
     const res = await signin(d, inv.visitor.phone);
     const took = Date.now() - started;
+    // The queued job runs meanwhile (after 1 s) and finds the passes held; its next attempt, after
+    // the slow writes, finds them written: no second write.
+    const jobsDone = koalaAttempts(d, await passIdsOf(d, inv.id), 'create', 'done');
     expect(res.status).toBe(200);
     expect([res.body.data.subject_id, res.body.data.retinues[0].subject_id]).toEqual([null, null]);
     expect(took).toBeGreaterThanOrEqual(1900);
     expect(took).toBeLessThan(4800);
     await d.h.waitFor(() => koalaVisitorsOf(d, inv.id).length === 2, { what: 'the slow writes to land' });
-    // The queued job ran meanwhile (after 1 s) and found the passes held: no second write.
-    await sleep(1500);
+    await jobsDone;
     expect(koalaVisitorsOf(d, inv.id)).toHaveLength(2);
     expect(d.h.sims.koala.server.received.filter((r) => r.method === 'POST' && r.path === '/subject').length - before).toBe(2);
   });
@@ -195,13 +198,17 @@ describe('Koala down', () => {
   it('through sign-in and check-out: the visitor is never written to Koala afterwards', async () => {
     const inv = await invite(d, { companions: 0, hoursFromNow: 0 });
     const down = d.h.sims.koala.server.addFault({ status: 503, match: (r) => r.method === 'POST' && r.path === '/subject' });
+    let jobsDone: Promise<unknown> = Promise.resolve();
     try {
       expect((await signin(d, inv.visitor.phone)).body.data.subject_id).toBeNull();
+      // The create job (due 1 s after the sign-in) finds the pass revoked and ends; the deletion ends too.
+      const passIds = await passIdsOf(d, inv.id);
+      jobsDone = Promise.all([koalaAttempts(d, passIds, 'create', 'done'), koalaAttempts(d, passIds, 'delete', 'done')]);
       expect((await signout(inv.id, { kiosk: d.kiosk })).status).toBe(200);
     } finally {
       down();
     }
-    await sleep(3000); // longer than the first retries
+    await jobsDone;
     expect(koalaVisitorsOf(d, inv.id)).toHaveLength(0);
   });
 });

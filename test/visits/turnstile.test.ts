@@ -15,7 +15,7 @@ const admitted = (res: { status: number; body: any }) => {
   return res.body.data as { id: number; name: string; end_time: number };
 };
 
-describe('turnstile (issue 3 acceptance)', () => {
+describe('turnstile (front-desk acceptance)', () => {
   it('admits each pass inside the window and refuses it before, after, and after check-out', async () => {
     const inv = await invite(d, { companions: 2, hoursFromNow: 0.25, lengthHours: 1 });
     const data = (await signin(d, inv.visitor.phone)).body.data;

@@ -1,7 +1,6 @@
-import { and, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { rateCounters } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
+import { adminRepo } from './repo.js';
 
 /**
  * Admin login attempts, counted per username and per client address in 15-minute windows in
@@ -28,23 +27,13 @@ export function createLoginLimit(deps: { db: Db; now: () => number }) {
       const start = windowStart();
       let over = false;
       for (const { bucket, max } of buckets(username, address)) {
-        const [row] = await deps.db
-          .insert(rateCounters)
-          .values({ bucket, windowStart: start, hits: 1 })
-          .onConflictDoUpdate({ target: [rateCounters.bucket, rateCounters.windowStart], set: { hits: sql`${rateCounters.hits} + 1` } })
-          .returning({ hits: rateCounters.hits });
-        if ((row?.hits ?? 0) > max) over = true;
+        if ((await adminRepo.countAttempt(deps.db, bucket, start)) > max) over = true;
       }
-      void deps.db
-        .delete(rateCounters)
-        .where(
-          and(
-            inArray(
-              rateCounters.bucket,
-              buckets(username, address).map((b) => b.bucket),
-            ),
-            lt(rateCounters.windowStart, start),
-          ),
+      void adminRepo
+        .dropOldWindows(
+          deps.db,
+          buckets(username, address).map((b) => b.bucket),
+          start,
         )
         .catch(() => undefined);
       if (over) {
@@ -57,19 +46,11 @@ export function createLoginLimit(deps: { db: Db; now: () => number }) {
     },
     /** A successful login (or a refused attempt) does not count against either limit. */
     async succeeded(username: string, address: string): Promise<void> {
-      const start = windowStart();
-      await deps.db
-        .update(rateCounters)
-        .set({ hits: sql`greatest(${rateCounters.hits} - 1, 0)` })
-        .where(
-          and(
-            inArray(
-              rateCounters.bucket,
-              buckets(username, address).map((b) => b.bucket),
-            ),
-            sql`${rateCounters.windowStart} = ${start}`,
-          ),
-        );
+      await adminRepo.takeBack(
+        deps.db,
+        buckets(username, address).map((b) => b.bucket),
+        windowStart(),
+      );
     },
   };
   return limit;

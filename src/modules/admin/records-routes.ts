@@ -1,15 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import { adminOf } from '../../http/auth.js';
 import { Envelope, errorResponses, ListEnvelope, ok, okList } from '../../http/envelope.js';
 import { BearerAuth, decimalIntegers } from '../../http/schemas.js';
+import { LIMITS } from '../../limits.js';
+import { phoneField } from '../../phone.js';
 import { Record } from '../applications/schemas.js';
-import { normalizePhone } from '../../phone.js';
-import type { Audit } from '../audit/service.js';
-import { adminRecords } from './records.js';
+import type { AdminRecordService } from './records-service.js';
 
 const AdminRecord = Type.Object({
   ...Record.properties,
@@ -21,10 +20,10 @@ const AdminRecord = Type.Object({
 const Time = Type.Integer({ minimum: 0, maximum: 4_102_444_800, description: 'Unix seconds' });
 const Query = Type.Object({
   type: Type.Literal('web'),
-  name: Type.Optional(Type.String({ maxLength: 32, description: 'substring of the visitor or a companion name' })),
-  interviewee: Type.Optional(Type.String({ maxLength: 32, description: "substring of the host's name" })),
-  phone: Type.Optional(Type.String({ maxLength: 32, description: 'the visitor or a companion' })),
-  interviewee_phone: Type.Optional(Type.String({ maxLength: 32 })),
+  name: Type.Optional(Type.String({ maxLength: LIMITS.personName, description: 'substring of the visitor or a companion name' })),
+  interviewee: Type.Optional(Type.String({ maxLength: LIMITS.personName, description: "substring of the host's name" })),
+  phone: Type.Optional(Type.String({ maxLength: LIMITS.phoneInput, description: 'the visitor or a companion' })),
+  interviewee_phone: Type.Optional(Type.String({ maxLength: LIMITS.phoneInput })),
   start_time: Type.Optional(Time),
   end_time: Type.Optional(Time),
   is_auth: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)])),
@@ -32,19 +31,15 @@ const Query = Type.Object({
   size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
 });
 
-const phoneFilter = (field: string, v: string | undefined): string | undefined => {
-  if (v === undefined || v.trim() === '') return undefined;
-  const phone = normalizePhone(v);
-  if (!phone) throw new AppError('VALIDATION_FAILED', `字段 ${field} 不是有效的手机号`);
-  return phone;
-};
+/** A phone filter: absent or blank is no filter; anything else must be a phone. */
+const phoneFilter = (field: string, v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : phoneField(field, v));
 
 /**
  * `GET /v1/visit/records?type=web` is the admin listing; without `type=web` the same path is
  * the phone API's 3.9 (auth 'session'). A route constraint derived from the query string picks
  * the route, so each keeps its own auth and schema and neither handler knows of the other.
  */
-export function adminRecordRoutes(app: FastifyInstance, deps: { db: Db; audit: Audit }): void {
+export function adminRecordRoutes(app: FastifyInstance, deps: { records: AdminRecordService }): void {
   if (!app.hasConstraintStrategy('recordsView')) {
     app.addConstraintStrategy({
       name: 'recordsView',
@@ -80,7 +75,7 @@ export function adminRecordRoutes(app: FastifyInstance, deps: { db: Db; audit: A
       const q = req.query;
       if (q.start_time !== undefined && q.end_time !== undefined && q.start_time > q.end_time)
         throw new AppError('VALIDATION_FAILED', '字段 end_time 不能早于 start_time');
-      const { rows, count } = await adminRecords.list(deps.db, {
+      const { rows, count } = await deps.records.list({
         ...q,
         name: q.name?.trim() || undefined,
         interviewee: q.interviewee?.trim() || undefined,
@@ -105,19 +100,8 @@ export function adminRecordRoutes(app: FastifyInstance, deps: { db: Db; audit: A
       },
     },
     async (req) => {
-      const admin = adminOf(req);
-      const { id } = req.params;
-      await deps.db.transaction(async (tx) => {
-        const gone = await adminRecords.remove(tx, id);
-        await deps.audit.record(tx, {
-          actor: { kind: 'admin', id: String(admin.id) },
-          action: 'application.delete',
-          targetType: 'application',
-          targetId: String(id),
-          detail: gone,
-        });
-      });
-      return ok({ id, deleted: true });
+      await deps.records.remove({ kind: 'admin', id: String(adminOf(req).id) }, req.params.id);
+      return ok({ id: req.params.id, deleted: true });
     },
   );
 }

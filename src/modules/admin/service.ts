@@ -1,10 +1,9 @@
-import { count, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { admins } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
 import type { Audit } from '../audit/service.js';
 import { createLoginLimit } from './login-limit.js';
 import { dummyHash, hashPassword, passwordProblem, verifyPassword } from './password.js';
+import { adminRepo, type AdminSessionRow } from './repo.js';
 import type { AdminTokens } from './tokens.js';
 
 /** A signed-in admin. */
@@ -38,110 +37,115 @@ export function checkNewAdmin(username: string, password: string): void {
   if (problem) throw new AppError('VALIDATION_FAILED', problem);
 }
 
-export function createAdminAccounts(deps: { db: Db; tokens: AdminTokens; audit: Audit; now: () => number }): AdminAccounts {
-  const { db } = deps;
-  const nowSeconds = () => Math.floor(deps.now() / 1000);
-  const limit = createLoginLimit({ db, now: deps.now });
-  // Verifying against this when the username is unknown costs the same scrypt as a real check.
+export interface AdminAccountsDeps {
+  db: Db;
+  tokens: AdminTokens;
+  audit: Audit;
+  now: () => number;
+}
+
+/** The accounts' state in this process: the login limit and the stand-in hash for unknown usernames. */
+interface Accounts extends AdminAccountsDeps {
+  limit: ReturnType<typeof createLoginLimit>;
+  /** Verifying against this when the username is unknown costs the same scrypt as a real check. */
+  dummy(): Promise<string>;
+}
+
+/** Admin accounts: scrypt hashes, `adm1.` tokens tied to a session version, login limits. */
+export function createAdminAccounts(deps: AdminAccountsDeps): AdminAccounts {
   let dummy: Promise<string> | null = null;
-
-  const session = (row: { id: number; username: string; sessionVersion: number }): AdminSession => {
-    const t = deps.tokens.issue(row.id, row.sessionVersion, nowSeconds());
-    return { token: t.token, expires_at: t.expiresAt, admin: { id: row.id, username: row.username } };
-  };
-
-  const accounts: AdminAccounts = {
-    async create({ username, password }, by) {
-      checkNewAdmin(username, password);
-      const passwordHash = await hashPassword(password);
-      return db.transaction(async (tx) => {
-        const at = nowSeconds();
-        const [row] = await tx
-          .insert(admins)
-          .values({ username, passwordHash, createdAt: at, updatedAt: at })
-          .onConflictDoNothing()
-          .returning({ id: admins.id });
-        if (!row) throw new AppError('CONFLICT', `管理员 ${username} 已存在`);
-        await deps.audit.record(tx, {
-          actor: by ?? { kind: 'system', id: 'setup' },
-          action: 'admin.create',
-          targetType: 'admin',
-          targetId: String(row.id),
-          detail: { username },
-        });
-        return { id: row.id, username };
-      });
-    },
-    async ensureFirst(input) {
-      const [row] = await db.select({ n: count() }).from(admins);
-      if ((row?.n ?? 0) > 0) return false;
-      checkNewAdmin(input.username, input.password);
-      const passwordHash = await hashPassword(input.password);
-      return db.transaction(async (tx) => {
-        // Two replicas starting together: one creates, the other sees it.
-        await tx.execute(sql`select pg_advisory_xact_lock(hashtext('laifang:first-admin'))`);
-        const [again] = await tx.select({ n: count() }).from(admins);
-        if ((again?.n ?? 0) > 0) return false;
-        const at = nowSeconds();
-        const [created] = await tx.insert(admins).values({ username: input.username, passwordHash, createdAt: at, updatedAt: at }).returning({ id: admins.id });
-        await deps.audit.record(tx, {
-          actor: { kind: 'system', id: 'config' },
-          action: 'admin.create',
-          targetType: 'admin',
-          targetId: String(created!.id),
-          detail: { username: input.username, source: 'ADMIN_USERNAME' },
-        });
-        return true;
-      });
-    },
-    async login(username, password, address) {
-      await limit.attempt(username, address);
-      const [row] = await db.select().from(admins).where(eq(admins.username, username)).limit(1);
-      const ok = row ? await verifyPassword(password, row.passwordHash) : (await verifyPassword(password, await (dummy ??= dummyHash())), false);
-      if (!row || !ok) throw new AppError('UNAUTHENTICATED', '用户名或密码错误');
-      await limit.succeeded(username, address);
-      await deps.audit.record(db, {
-        actor: { kind: 'admin', id: String(row.id) },
-        action: 'admin.login',
-        targetType: 'admin',
-        targetId: String(row.id),
-        detail: { address },
-      });
-      return session(row);
-    },
+  const a: Accounts = { ...deps, limit: createLoginLimit({ db: deps.db, now: deps.now }), dummy: () => (dummy ??= dummyHash()) };
+  return {
+    create: (input, by) => create(a, input, by),
+    ensureFirst: (input) => ensureFirst(a, input),
+    login: (username, password, address) => login(a, username, password, address),
     async authenticate(token) {
-      const claims = deps.tokens.verify(token, nowSeconds());
+      const claims = deps.tokens.verify(token, seconds(a));
       if (!claims) return null;
-      const [row] = await db
-        .select({ id: admins.id, username: admins.username, sessionVersion: admins.sessionVersion })
-        .from(admins)
-        .where(eq(admins.id, claims.sub))
-        .limit(1);
+      const row = await adminRepo.sessionOf(deps.db, claims.sub);
       if (!row || row.sessionVersion !== claims.ver) return null;
       return { id: row.id, username: row.username };
     },
-    async changePassword(adminId, oldPassword, newPassword) {
-      const problem = passwordProblem(newPassword);
-      if (problem) throw new AppError('VALIDATION_FAILED', problem);
-      const [row] = await db.select().from(admins).where(eq(admins.id, adminId)).limit(1);
-      if (!row) throw new AppError('UNAUTHENTICATED', '管理员不存在');
-      if (!(await verifyPassword(oldPassword, row.passwordHash))) throw new AppError('FORBIDDEN', '原密码错误');
-      const passwordHash = await hashPassword(newPassword);
-      return db.transaction(async (tx) => {
-        const [updated] = await tx
-          .update(admins)
-          .set({ passwordHash, sessionVersion: sql`${admins.sessionVersion} + 1`, updatedAt: nowSeconds() })
-          .where(eq(admins.id, adminId))
-          .returning({ id: admins.id, username: admins.username, sessionVersion: admins.sessionVersion });
-        await deps.audit.record(tx, {
-          actor: { kind: 'admin', id: String(adminId) },
-          action: 'admin.password_change',
-          targetType: 'admin',
-          targetId: String(adminId),
-        });
-        return session(updated!);
-      });
-    },
+    changePassword: (adminId, oldPassword, newPassword) => changePassword(a, adminId, oldPassword, newPassword),
   };
-  return accounts;
+}
+
+const seconds = (a: AdminAccountsDeps) => Math.floor(a.now() / 1000);
+
+function session(a: Accounts, row: AdminSessionRow): AdminSession {
+  const t = a.tokens.issue(row.id, row.sessionVersion, seconds(a));
+  return { token: t.token, expires_at: t.expiresAt, admin: { id: row.id, username: row.username } };
+}
+
+async function create(a: Accounts, { username, password }: { username: string; password: string }, by?: { kind: 'admin' | 'system'; id: string }) {
+  checkNewAdmin(username, password);
+  const passwordHash = await hashPassword(password);
+  return a.db.transaction(async (tx) => {
+    const id = await adminRepo.insert(tx, { username, passwordHash, at: seconds(a) });
+    if (id === null) throw new AppError('CONFLICT', `管理员 ${username} 已存在`);
+    await a.audit.record(tx, {
+      actor: by ?? { kind: 'system', id: 'setup' },
+      action: 'admin.create',
+      targetType: 'admin',
+      targetId: String(id),
+      detail: { username },
+    });
+    return { id, username };
+  });
+}
+
+async function ensureFirst(a: Accounts, input: { username: string; password: string }): Promise<boolean> {
+  if ((await adminRepo.count(a.db)) > 0) return false;
+  checkNewAdmin(input.username, input.password);
+  const passwordHash = await hashPassword(input.password);
+  return a.db.transaction(async (tx) => {
+    // Two replicas starting together: one creates, the other sees it.
+    await adminRepo.lockFirstAdmin(tx);
+    if ((await adminRepo.count(tx)) > 0) return false;
+    const id = await adminRepo.insert(tx, { username: input.username, passwordHash, at: seconds(a) });
+    if (id === null) throw new AppError('CONFLICT', `管理员 ${input.username} 已存在`);
+    await a.audit.record(tx, {
+      actor: { kind: 'system', id: 'config' },
+      action: 'admin.create',
+      targetType: 'admin',
+      targetId: String(id),
+      detail: { username: input.username, source: 'ADMIN_USERNAME' },
+    });
+    return true;
+  });
+}
+
+async function login(a: Accounts, username: string, password: string, address: string): Promise<AdminSession> {
+  await a.limit.attempt(username, address);
+  const row = await adminRepo.byUsername(a.db, username);
+  const ok = row ? await verifyPassword(password, row.passwordHash) : (await verifyPassword(password, await a.dummy()), false);
+  if (!row || !ok) throw new AppError('UNAUTHENTICATED', '用户名或密码错误');
+  await a.limit.succeeded(username, address);
+  await a.audit.record(a.db, {
+    actor: { kind: 'admin', id: String(row.id) },
+    action: 'admin.login',
+    targetType: 'admin',
+    targetId: String(row.id),
+    detail: { address },
+  });
+  return session(a, row);
+}
+
+async function changePassword(a: Accounts, adminId: number, oldPassword: string, newPassword: string): Promise<AdminSession> {
+  const problem = passwordProblem(newPassword);
+  if (problem) throw new AppError('VALIDATION_FAILED', problem);
+  const row = await adminRepo.byId(a.db, adminId);
+  if (!row) throw new AppError('UNAUTHENTICATED', '管理员不存在');
+  if (!(await verifyPassword(oldPassword, row.passwordHash))) throw new AppError('FORBIDDEN', '原密码错误');
+  const passwordHash = await hashPassword(newPassword);
+  return a.db.transaction(async (tx) => {
+    const updated = await adminRepo.setPassword(tx, adminId, passwordHash, seconds(a));
+    await a.audit.record(tx, {
+      actor: { kind: 'admin', id: String(adminId) },
+      action: 'admin.password_change',
+      targetType: 'admin',
+      targetId: String(adminId),
+    });
+    return session(a, updated!);
+  });
 }

@@ -1,5 +1,7 @@
 import type { Db } from '../../db/client.js';
-import { auditLog } from '../../db/schema.js';
+import { auditRepo, type AuditFilter } from './repo.js';
+
+export type { AuditFilter } from './repo.js';
 
 export type ActorKind = 'admin' | 'device' | 'staff' | 'visitor' | 'system';
 
@@ -13,18 +15,33 @@ export interface AuditEntry {
   detail?: object;
 }
 
+/** An entry as the admin API lists it. */
+export interface AuditView {
+  id: number;
+  at: number;
+  actor_kind: string;
+  actor_id: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  detail: Record<string, unknown>;
+}
+
 export interface Audit {
   /**
    * Appends one entry through `executor` — pass the open transaction so the entry commits (or
    * rolls back) with the change it describes.
    */
   record(executor: Db, entry: AuditEntry): Promise<void>;
+  /** One page of the log, newest first, with the number of matching entries. */
+  list(filter: AuditFilter): Promise<{ rows: AuditView[]; count: number }>;
 }
 
+/** The append-only audit log (`audit_log`). */
 export function createAudit(deps: { db: Db; now: () => number }): Audit {
   return {
     async record(executor, e) {
-      await (executor ?? deps.db).insert(auditLog).values({
+      await auditRepo.insert(executor ?? deps.db, {
         at: Math.floor(deps.now() / 1000),
         actorKind: e.actor.kind,
         actorId: e.actor.id.slice(0, 128),
@@ -33,6 +50,20 @@ export function createAudit(deps: { db: Db; now: () => number }): Audit {
         targetId: e.targetId.slice(0, 128),
         detail: e.detail ?? {},
       });
+    },
+    async list(filter) {
+      const { rows, count } = await auditRepo.page(deps.db, filter);
+      const views = rows.map((r) => ({
+        id: r.id,
+        at: r.at,
+        actor_kind: r.actorKind,
+        actor_id: r.actorId,
+        action: r.action,
+        target_type: r.targetType,
+        target_id: r.targetId,
+        detail: r.detail as Record<string, unknown>,
+      }));
+      return { rows: views, count };
     },
   };
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { callerOf } from '../../http/auth.js';
+import { LIMITS } from '../../limits.js';
 import { EmptyObject, Envelope, errorResponses, ok } from '../../http/envelope.js';
 import { BearerAuth, PhoneInput, SmsCode, WeixinUserId } from '../../http/schemas.js';
 import { StaffProfile, VisitorProfile } from './schemas.js';
@@ -10,10 +11,18 @@ import type { Bindings } from './service.js';
 const wxQuery = Type.Object({ weixinUserId: Type.Optional(Type.String({ maxLength: 128 })) });
 const callerWx = (source: 'query' | 'body' | 'params') => [{ source, field: 'weixinUserId', kind: 'weixinUserId' as const }];
 
-export function bindingRoutes(app: FastifyInstance, deps: { bindings: Bindings }): void {
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { bindings } = deps;
+type Deps = { bindings: Bindings };
 
+/** 3.1–3.6: the caller's WeChat binding (every route names the caller, or no one). */
+export function bindingRoutes(app: FastifyInstance, deps: Deps): void {
+  staffBindingRoutes(app, deps);
+  visitorBindingRoutes(app, deps);
+  callerRoutes(app, deps);
+}
+
+/** 3.1, 3.2: a member of staff binds their WeChat to their Koala employee record. */
+function staffBindingRoutes(app: FastifyInstance, { bindings }: Deps): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
   r.get(
     '/v1/subject/binding',
     {
@@ -38,7 +47,7 @@ export function bindingRoutes(app: FastifyInstance, deps: { bindings: Bindings }
         summary: '3.2 Staff: bind my WeChat (name and phone must be a Koala employee)',
         security: BearerAuth,
         body: Type.Object({
-          name: Type.String({ minLength: 1, maxLength: 32 }),
+          name: Type.String({ minLength: 1, maxLength: LIMITS.personName }),
           phone: PhoneInput,
           weixinUserId: Type.Optional(WeixinUserId),
           sms_code: Type.Optional(SmsCode),
@@ -48,7 +57,11 @@ export function bindingRoutes(app: FastifyInstance, deps: { bindings: Bindings }
     },
     async (req) => ok(await bindings.bindStaff(callerOf(req), req.body)),
   );
+}
 
+/** 3.3, 3.4: a visitor binds their WeChat to their phone. */
+function visitorBindingRoutes(app: FastifyInstance, { bindings }: Deps): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
   r.get(
     '/v1/visitor/binding',
     {
@@ -78,7 +91,11 @@ export function bindingRoutes(app: FastifyInstance, deps: { bindings: Bindings }
     },
     async (req) => ok(await bindings.bindVisitor(callerOf(req), req.body)),
   );
+}
 
+/** 3.5, 3.6: unbinding, and who the caller is. */
+function callerRoutes(app: FastifyInstance, { bindings }: Deps): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
   r.delete(
     '/v1/subject/binding/:weixinUserId',
     {

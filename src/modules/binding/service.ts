@@ -1,6 +1,6 @@
 import type { WechatCloudPort } from '../../adapters/wechat-cloud/port.js';
 import { AppError } from '../../errors.js';
-import { normalizePhone } from '../../phone.js';
+import { phoneField } from '../../phone.js';
 import type { Identity } from '../identity/service.js';
 import type { SmsCodes } from '../sms-codes/service.js';
 import type { Avatars } from '../staff/avatars.js';
@@ -31,70 +31,27 @@ export interface Bindings {
   whoAmI(weixinUserId: string): Promise<WhoAmI>;
 }
 
-export function createBindings(deps: {
+export interface BindingsDeps {
   cloud: WechatCloudPort;
   identity: Identity;
   staff: StaffDirectory;
   avatars: Avatars;
   smsCodes: SmsCodes;
+  /** Binding needs the SMS code sent to the phone (§3.0). */
   verifyPhone: boolean;
-}): Bindings {
-  const { cloud, identity, staff } = deps;
+}
 
-  const phoneOf = (value: string): string => {
-    const phone = normalizePhone(value);
-    if (!phone) throw new AppError('VALIDATION_FAILED', '字段 phone 不是有效的手机号');
-    return phone;
-  };
-
-  async function profile(member: StaffMember): Promise<StaffProfile> {
-    return {
-      subject_id: member.subjectId,
-      name: member.name,
-      department: member.department,
-      avatar: await deps.avatars.urlFor(member.koalaAvatarUrl),
-      phone: member.phone,
-    };
-  }
-
-  /**
-   * The code guarding a binding is checked before anything else and taken at once (so one code
-   * binds once, however many requests carry it); `work` refused for any reason gives it back (§3.0).
-   */
-  async function withCode<T>(phone: string, code: string | undefined, work: () => Promise<T>): Promise<T> {
-    const codeId = deps.verifyPhone ? await deps.smsCodes.claim(phone, code) : null;
-    try {
-      return await work();
-    } catch (err) {
-      if (codeId !== null) await deps.smsCodes.release(codeId);
-      throw err;
-    }
-  }
-
-  async function bind(weixinUserId: string, phone: string) {
-    const binding = await cloud.bind(weixinUserId, phone);
-    identity.remember(weixinUserId, binding);
-    return binding;
-  }
-
+/** 3.1–3.6: the caller's WeChat binding, as staff or as a visitor. */
+export function createBindings(deps: BindingsDeps): Bindings {
+  const { identity, staff } = deps;
   return {
     async staffStatus(weixinUserId) {
       const binding = await identity.binding(weixinUserId);
       if (!binding) return null;
-      return profile(mustBeStaff(await staff.findByPhone(binding.phone), '该微信绑定的手机号不是考拉系统中的员工'));
+      return profile(deps, mustBeStaff(await staff.findByPhone(binding.phone), '该微信绑定的手机号不是考拉系统中的员工'));
     },
 
-    async bindStaff(weixinUserId, input) {
-      const phone = phoneOf(input.phone);
-      const name = input.name.trim();
-      if (!name) throw new AppError('VALIDATION_FAILED', '字段 name 不能为空');
-      const member = await withCode(phone, input.sms_code, async () => {
-        const found = mustBeStaff(await staff.findByNameAndPhone(name, phone), '考拉系统中没有该姓名和手机号的员工');
-        await bind(weixinUserId, phone);
-        return found;
-      });
-      return profile(member);
-    },
+    bindStaff: (weixinUserId, input) => bindStaff(deps, weixinUserId, input),
 
     async visitorStatus(weixinUserId) {
       const binding = await identity.binding(weixinUserId);
@@ -102,13 +59,13 @@ export function createBindings(deps: {
     },
 
     async bindVisitor(weixinUserId, input) {
-      const phone = phoneOf(input.phone);
-      const binding = await withCode(phone, input.sms_code, () => bind(weixinUserId, phone));
+      const phone = phoneField('phone', input.phone);
+      const binding = await withCode(deps, phone, input.sms_code, () => bind(deps, weixinUserId, phone));
       return { nick: binding.nick, avatar: binding.avatar, phone: binding.phone };
     },
 
     async unbind(weixinUserId) {
-      await cloud.unbind(weixinUserId);
+      await deps.cloud.unbind(weixinUserId);
       identity.remember(weixinUserId, null);
     },
 
@@ -116,8 +73,52 @@ export function createBindings(deps: {
       const binding = await identity.binding(weixinUserId);
       if (!binding) throw new AppError('NOT_BOUND', '微信尚未绑定手机号', { status: 404 });
       const member = await staff.findByPhone(binding.phone);
-      if (member) return { type: 'employee', ...(await profile(member)) };
+      if (member) return { type: 'employee', ...(await profile(deps, member)) };
       return { type: 'visitor', name: binding.nick, department: '', subject_id: -1, avatar: binding.avatar, phone: binding.phone };
     },
   };
+}
+
+/** 3.2: the name and phone must be a Koala employee's; the binding is made in the cloud service. */
+async function bindStaff(deps: BindingsDeps, weixinUserId: string, input: { name: string; phone: string; sms_code?: string }): Promise<StaffProfile> {
+  const phone = phoneField('phone', input.phone);
+  const name = input.name.trim();
+  if (!name) throw new AppError('VALIDATION_FAILED', '字段 name 不能为空');
+  const member = await withCode(deps, phone, input.sms_code, async () => {
+    const found = mustBeStaff(await deps.staff.findByNameAndPhone(name, phone), '考拉系统中没有该姓名和手机号的员工');
+    await bind(deps, weixinUserId, phone);
+    return found;
+  });
+  return profile(deps, member);
+}
+
+async function profile(deps: Pick<BindingsDeps, 'avatars'>, member: StaffMember): Promise<StaffProfile> {
+  return {
+    subject_id: member.subjectId,
+    name: member.name,
+    department: member.department,
+    avatar: await deps.avatars.urlFor(member.koalaAvatarUrl),
+    phone: member.phone,
+  };
+}
+
+/**
+ * The code guarding a binding is checked before anything else and taken at once (so one code
+ * binds once, however many requests carry it); `work` refused for any reason gives it back (§3.0).
+ */
+async function withCode<T>(deps: BindingsDeps, phone: string, code: string | undefined, work: () => Promise<T>): Promise<T> {
+  const codeId = deps.verifyPhone ? await deps.smsCodes.claim(phone, code) : null;
+  try {
+    return await work();
+  } catch (err) {
+    if (codeId !== null) await deps.smsCodes.release(codeId);
+    throw err;
+  }
+}
+
+/** Binds in the cloud service, and remembers the binding in this process at once. */
+async function bind(deps: BindingsDeps, weixinUserId: string, phone: string) {
+  const binding = await deps.cloud.bind(weixinUserId, phone);
+  deps.identity.remember(weixinUserId, binding);
+  return binding;
 }

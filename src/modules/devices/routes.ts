@@ -1,12 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Db } from '../../db/client.js';
-import { AppError } from '../../errors.js';
 import { adminOf } from '../../http/auth.js';
 import { Envelope, errorResponses, ok } from '../../http/envelope.js';
 import { BearerAuth, decimalIntegers } from '../../http/schemas.js';
-import type { Audit } from '../audit/service.js';
+import type { DeviceManagement } from './management.js';
 import type { Devices } from './service.js';
 
 const Kind = Type.Union([Type.Literal('kiosk'), Type.Literal('turnstile')], { description: 'kiosk (sign-in) or turnstile (QR check)' });
@@ -19,9 +17,10 @@ const DeviceSchema = Type.Object({
 });
 
 /** Device management (docs/api-contract-frontdesk.md, "Devices"); admins only. */
-export function deviceRoutes(app: FastifyInstance, deps: { db: Db; devices: Devices; audit: Audit }): void {
+export function deviceRoutes(app: FastifyInstance, deps: { devices: Devices; management: DeviceManagement }): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { devices, audit } = deps;
+  const { devices, management } = deps;
+  const actor = (id: number) => ({ kind: 'admin' as const, id: String(id) });
 
   r.post(
     '/v1/devices',
@@ -45,19 +44,8 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; devices: Devi
       },
     },
     async (req) => {
-      const admin = adminOf(req);
-      const created = await deps.db.transaction(async (tx) => {
-        const d = await devices.register({ name: req.body.name.trim(), kind: req.body.kind }, tx);
-        await audit.record(tx, {
-          actor: { kind: 'admin', id: String(admin.id) },
-          action: 'device.register',
-          targetType: 'device',
-          targetId: String(d.id),
-          detail: { name: d.name, kind: d.kind },
-        });
-        return d;
-      });
-      return ok({ id: created.id, name: created.name, kind: created.kind, token: created.token, created_at: created.createdAt, revoked_at: null });
+      const d = await management.register(actor(adminOf(req).id), req.body);
+      return ok({ id: d.id, name: d.name, kind: d.kind, token: d.token, created_at: d.createdAt, revoked_at: null });
     },
   );
 
@@ -89,16 +77,8 @@ export function deviceRoutes(app: FastifyInstance, deps: { db: Db; devices: Devi
       },
     },
     async (req) => {
-      const admin = adminOf(req);
-      const { id } = req.params;
-      const revoked = await deps.db.transaction(async (tx) => {
-        if (!(await devices.revoke(id, tx))) return false;
-        await audit.record(tx, { actor: { kind: 'admin', id: String(admin.id) }, action: 'device.revoke', targetType: 'device', targetId: String(id) });
-        return true;
-      });
-      // Revoking twice is fine (idempotent); an id that never existed is not.
-      if (!revoked && !(await devices.list()).some((d) => d.id === id)) throw new AppError('NOT_FOUND', '设备不存在');
-      return ok({ id, revoked: true });
+      await management.revoke(actor(adminOf(req).id), req.params.id);
+      return ok({ id: req.params.id, revoked: true });
     },
   );
 }

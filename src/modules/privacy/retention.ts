@@ -1,7 +1,8 @@
-import { and, inArray, like, lt, sql } from 'drizzle-orm';
+import { and, like, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { applications, applyWindows, idempotencyKeys, rateCounters, smsCodes, visitPasses } from '../../db/schema.js';
+import { applyWindows, idempotencyKeys, rateCounters, smsCodes } from '../../db/schema.js';
 import type { Logger } from '../../log.js';
+import { privacyRepo } from './repo.js';
 
 export interface RetentionOptions {
   /** Days after a visit window ends before its record goes. */
@@ -29,7 +30,7 @@ export interface RetentionSweeper {
 const LOCK_KEY = 0x1a1f_0006;
 
 /**
- * PIPL retention (issue 6): a visit record, its people (host, visitor, companions) and its
+ * PIPL retention: a visit record, its people (host, visitor, companions) and its
  * notifications — payloads carry names and phones — are deleted `days` after the visit window
  * ends (`application_people` and `notifications` go with the record, ON DELETE CASCADE). Spent
  * SMS codes, idempotency keys (whose stored answers contain the record) and SMS cap counters go
@@ -54,28 +55,7 @@ export function startRetention(deps: {
   let running: Promise<RetentionResult> | null = null;
   let stopped = false;
 
-  async function batchOfApplications(cutoffSeconds: number): Promise<number | null> {
-    return db.transaction(async (tx) => {
-      // Both drivers answer `execute` with `{ rows }`.
-      const lock = (await tx.execute(sql`select pg_try_advisory_xact_lock(${LOCK_KEY}) as ok`)) as unknown as { rows: Array<{ ok: boolean }> };
-      if (!lock.rows[0]?.ok) return null;
-      // A record whose Koala visitor is not yet deleted waits: its pass row is what the check-out
-      // job works from, and a face must not stay in the access system unaccounted for.
-      const batch = tx
-        .select({ id: applications.id })
-        .from(applications)
-        .where(
-          and(
-            lt(applications.endTime, cutoffSeconds),
-            sql`not exists (select 1 from ${visitPasses} p where p.application_id = ${applications.id} and p.subject_id is not null and p.subject_deleted_at is null)`,
-          ),
-        )
-        .orderBy(applications.id)
-        .limit(batchSize);
-      const deleted = await tx.delete(applications).where(inArray(applications.id, batch)).returning({ id: applications.id });
-      return deleted.length;
-    });
-  }
+  const batchOfApplications = (cutoffSeconds: number) => privacyRepo.deleteExpiredBatch(db, cutoffSeconds, batchSize, LOCK_KEY);
 
   async function sweepOnce(): Promise<RetentionResult> {
     const nowMs = deps.now();
@@ -118,25 +98,35 @@ export function startRetention(deps: {
     return running;
   }
 
-  let timer: NodeJS.Timeout | null = null;
-  if (deps.autoStart !== false) {
-    const tick = () => {
-      sweep()
-        .catch((err: unknown) => deps.logger.warn({ err }, 'retention sweep failed; the next one retries'))
-        .finally(() => {
-          if (!stopped) timer = setTimeout(tick, deps.options.sweepIntervalSeconds * 1000).unref();
-        });
-    };
-    // Not in the start-up path: the first sweep a few seconds after start.
-    timer = setTimeout(tick, Math.min(5, deps.options.sweepIntervalSeconds) * 1000).unref();
-  }
+  const timer = deps.autoStart === false ? null : scheduleSweeps(sweep, deps.logger, deps.options.sweepIntervalSeconds, () => stopped);
 
   return {
     sweep,
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      timer?.stop();
       await running?.catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Runs `sweep` a few seconds after start (not in the start-up path) and then every
+ * `intervalSeconds` after the last one ended, until `stopped()`.
+ */
+function scheduleSweeps(sweep: () => Promise<unknown>, logger: Logger, intervalSeconds: number, stopped: () => boolean): { stop(): void } {
+  let timer: NodeJS.Timeout | null = null;
+  const tick = () => {
+    sweep()
+      .catch((err: unknown) => logger.warn({ err }, 'retention sweep failed; the next one retries'))
+      .finally(() => {
+        if (!stopped()) timer = setTimeout(tick, intervalSeconds * 1000).unref();
+      });
+  };
+  timer = setTimeout(tick, Math.min(5, intervalSeconds) * 1000).unref();
+  return {
+    stop() {
+      if (timer) clearTimeout(timer);
     },
   };
 }

@@ -4,8 +4,6 @@ import { Type } from 'typebox';
 import { adminOf } from '../../http/auth.js';
 import { Envelope, errorResponses, ok } from '../../http/envelope.js';
 import { BearerAuth, PhoneInput } from '../../http/schemas.js';
-import type { Db } from '../../db/client.js';
-import type { Audit } from '../audit/service.js';
 import type { Privacy } from './service.js';
 
 const ExportSchema = Type.Object({
@@ -41,11 +39,10 @@ function snakeKeys(value: unknown, depth = 0): unknown {
   );
 }
 
-/** Masked, for the audit log (which never holds a full number). */
-const masked = (phone: string) => `${phone.slice(0, 3)}****${phone.slice(7)}`;
+const actor = (id: number) => ({ kind: 'admin' as const, id: String(id) });
 
-/** PIPL requests about one phone number (issue 6): admins only, each one audited. */
-export function privacyRoutes(app: FastifyInstance, deps: { db: Db; privacy: Privacy; audit: Audit }): void {
+/** PIPL requests about one phone number: admins only, each one audited by the operation. */
+export function privacyRoutes(app: FastifyInstance, deps: { privacy: Privacy }): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
@@ -60,17 +57,7 @@ export function privacyRoutes(app: FastifyInstance, deps: { db: Db; privacy: Pri
         response: { 200: Envelope(ExportSchema), ...errorResponses(400, 401) },
       },
     },
-    async (req) => {
-      const admin = adminOf(req);
-      const data = await deps.privacy.exportPhone(req.query.phone);
-      await deps.audit.record(deps.db, {
-        actor: { kind: 'admin', id: String(admin.id) },
-        action: 'privacy.export',
-        targetType: 'phone',
-        targetId: masked(data.phone),
-      });
-      return ok(snakeKeys(data) as never);
-    },
+    async (req) => ok(snakeKeys(await deps.privacy.exportPhone(actor(adminOf(req).id), req.query.phone)) as never),
   );
 
   r.post(
@@ -85,18 +72,6 @@ export function privacyRoutes(app: FastifyInstance, deps: { db: Db; privacy: Pri
         response: { 200: Envelope(ErasureSchema), ...errorResponses(400, 401, 409) },
       },
     },
-    async (req) => {
-      const admin = adminOf(req);
-      const result = await deps.privacy.erasePhone(req.body.phone);
-      const { phone: _phone, notHeldHere: _elsewhere, ...counts } = result;
-      await deps.audit.record(deps.db, {
-        actor: { kind: 'admin', id: String(admin.id) },
-        action: 'privacy.erase',
-        targetType: 'phone',
-        targetId: masked(result.phone),
-        detail: counts,
-      });
-      return ok(snakeKeys(result) as never);
-    },
+    async (req) => ok(snakeKeys(await deps.privacy.erasePhone(actor(adminOf(req).id), req.body.phone)) as never),
   );
 }

@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { lt } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { redeemedOAuthCodes } from '../../db/schema.js';
+import { sessionRepo } from './repo.js';
 
 export interface RedeemedCodes {
   /** True the first time a code is presented (on any replica), false ever after. */
@@ -10,6 +9,7 @@ export interface RedeemedCodes {
 
 const KEEP_MS = 24 * 3600_000;
 
+/** OAuth codes redeemed, kept as keyed hashes for a day; swept at most once an hour per process. */
 export function createRedeemedCodes(deps: { db: Db; secret: string; now: () => number }): RedeemedCodes {
   const key = createHmac('sha256', deps.secret).update('laifang/oauth-code/v1').digest();
   let lastSweep = 0;
@@ -18,14 +18,9 @@ export function createRedeemedCodes(deps: { db: Db; secret: string; now: () => n
       const now = deps.now();
       if (now - lastSweep > 3600_000) {
         lastSweep = now;
-        await deps.db.delete(redeemedOAuthCodes).where(lt(redeemedOAuthCodes.redeemedAt, new Date(now - KEEP_MS)));
+        await sessionRepo.forgetBefore(deps.db, new Date(now - KEEP_MS));
       }
-      const rows = await deps.db
-        .insert(redeemedOAuthCodes)
-        .values({ codeHash: createHmac('sha256', key).update(code).digest('hex'), redeemedAt: new Date(now) })
-        .onConflictDoNothing()
-        .returning({ codeHash: redeemedOAuthCodes.codeHash });
-      return rows.length === 1;
+      return sessionRepo.redeem(deps.db, createHmac('sha256', key).update(code).digest('hex'), new Date(now));
     },
   };
 }

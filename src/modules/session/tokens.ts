@@ -55,8 +55,8 @@ const VERIFIED_MAX = 10_000;
 export function createSessionTokens(secret: string, ttlSeconds: number): SessionTokens {
   const signed = createSignedClaims(secret, 'laifang/session/v1', 'v1.');
   // The tokens are stateless (no revocation): a token verified once verifies again until it
-  // expires, so the HMAC and the JSON are done once per token, not per request (they were 10 %
-  // of a cached records page's CPU, issue 5). Only valid tokens are remembered: garbage sent by
+  // expires, so the HMAC and the JSON are done once per token, not per request (per request they
+  // cost 10 % of a cached records page's CPU). Only valid tokens are remembered: garbage sent by
   // anyone cannot fill the map. Oldest first out.
   const verified = new Map<string, SessionClaims>();
   return {

@@ -2,7 +2,7 @@ import type { Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SecretBox } from './secret-box.js';
-import { settingsStore } from './store.js';
+import { settingsRepo } from './repo.js';
 
 export interface KoalaConnection {
   url: string;
@@ -97,7 +97,7 @@ export function createServerSettings(deps: { db: Db; box: SecretBox; defaults: S
     },
     cloudUrl: s.cloud_url ?? deps.defaults.cloudUrl,
   });
-  const load = async (db: Db) => (await settingsStore.read<Stored>(db, KEY)) ?? {};
+  const load = async (db: Db) => (await settingsRepo.read<Stored>(db, KEY)) ?? {};
 
   const settings: ServerSettings = {
     async view(db = deps.db) {
@@ -129,7 +129,7 @@ export function createServerSettings(deps: { db: Db; box: SecretBox; defaults: S
         changed.push('koala_password');
       }
       for (const f of ['koala_url', 'koala_username', 'cloud_url'] as const) if (next[f] !== before[f]) changed.push(f);
-      if (changed.length > 0) await settingsStore.write(tx, KEY, next, Math.floor(deps.now() / 1000));
+      if (changed.length > 0) await settingsRepo.write(tx, KEY, next, Math.floor(deps.now() / 1000));
       return changed.sort();
     },
     current: () => effective(stored),

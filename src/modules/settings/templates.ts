@@ -2,7 +2,7 @@ import type { Config, TemplateName } from '../../config.js';
 import { TEMPLATE_NAMES } from '../../config.js';
 import type { Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
-import { settingsStore } from './store.js';
+import { settingsRepo } from './repo.js';
 
 export type Templates = Config['templates'];
 /** Per event: a stored id per channel (absent: the environment's). */
@@ -35,7 +35,7 @@ export interface TemplateSettings {
 }
 
 export function createTemplateSettings(deps: { db: Db; defaults: Templates; now: () => number }): TemplateSettings {
-  const load = async (db: Db) => (await settingsStore.read<Stored>(db, KEY)) ?? {};
+  const load = async (db: Db) => (await settingsRepo.read<Stored>(db, KEY)) ?? {};
   const merge = (s: Stored): Templates => {
     const out: Templates = { sms: { ...deps.defaults.sms }, wechat: { ...deps.defaults.wechat } };
     for (const name of TEMPLATE_NAMES) {
@@ -84,7 +84,7 @@ export function createTemplateSettings(deps: { db: Db; defaults: Templates; now:
           if (Object.keys(entry).length === 0) delete next[event];
         }
       }
-      if (changed.length > 0) await settingsStore.write(tx, KEY, next, Math.floor(deps.now() / 1000));
+      if (changed.length > 0) await settingsRepo.write(tx, KEY, next, Math.floor(deps.now() / 1000));
       cached = null;
       return changed;
     },

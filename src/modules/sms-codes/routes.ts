@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError } from '../../errors.js';
 import { EmptyObject, Envelope, errorResponses, ok } from '../../http/envelope.js';
 import { BearerAuth, PhoneInput } from '../../http/schemas.js';
-import { normalizePhone } from '../../phone.js';
+import { phoneField } from '../../phone.js';
 import type { SmsCodes } from './service.js';
 
 export function smsCodeRoutes(app: FastifyInstance, deps: { smsCodes: SmsCodes }): void {
@@ -21,9 +20,7 @@ export function smsCodeRoutes(app: FastifyInstance, deps: { smsCodes: SmsCodes }
       },
     },
     async (req) => {
-      const phone = normalizePhone(req.body.phone);
-      if (!phone) throw new AppError('VALIDATION_FAILED', '字段 phone 不是有效的手机号');
-      await deps.smsCodes.send(phone);
+      await deps.smsCodes.send(phoneField('phone', req.body.phone));
       return ok({});
     },
   );

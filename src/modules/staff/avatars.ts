@@ -1,11 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { eq } from 'drizzle-orm';
 import type { KoalaPort } from '../../adapters/koala/port.js';
 import type { StoragePort } from '../../adapters/storage/port.js';
 import type { Db } from '../../db/client.js';
-import { landedFiles } from '../../db/schema.js';
 import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { staffRepo } from './repo.js';
 
 const EXTENSIONS: Record<string, string> = {
   'image/png': 'png',
@@ -33,8 +32,8 @@ export function createAvatars(deps: { db: Db; koala: KoalaPort; storage: Storage
   const keyKey = createHmac('sha256', deps.secret).update('laifang/avatar-key/v1').digest();
 
   async function land(koalaUrl: string): Promise<string> {
-    const [known] = await deps.db.select({ key: landedFiles.storageKey }).from(landedFiles).where(eq(landedFiles.sourceUrl, koalaUrl)).limit(1);
-    if (known) return deps.storage.browserUrl(known.key);
+    const known = await staffRepo.landedKey(deps.db, koalaUrl);
+    if (known !== null) return deps.storage.browserUrl(known);
     let image: { contentType: string; body: Buffer };
     try {
       image = await deps.koala.fetchImage(koalaUrl);
@@ -55,10 +54,7 @@ export function createAvatars(deps: { db: Db; koala: KoalaPort; storage: Storage
       deps.logger.warn({ err, key }, 'avatar could not be stored');
       return '';
     }
-    await deps.db
-      .insert(landedFiles)
-      .values({ sourceUrl: koalaUrl, storageKey: key, contentType, bytes: image.body.length, landedAt: new Date(deps.now()) })
-      .onConflictDoNothing();
+    await staffRepo.recordLanded(deps.db, { sourceUrl: koalaUrl, storageKey: key, contentType, bytes: image.body.length, landedAt: new Date(deps.now()) });
     return deps.storage.browserUrl(key);
   }
 

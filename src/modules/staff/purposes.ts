@@ -1,9 +1,8 @@
-import { eq } from 'drizzle-orm';
 import type { KoalaPort, KoalaPurpose } from '../../adapters/koala/port.js';
 import type { Db } from '../../db/client.js';
-import { appState } from '../../db/schema.js';
 import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { staffRepo } from './repo.js';
 
 /** The contract's fixed list (§3.8), used when Koala has none and nothing is cached. */
 export const DEFAULT_PURPOSES: KoalaPurpose[] = [
@@ -26,18 +25,14 @@ export function createPurposes(deps: { db: Db; koala: KoalaPort; logger: Logger;
   let inflight: Promise<KoalaPurpose[]> | null = null;
 
   async function refresh(): Promise<KoalaPurpose[]> {
-    const [row] = await deps.db.select().from(appState).where(eq(appState.key, KEY)).limit(1);
+    const row = await staffRepo.state(deps.db, KEY);
     const stored = row ? (row.value as { list: KoalaPurpose[] | null }).list : undefined;
     if (row && deps.now() - row.updatedAt.getTime() < deps.cacheSeconds * 1000) return stored ?? DEFAULT_PURPOSES;
     try {
       const fromKoala = await deps.koala.listPurposes();
       const now = new Date(deps.now());
       const value = fromKoala && fromKoala.length > 0 ? fromKoala : null;
-      const wrapped = { list: value };
-      await deps.db
-        .insert(appState)
-        .values({ key: KEY, value: wrapped, updatedAt: now })
-        .onConflictDoUpdate({ target: appState.key, set: { value: wrapped, updatedAt: now } });
+      await staffRepo.setState(deps.db, KEY, { list: value }, now);
       return value ?? DEFAULT_PURPOSES;
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;

@@ -40,7 +40,7 @@ export function createPassKeys(serverSecret: string): PassKeys {
   };
 }
 
-/** What the QR code says: `{"id": <application id>, "qrcode": "<token>"}` (issue 3). */
+/** What the QR code says: `{"id": <application id>, "qrcode": "<token>"}` (docs/api-contract-frontdesk.md). */
 export function qrContent(applicationId: number, token: string): string {
   return JSON.stringify({ id: applicationId, qrcode: token });
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Database, Db, Statement } from '../../db/client.js';
 import { applicationPeople, applications, visitPasses } from '../../db/schema.js';
 
@@ -134,6 +134,36 @@ export const visitRepo = {
 
   async checkPass(database: Database, tokenHash: string): Promise<PassCheckRow | null> {
     const [row] = await database.query<PassCheckRow>(PASS_BY_HASH, [tokenHash]);
+    return row ?? null;
+  },
+
+  /**
+   * Takes a pass for one Koala write until `until` (counting an attempt), when no other writer
+   * holds it and the pass still needs that write: `create`, a pass without a subject and not
+   * revoked; `delete`, a pass whose subject is not yet deleted. Null otherwise. One writer at a
+   * time, request or job, on any replica.
+   */
+  async lease(db: Db, passId: number, op: 'create' | 'delete', now: number, until: number): Promise<PassRow | null> {
+    const needed = op === 'create' ? and(isNull(visitPasses.subjectId), isNull(visitPasses.revokedAt)) : isNull(visitPasses.subjectDeletedAt);
+    const [row] = await db
+      .update(visitPasses)
+      .set({ koalaLeaseUntil: until, koalaAttempts: sql`${visitPasses.koalaAttempts} + 1` })
+      .where(and(eq(visitPasses.id, passId), or(isNull(visitPasses.koalaLeaseUntil), lt(visitPasses.koalaLeaseUntil, now)), needed))
+      .returning();
+    return row ?? null;
+  },
+
+  /** Ends a lease, recording what the Koala write did; null when the pass is gone. */
+  async release(
+    db: Db,
+    passId: number,
+    set: Partial<Pick<PassRow, 'subjectId' | 'subjectDeletedAt' | 'koalaError'>>,
+  ): Promise<{ revokedAt: number | null; subjectId: number | null } | null> {
+    const [row] = await db
+      .update(visitPasses)
+      .set({ koalaLeaseUntil: null, ...set })
+      .where(eq(visitPasses.id, passId))
+      .returning({ revokedAt: visitPasses.revokedAt, subjectId: visitPasses.subjectId });
     return row ?? null;
   },
 

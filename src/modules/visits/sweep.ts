@@ -5,7 +5,7 @@ export interface VisitSweep {
 }
 
 /**
- * Automatic check-out at the end of a visit's window (issue 3). A periodic look at the
+ * Automatic check-out at the end of a visit's window. A periodic look at the
  * database rather than one delayed job per visit: nothing to lose across restarts (the state
  * is the visit row itself, found through a partial index), a window changed later needs no
  * rescheduling, and several replicas sweeping at once is harmless (check-out locks the row

@@ -3,7 +3,7 @@ import type { Db } from '../../db/client.js';
 import { settings } from '../../db/schema.js';
 
 /** One JSON value per key in `settings`; reads and writes go through the given db or transaction. */
-export const settingsStore = {
+export const settingsRepo = {
   async read<T>(db: Db, key: string): Promise<T | null> {
     const [row] = await db.select({ value: settings.value }).from(settings).where(eq(settings.key, key)).limit(1);
     return row ? (row.value as T) : null;
