@@ -99,32 +99,39 @@ export function createAliyunSmsClient(opts: AliyunSmsClientOptions): SmsPort {
       throw refusal;
     },
 
-    async wasSent({ phone, outId, sentAt }) {
-      // The China days the send may have fallen on: the hour before `sentAt` can cross midnight.
-      const days = [...new Set([chinaDay(sentAt - 3_600_000), chinaDay(sentAt)])];
-      for (const sendDate of days) {
-        for (let currentPage = 1; currentPage <= MAX_DETAIL_PAGES; currentPage++) {
-          const request = new QuerySendDetailsRequest({ phoneNumber: phone, sendDate, pageSize: DETAIL_PAGE_SIZE, currentPage });
-          let body;
-          try {
-            body = (await client.querySendDetailsWithOptions(request, runtime)).body;
-          } catch (err) {
-            throw mapSdkError(err);
-          }
-          if (body?.code !== 'OK') {
-            throw new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `QuerySendDetails refused: ${body?.code ?? '?'} ${maskPhone(body?.message ?? '')}`, {
-              transient: true,
-              providerCode: body?.code,
-            });
-          }
-          const rows = body.smsSendDetailDTOs?.smsSendDetailDTO ?? [];
-          if (rows.some((r) => r.outId === outId)) return true;
-          if (rows.length < DETAIL_PAGE_SIZE) break;
-        }
-      }
-      return false;
-    },
+    wasSent: (query) => wasSent(client, runtime, query),
   };
+}
+
+/** QuerySendDetails, paged, on the China days the send may have fallen on (see SmsPort.wasSent). */
+async function wasSent(
+  client: SmsClient,
+  runtime: RuntimeOptions,
+  { phone, outId, sentAt }: { phone: string; outId: string; sentAt: number },
+): Promise<boolean> {
+  // The China days the send may have fallen on: the hour before `sentAt` can cross midnight.
+  const days = [...new Set([chinaDay(sentAt - 3_600_000), chinaDay(sentAt)])];
+  for (const sendDate of days) {
+    for (let currentPage = 1; currentPage <= MAX_DETAIL_PAGES; currentPage++) {
+      const request = new QuerySendDetailsRequest({ phoneNumber: phone, sendDate, pageSize: DETAIL_PAGE_SIZE, currentPage });
+      let body;
+      try {
+        body = (await client.querySendDetailsWithOptions(request, runtime)).body;
+      } catch (err) {
+        throw mapSdkError(err);
+      }
+      if (body?.code !== 'OK') {
+        throw new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `QuerySendDetails refused: ${body?.code ?? '?'} ${maskPhone(body?.message ?? '')}`, {
+          transient: true,
+          providerCode: body?.code,
+        });
+      }
+      const rows = body.smsSendDetailDTOs?.smsSendDetailDTO ?? [];
+      if (rows.some((r) => r.outId === outId)) return true;
+      if (rows.length < DETAIL_PAGE_SIZE) break;
+    }
+  }
+  return false;
 }
 
 /** QuerySendDetails pages: 50 a page (Aliyun's most), and no phone gets 500 messages of ours in a day (the SMS caps). */
