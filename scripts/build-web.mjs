@@ -13,7 +13,7 @@ const web = join(root, 'web');
 const dist = join(web, 'dist');
 const force = process.argv.includes('--force');
 
-/** The newest modification time among the page sources and what decides the dependencies. */
+/** The newest modification time among the page sources, what they import from src/ and what decides the dependencies. */
 function newestSource() {
   let newest = 0;
   let newestFile = '';
@@ -26,7 +26,9 @@ function newestSource() {
     }
   };
   visit(web);
-  for (const file of ['package-lock.json', 'scripts/build-web.mjs']) {
+  // Outside web/: what decides the dependencies, this script, and the server modules the pages
+  // import (the field limits: web/src/limits.ts).
+  for (const file of ['package-lock.json', 'scripts/build-web.mjs', 'src/limits.ts']) {
     const path = join(root, file);
     if (existsSync(path) && statSync(path).mtimeMs > newest) [newest, newestFile] = [statSync(path).mtimeMs, path];
   }

@@ -1,11 +1,7 @@
+import type { Page } from './api-types';
 import { ApiError } from './errors';
 
-export interface Page {
-  count: number;
-  current: number;
-  size: number;
-  total: number;
-}
+export type { Page };
 
 export interface Answer<T> {
   data: T;

@@ -1,9 +1,7 @@
+import type { Session } from './api-types';
+
 /** The session token from POST /v1/session(/dev), kept in localStorage across visits. */
-export interface StoredSession {
-  token: string;
-  expires_at: number;
-  weixinUserId: string;
-}
+export type StoredSession = Session;
 
 const KEY = 'laifang.session';
 

@@ -1,11 +1,8 @@
 import { ref } from 'vue';
+import type { AdminSession } from '../api-types';
 
 /** The admin token from POST /v1/admin/session, kept for this tab only (sessionStorage). */
-export interface AdminSession {
-  token: string;
-  expires_at: number;
-  admin: { id: number; username: string };
-}
+export type { AdminSession };
 
 const KEY = 'laifang.admin';
 
