@@ -19,8 +19,7 @@ export interface Background {
 /** The job queue, the notification worker, retention and table upkeep. */
 export async function backgroundStep(step: Step, database: Database, ports: Ports): Promise<Background> {
   const { config, logger, now, closers } = step;
-  // Queue set-up (pg-boss's schema, the Koala queue, the removal of a queue no longer used) one
-  // process at a time: it is DDL.
+  // Queue set-up (pg-boss's schema and queues) one process at a time: it is DDL.
   const queue = await database.serialized(async () => {
     const q = await startQueue(database.executor, { maintenanceIntervalSeconds: config.notify.maintenanceIntervalSeconds }, logger);
     await ensureKoalaSyncQueue(q.boss, { retryDelaySeconds: config.notify.retryDelaySeconds, expireInSeconds: config.notify.expireInSeconds });
