@@ -10,7 +10,7 @@
 // imports (the Aliyun and S3 SDKs, loaded on first use) stay lazy: they become chunks of their
 // own (code splitting). The output directory sits two levels below the repository, as the
 // modules of src/ that resolve paths from import.meta.url do (src/http/h5-pages.ts: the H5 pages
-// at ../../web/dist/); src/db/migrations is copied next to the bundles (src/db/client.ts:
+// at ../../web/dist/); src/db/migrations is copied next to the bundles (src/db/driver.ts:
 // ./migrations). Every `new URL('…', import.meta.url)` in src/ is checked to resolve to the same
 // place from the output, and the build fails when one does not.
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';

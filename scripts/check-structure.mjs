@@ -32,8 +32,9 @@ function layerOf(file) {
   if (rel.startsWith('db/') || rel.startsWith('adapters/')) return 'platform';
   if (rel.startsWith('http/')) return 'http';
   if (rel.startsWith('modules/')) return 'modules';
+  if (rel.startsWith('runtime/')) return 'root';
   if (['app.ts', 'runtime.ts', 'main.ts', 'boot-server.ts', 'admin-cli.ts', 'simulators.ts'].includes(rel)) return 'root';
-  if (!rel.includes('/')) return 'kernel';
+  if (!rel.includes('/') || rel.startsWith('config/')) return 'kernel';
   return null;
 }
 

@@ -49,7 +49,7 @@ export interface AppDeps {
   smsCodes: SmsCodes;
   applications: Applications;
   purposes: Purposes;
-  /** Front desk (issue 3): kiosk sign-in, turnstile, check-out, pass pictures. */
+  /** Front desk: kiosk sign-in, turnstile, check-out, pass pictures. */
   visits?: Visits;
   now: () => number;
   /** True once migrations are applied (GET /readyz). */
@@ -58,31 +58,48 @@ export interface AppDeps {
   load?: WebLoad;
   /** An HTTP server that is already listening (main.ts answers /healthz on it while starting). */
   serverFactory?: FastifyServerOptions['serverFactory'];
-  /** Admin API, devices and audit (issue 3); absent: admin and device routes answer 401. */
+  /** Admin API, devices and audit; absent: admin and device routes answer 401. */
   adminApi?: AdminApi;
 }
 
+/** The Fastify app: transport (ids, parsing, headers, errors), limits, docs, files, health, the features. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { config } = deps;
-  const app = Fastify({
+  const app = createFastify(deps);
+  installTransport(app, deps);
+  await registerCors(app, deps.config);
+  await registerRateLimit(app, deps);
+  await registerDocs(app);
+  await registerFiles(app, deps.config);
+  await registerH5Pages(app);
+  registerHealth(app, deps);
+  registerFeatures(app, deps);
+  return app;
+}
+
+function createFastify(deps: AppDeps): FastifyInstance {
+  return Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
     },
     requestIdHeader: false,
-    // Fastify's 10 s per plugin is too short on a small, busy box (swagger-ui timed out while
-    // restarting under load in test/faults/sigkill-load): a slow start beats a failed one.
+    // Fastify's 10 s per plugin is too short on a small, busy box (swagger-ui can time out while
+    // restarting under load, test/faults/sigkill-load): a slow start beats a failed one.
     pluginTimeout: 60_000,
     bodyLimit: 64 * 1024,
-    trustProxy: config.trustProxy,
+    trustProxy: deps.config.trustProxy,
     ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
     // A 128-character weixinUserId in a path must reach the route's schema (default limit: 100).
     routerOptions: { maxParamLength: 256 },
     frameworkErrors,
   });
+}
+
+/** Request ids, validation, the error envelope, JSON bodies, security headers, the load count. */
+function installTransport(app: FastifyInstance, deps: AppDeps): void {
   app.setValidatorCompiler(validatorCompiler);
-  // Callback hooks, not async ones: they run on every answer, and a promise each is measurable (issue 5).
+  // Callback hooks, not async ones: they run on every answer, and a promise each is measurable.
   app.addHook('onSend', (req, reply, payload, done) => {
     void reply.header('x-request-id', req.id);
     done(null, payload);
@@ -107,32 +124,40 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     void reply.headers(security);
     done();
   });
-  // CORS only for the configured origins (CORS_ORIGINS); none configured: no CORS headers at all.
-  if (config.corsOrigins.length > 0) {
-    await app.register(cors, {
-      origin: config.corsOrigins,
-      methods: ['GET', 'POST', 'PUT', 'DELETE'],
-      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
-      exposedHeaders: ['Retry-After', 'X-Request-Id'],
-      maxAge: 600,
-    });
-  }
-  if (config.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      global: false,
-      max: config.rateLimitPerMinute,
-      timeWindow: 60_000,
-      store: databaseRateLimitStore({ database: deps.database, logger: deps.logger, now: deps.now, onClose: (hook) => app.addHook('onClose', hook) }),
-      errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'RATE_LIMITED', message: `rate limited; retry in ${Math.ceil(ctx.ttl / 1000)} s` }),
-    });
-    // An app-level hook registered before authentication: unauthenticated floods count too.
-    const limit = app.rateLimit();
-    app.addHook('onRequest', async (req, reply) => {
-      if (req.url === '/healthz' || req.url === '/readyz') return;
-      await limit.call(app, req, reply);
-    });
-  }
+}
 
+/** CORS only for the configured origins (CORS_ORIGINS); none configured: no CORS headers at all. */
+async function registerCors(app: FastifyInstance, config: Config): Promise<void> {
+  if (config.corsOrigins.length === 0) return;
+  await app.register(cors, {
+    origin: config.corsOrigins,
+    methods: ['GET', 'POST', 'PUT', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    maxAge: 600,
+  });
+}
+
+/** RATE_LIMIT_PER_MINUTE per client address, counted in the database (every replica); 0 = off. */
+async function registerRateLimit(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  if (deps.config.rateLimitPerMinute <= 0) return;
+  await app.register(rateLimit, {
+    global: false,
+    max: deps.config.rateLimitPerMinute,
+    timeWindow: 60_000,
+    store: databaseRateLimitStore({ database: deps.database, logger: deps.logger, now: deps.now, onClose: (hook) => app.addHook('onClose', hook) }),
+    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'RATE_LIMITED', message: `rate limited; retry in ${Math.ceil(ctx.ttl / 1000)} s` }),
+  });
+  // An app-level hook registered before authentication: unauthenticated floods count too.
+  const limit = app.rateLimit();
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url === '/healthz' || req.url === '/readyz') return;
+    await limit.call(app, req, reply);
+  });
+}
+
+/** OpenAPI from the routes' schemas, and Swagger UI at /docs. */
+async function registerDocs(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'Laifang (来访) API', version: '1.0.0', description: 'WeChat H5 visitor appointments. Contract: shared/spec/api-contract.md' },
@@ -146,21 +171,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+}
 
-  if (config.storage.driver === 'local') {
-    mkdirSync(config.storage.dir, { recursive: true });
-    await app.register(fastifyStatic, {
-      root: resolve(config.storage.dir),
-      prefix: '/files/',
-      decorateReply: false,
-      index: false,
-      immutable: true,
-      maxAge: '365d',
-    });
-  }
+/** Landed files under /files/ when they are stored locally. */
+async function registerFiles(app: FastifyInstance, config: Config): Promise<void> {
+  if (config.storage.driver !== 'local') return;
+  mkdirSync(config.storage.dir, { recursive: true });
+  await app.register(fastifyStatic, {
+    root: resolve(config.storage.dir),
+    prefix: '/files/',
+    decorateReply: false,
+    index: false,
+    immutable: true,
+    maxAge: '365d',
+  });
+}
 
-  await registerH5Pages(app);
-
+/** /healthz: the process runs; /readyz: started, and the database answers. */
+function registerHealth(app: FastifyInstance, deps: AppDeps): void {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ code: 0, err_msg: '', data: { status: 'ok' } }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     let ready = deps.isReady();
@@ -172,7 +200,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!ready) return reply.code(503).send({ code: 503, err_msg: '服务尚未就绪', error: 'UPSTREAM_UNAVAILABLE' });
     return { code: 0, err_msg: '', data: { status: 'ready' } };
   });
+}
 
+/** Authentication hooks and every feature's routes. */
+function registerFeatures(app: FastifyInstance, deps: AppDeps): void {
+  const { config } = deps;
   const nowSeconds = () => Math.floor(deps.now() / 1000);
   const accounts = deps.adminApi?.accounts;
   installAuth(app, {
@@ -197,7 +229,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   applicationRoutes(app, { applications: deps.applications, identity: deps.identity, purposes: deps.purposes });
   if (deps.visits) visitRoutes(app, { visits: deps.visits, identity: deps.identity });
   if (deps.adminApi) registerAdminApi(app, { db: deps.database.db, api: deps.adminApi });
-  // PIPL export / erasure of one phone number: admin only (issue 6).
+  // PIPL export / erasure of one phone number: admin only.
   if (deps.adminApi) privacyRoutes(app, { privacy: createPrivacy({ db: deps.database.db, audit: deps.adminApi.audit }) });
-  return app;
 }

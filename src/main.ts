@@ -4,25 +4,15 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { listenEarly } from './boot-server.js';
 import { isDatabaseUnavailable } from './db/client.js';
-import { createRuntime, DEMO_ADMIN } from './runtime.js';
-import { DEMO_WECHAT_USERS } from './simulators.js';
+import { createRuntime, DEMO_ADMIN, type Runtime } from './runtime.js';
+import { DEMO_WECHAT_USERS, type Simulators } from './simulators.js';
 import { normalizePhone } from './phone.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { H5_DIST_DIR } from './http/h5-pages.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
-
+  const config = loadConfigOrExit();
   if (config.webConcurrency > 1 && cluster.isPrimary) {
     runPrimary(config);
     return;
@@ -31,15 +21,49 @@ async function main(): Promise<void> {
   // process answers /healthz (and 503 elsewhere) while it opens its database.
   const boot = cluster.isWorker ? null : await listenEarly(config.port, config.host);
   const runtime = await createRuntime(config, { seedDemoBindings: true, ...(boot ? { serverFactory: boot.factory } : {}) });
-  // pg-boss 10.4.2 does not await the query that completes (or fails) a finished batch
-  // (manager.js, work → onFetch). While the database is down that rejection has no handler,
-  // and Node would end the process on it. A lost completion is harmless: the job expires and
-  // is retried, and its notification is no longer pending, so nothing is sent again. Exactly
-  // those are logged; any other unhandled rejection still ends the process, as by default.
+  toleratePgBossRejections(runtime);
+  stopOnSignals(runtime);
+
+  if (!boot) {
+    await runtime.app.listen({ port: config.port, host: config.host });
+    runtime.logger.info({ worker: cluster.worker?.id }, 'worker ready');
+    return;
+  }
+  boot.activate();
+  const bound = boot.server.address();
+  const address = typeof bound === 'object' && bound ? `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
+  console.log(banner(config, runtime, address).join('\n'));
+}
+
+/** A configuration that is not valid ends the process with the message that says why. */
+function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/**
+ * pg-boss 10.4.2 does not await the query that completes (or fails) a finished batch
+ * (manager.js, work → onFetch). While the database is down that rejection has no handler, and
+ * Node would end the process on it. A lost completion is harmless: the job expires and is
+ * retried, and its notification is no longer pending, so nothing is sent again. Exactly those
+ * are logged; any other unhandled rejection still ends the process, as by default.
+ */
+function toleratePgBossRejections(runtime: Runtime): void {
   process.on('unhandledRejection', (reason) => {
     if (!isDatabaseUnavailable(reason)) throw reason;
     runtime.logger.warn({ detail: reason instanceof Error ? reason.message : String(reason) }, 'database unavailable for a background query');
   });
+}
+
+/** SIGINT / SIGTERM: close everything (once), then exit. */
+function stopOnSignals(runtime: Runtime): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -50,59 +74,57 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
 
-  if (!boot) {
-    await runtime.app.listen({ port: config.port, host: config.host });
-    runtime.logger.info({ worker: cluster.worker?.id }, 'worker ready');
-    return;
-  }
-  boot.activate();
-  const bound = boot.server.address();
-  const address = typeof bound === 'object' && bound ? `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
+/** What a lone process prints once it answers: where everything is. */
+function banner(config: Config, runtime: Runtime, address: string): string[] {
   const base = config.publicUrl;
-
+  const built = (file: string) => (existsSync(join(H5_DIST_DIR, file)) ? '' : '   (not built: run npm run build:web)');
   const lines = [
     '',
     `Laifang (来访) is listening on ${address}`,
-    `  H5 pages (open on a phone, or a browser at 375 px): ${base}/h5/${existsSync(join(H5_DIST_DIR, 'index.html')) ? '' : '   (not built: run npm run build:web)'}`,
-    `  Admin console: ${base}/admin/${existsSync(join(H5_DIST_DIR, 'admin', 'admin.html')) ? '' : '   (not built: run npm run build:web)'}`,
+    `  H5 pages (open on a phone, or a browser at 375 px): ${base}/h5/${built('index.html')}`,
+    `  Admin console: ${base}/admin/${built(join('admin', 'admin.html'))}`,
     `  API docs (OpenAPI / Swagger UI): ${base}/docs`,
     `  Health: ${base}/healthz   Ready: ${base}/readyz`,
     `  Database: ${config.databaseUrl.startsWith('pglite://') ? config.databaseUrl : 'PostgreSQL'}`,
   ];
-  const sims = runtime.simulators;
-  if (sims) {
-    lines.push(
-      '',
-      'SIMULATED mode: Koala, the WeChat cloud service, WeChat OAuth and Aliyun SMS are simulated in this process.',
-      `  Koala simulator:        ${sims.koala.url}   (subjects: ${sims.koala.url}/__sim/koala/subjects)`,
-      `  WeChat cloud simulator: ${sims.cloud.url}   (messages: ${sims.cloud.url}/__sim/wechat/messages)`,
-      `  Aliyun SMS simulator:   ${sims.sms.url}   (messages: ${sims.sms.url}/__sim/sms/messages)`,
-      `  WeChat OAuth simulator: ${sims.oauth.url}`,
-      '',
-      'Demo staff in Koala (name / phone):',
-      ...sims.koala
-        .subjects()
-        .filter((s) => s.subject_type === 0)
-        .map((s) => `  ${s.name}  ${normalizePhone(s.phone) ?? ''}  ${s.department ?? ''}`),
-      '',
-      'Demo WeChat users, already bound (any other weixinUserId starts unbound):',
-      ...DEMO_WECHAT_USERS.map((u) => `  ${u.weixinUserId.padEnd(22)} ${u.phone}  ${u.who}`),
-      '',
-      'Try it:',
-      `  curl -s -X POST ${base}/v1/session/dev -H 'content-type: application/json' -d '{"weixinUserId":"demo-staff-zhangwei"}'`,
-      `  curl -s ${base}/v1/subject/binding -H 'authorization: Bearer <token>'`,
-      '',
-      ...(config.firstAdmin
-        ? []
-        : [
-            `Demo admin (simulated mode only; created when the database has no admin yet): ${DEMO_ADMIN.username} / ${DEMO_ADMIN.password}`,
-            `  Admin console: ${base}/admin/   (log in as ${DEMO_ADMIN.username} / ${DEMO_ADMIN.password})`,
-            `  curl -s -X POST ${base}/v1/admin/session -H 'content-type: application/json' -d '{"username":"${DEMO_ADMIN.username}","password":"${DEMO_ADMIN.password}"}'`,
-          ]),
-    );
-  }
-  console.log(lines.join('\n'));
+  if (runtime.simulators) lines.push(...simulatedBanner(config, runtime.simulators));
+  return lines;
+}
+
+/** Simulated mode: the simulators, the demo staff and users, and how to try it. */
+function simulatedBanner(config: Config, sims: Simulators): string[] {
+  const base = config.publicUrl;
+  return [
+    '',
+    'SIMULATED mode: Koala, the WeChat cloud service, WeChat OAuth and Aliyun SMS are simulated in this process.',
+    `  Koala simulator:        ${sims.koala.url}   (subjects: ${sims.koala.url}/__sim/koala/subjects)`,
+    `  WeChat cloud simulator: ${sims.cloud.url}   (messages: ${sims.cloud.url}/__sim/wechat/messages)`,
+    `  Aliyun SMS simulator:   ${sims.sms.url}   (messages: ${sims.sms.url}/__sim/sms/messages)`,
+    `  WeChat OAuth simulator: ${sims.oauth.url}`,
+    '',
+    'Demo staff in Koala (name / phone):',
+    ...sims.koala
+      .subjects()
+      .filter((s) => s.subject_type === 0)
+      .map((s) => `  ${s.name}  ${normalizePhone(s.phone) ?? ''}  ${s.department ?? ''}`),
+    '',
+    'Demo WeChat users, already bound (any other weixinUserId starts unbound):',
+    ...DEMO_WECHAT_USERS.map((u) => `  ${u.weixinUserId.padEnd(22)} ${u.phone}  ${u.who}`),
+    '',
+    'Try it:',
+    `  curl -s -X POST ${base}/v1/session/dev -H 'content-type: application/json' -d '{"weixinUserId":"demo-staff-zhangwei"}'`,
+    `  curl -s ${base}/v1/subject/binding -H 'authorization: Bearer <token>'`,
+    '',
+    ...(config.firstAdmin
+      ? []
+      : [
+          `Demo admin (simulated mode only; created when the database has no admin yet): ${DEMO_ADMIN.username} / ${DEMO_ADMIN.password}`,
+          `  Admin console: ${base}/admin/   (log in as ${DEMO_ADMIN.username} / ${DEMO_ADMIN.password})`,
+          `  curl -s -X POST ${base}/v1/admin/session -H 'content-type: application/json' -d '{"username":"${DEMO_ADMIN.username}","password":"${DEMO_ADMIN.password}"}'`,
+        ]),
+  ];
 }
 
 /**
