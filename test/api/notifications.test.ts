@@ -411,7 +411,7 @@ describe.concurrent('transient failures are retried until delivered, exactly onc
 
 /**
  * The notifications table is the outbox (migration 0004): a claim leases a row for
- * NOTIFY_EXPIRE_S (5 s in tests); a row whose sender was lost (process killed) is due again when
+ * NOTIFY_EXPIRE_S (60 s here); a row whose sender was lost (process killed) is due again when
  * its lease ends. Such rows are written here as a dead sender would have left them: a copy of a
  * sent row, to another phone, with the attempts and due time of a claim.
  */
