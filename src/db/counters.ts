@@ -6,11 +6,11 @@ import type { Database, Statement } from './client.js';
  *
  * Its commit does not wait for the WAL to reach the disk (`synchronous_commit` off for this
  * transaction only, set by the statement itself). A counter row can be shared by every request
- * (the global SMS cap's row is), and its lock is held until the commit: with a synchronous
- * commit each holder waited a disk flush (~1 ms here, 1.3 ms per SMS under load, issue 5), which
- * serialised every SMS of every replica behind the disk. A crash of PostgreSQL may lose the last
- * fraction of a second of increments: a cap may let that many more through. Never anything else:
- * nothing but counters is written this way.
+ * (the global SMS cap's row is), and its lock is held until the commit: a synchronous commit
+ * would make each holder wait for a disk flush (about a millisecond), which serialises every SMS
+ * of every replica behind the disk. A crash of PostgreSQL may lose the last fraction of a second
+ * of increments: a cap may let that many more through. Never anything else: nothing but counters
+ * is written this way.
  */
 const INCREMENT: Statement = {
   name: 'laifang_counters_add',

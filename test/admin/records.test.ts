@@ -1,5 +1,6 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newOpenid, newPhone, RECORD_KEYS, sleep, TestClock } from '../helpers/apply.js';
+import { newOpenid, newPhone, RECORD_KEYS, TestClock } from '../helpers/apply.js';
 import { STAFF, startHarness, type Harness } from '../helpers/harness.js';
 import { adminLogin, asDevice, expectError } from './helpers.js';
 
@@ -163,6 +164,7 @@ describe('DELETE /v1/visit/records/{id}', () => {
   it('cancels the notifications still pending for it: nothing is sent after the delete', async () => {
     const phone = newPhone();
     h.sims.sms.server.setFault({ status: 503, body: JSON.stringify({ Code: 'ServiceUnavailable', Message: 'down', RequestId: 'X' }) });
+    let retryAt = 0;
     try {
       const id = await apply(zhang, {
         name: '取消通知',
@@ -173,12 +175,34 @@ describe('DELETE /v1/visit/records/{id}', () => {
         end_time: T0 + 3600,
       });
       await h.waitFor(() => h.sims.sms.server.received.some((r) => JSON.stringify(r).includes(phone)), { what: 'a first failed SMS attempt' });
+      // The failed attempt has scheduled the next one: when it would come (epoch ms, database
+      // time). Already claimed again (attempts 2, leased), it is in flight: the idle pass below
+      // waits for it.
+      retryAt = await h.waitFor(
+        async () => {
+          const r = (await h.database.db.execute(sql`select (extract(epoch from case when attempts = 1 then due_at else now() end) * 1000)::float8 as due
+            from notifications where application_id = ${id} and channel = 'sms' and status = 'pending' and last_error is not null`)) as unknown as {
+            rows: Array<{ due: number }>;
+          };
+          return r.rows[0]?.due ?? null;
+        },
+        { what: 'the retry scheduled' },
+      );
       expect((await h.request('DELETE', `/v1/visit/records/${id}`, { token: admin })).status).toBe(200);
     } finally {
       h.sims.sms.server.setFault(null);
     }
-    // Retries come every ~1–2 s in tests: give them time to (not) happen.
-    await sleep(4000);
+    // Past the time the retry was due, the worker finds nothing more due: the retry did not happen.
+    await h.waitFor(
+      async () => {
+        const r = (await h.database.db.execute(sql`select (extract(epoch from now()) * 1000)::float8 >= ${retryAt} as due`)) as unknown as {
+          rows: Array<{ due: boolean }>;
+        };
+        return r.rows[0]!.due || null;
+      },
+      { what: 'the time the retry was due' },
+    );
+    await h.runtime.worker!.nextIdlePass();
     expect(h.sims.sms.messages().filter((m) => m.phone === phone)).toEqual([]);
   }, 30_000);
 

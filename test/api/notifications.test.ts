@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fault } from '../../src/adapters/simulator.js';
-import { newOpenid, newPhone, notificationsOf, settled, sleep, type NotificationRow } from '../helpers/apply.js';
+import { newOpenid, newPhone, notificationsOf, settled, type NotificationRow } from '../helpers/apply.js';
 import { STAFF, startHarness, type Harness } from '../helpers/harness.js';
 
 // api-contract.md §5: who is told what, how, and what happens when a provider misbehaves.
@@ -26,6 +26,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+
+/**
+ * Absence checks wait for the worker rather than for a while: once a claim pass that started
+ * after the call finds nothing more due and every row claimed until then has ended, whatever a
+ * row due now would have sent has been sent (NotifyWorker.nextIdlePass).
+ */
+const workerIdle = () => h.runtime.worker!.nextIdlePass();
 
 /**
  * Tests run side by side (each waits seconds for retries), so each breaks only its own
@@ -175,7 +182,7 @@ describe.concurrent('recipients and templates (§5 table)', () => {
     });
     expect(hostMsgs[0]!.url).toMatch(/^http:\/\/laifang\.test\//);
     expectWechat(visitor.phone, 'application_submitted_to_visitor', visitor.name);
-    await sleep(1000);
+    await workerIdle();
     expect(smsTo(companion.phone)).toEqual([]);
     expect(wechatTo(companion.phone)).toEqual([]);
   });
@@ -204,7 +211,7 @@ describe.concurrent('recipients and templates (§5 table)', () => {
     const approved = expectWechatAt(visitor.phone, 1, 'approval_pass_to_visitor', visitor.name);
     // A different sentence from the one that said "submitted".
     expect(approved.first).not.toBe(submitted.first);
-    await sleep(500);
+    await workerIdle();
     expect(smsTo(companion.phone)).toEqual([]);
     expect(wechatTo(companion.phone)).toEqual([]);
   });
@@ -232,7 +239,8 @@ describe.concurrent('recipients and templates (§5 table)', () => {
     expect(rows.find((r) => r.channel === 'sms')).toMatchObject({ status: 'sent', attempts: 1 });
     expect(smsTo(visitor.phone)).toHaveLength(1);
     expect(wechatTo(visitor.phone)).toEqual([]);
-    await sleep(2500);
+    // Skipped is final (only a pending row is claimed): nothing is due for it at any later pass.
+    await workerIdle();
     expect(wechatPosts(visitor.phone)).toHaveLength(1);
     expect(await notificationsOf(h, record.id)).toEqual(rows);
   });
@@ -257,7 +265,7 @@ describe.concurrent('transient failures are retried until delivered, exactly onc
       expect(rows.find((r) => r.channel === 'sms')).toMatchObject({ status: 'sent', attempts });
       expect(smsTo(visitor.phone)).toHaveLength(1);
       expect(smsPosts(visitor.phone)).toHaveLength(attempts);
-      await sleep(1500);
+      await workerIdle();
       expect(smsTo(visitor.phone)).toHaveLength(1);
     } finally {
       clear();
@@ -291,7 +299,7 @@ describe.concurrent('transient failures are retried until delivered, exactly onc
     } finally {
       clear();
     }
-    await sleep(2500);
+    await workerIdle();
     expect(smsPosts(visitor.phone)).toHaveLength(3);
     expect(smsTo(visitor.phone)).toEqual([]);
   });
@@ -316,7 +324,7 @@ describe.concurrent('transient failures are retried until delivered, exactly onc
       const sms = rows.find((r) => r.channel === 'sms')!;
       expect(sms).toMatchObject({ status: 'failed', attempts: 1 });
       expect(sms.lastError).toMatch(reason);
-      await sleep(2500);
+      await workerIdle();
       expect(smsPosts(visitor.phone)).toHaveLength(1);
       expect(smsTo(visitor.phone)).toEqual([]);
       expect((await notificationsOf(h, record.id)).find((r) => r.channel === 'sms')).toMatchObject({ status: 'failed', attempts: 1 });
@@ -334,7 +342,7 @@ describe.concurrent('transient failures are retried until delivered, exactly onc
       const wx = rows.find((r) => r.channel === 'wechat')!;
       expect(wx).toMatchObject({ status: 'failed', attempts: 1 });
       expect(wx.lastError).toMatch(/40003/);
-      await sleep(2500);
+      await workerIdle();
       expect(wechatPosts(visitor.phone)).toHaveLength(1);
     } finally {
       clear();
@@ -349,7 +357,7 @@ describe.concurrent('transient failures are retried until delivered, exactly onc
     expect(more.every((r) => r.id === first.id)).toBe(true);
     const rows = await settled(h, first.id);
     expect(rows).toHaveLength(4);
-    await sleep(1500);
+    await workerIdle();
     for (const p of [visitor, companion]) {
       expect(smsTo(p.phone)).toHaveLength(1);
       expect(wechatTo(p.phone)).toHaveLength(1);
@@ -362,7 +370,7 @@ describe.concurrent('transient failures are retried until delivered, exactly onc
     expect(new Set(answers.map((a) => a.id)).size).toBe(1);
     const rows = await settled(h, answers[0].id);
     expect(rows).toHaveLength(4);
-    await sleep(1000);
+    await workerIdle();
     expect(h.sims.sms.messages().filter((m) => m.phone === HOST.phone && m.params.name === HOST.name && smsFor(rows).includes(m))).toHaveLength(1);
     expect(wechatTo(HOST.phone).filter((m) => (m.data as Record<string, string>).keyword1 === visitor.name)).toHaveLength(1);
     expect(smsTo(visitor.phone)).toHaveLength(1);
@@ -403,7 +411,7 @@ describe.concurrent('transient failures are retried until delivered, exactly onc
 
 /**
  * The notifications table is the outbox (migration 0004): a claim leases a row for
- * NOTIFY_EXPIRE_S (5 s in tests); a row whose sender was lost (process killed) is due again when
+ * NOTIFY_EXPIRE_S (60 s here); a row whose sender was lost (process killed) is due again when
  * its lease ends. Such rows are written here as a dead sender would have left them: a copy of a
  * sent row, to another phone, with the attempts and due time of a claim.
  */
@@ -428,13 +436,14 @@ describe('the outbox', () => {
 
   it('a row still leased to a lost sender waits for the lease to end, then is sent once', async () => {
     const { id, phone } = await leftBehind(1, 2.5);
-    await sleep(1500);
+    // A pass after the row was written (within a poll, well before the lease ends) leaves it be.
+    await workerIdle();
     expect(smsTo(phone)).toHaveLength(0);
     expect((await rowOf(id)).status).toBe('pending');
     await h.waitFor(() => smsTo(phone)[0], { what: 'the SMS after the lease', timeoutMs: 10_000 });
     await h.waitFor(async () => ((await rowOf(id)).status === 'sent' ? true : null), { what: 'the outcome' });
     expect(await rowOf(id)).toMatchObject({ status: 'sent', attempts: 2 });
-    await sleep(700);
+    await workerIdle();
     expect(smsTo(phone)).toHaveLength(1);
   });
 

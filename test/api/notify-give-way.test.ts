@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newOpenid, newPhone, settled, sleep } from '../helpers/apply.js';
 import { STAFF, futureWindow, startHarness, type Harness } from '../helpers/harness.js';
 
-// Sending gives way to answering (NOTIFY_YIELD_AT / NOTIFY_YIELD_RATE, src/jobs/notify-worker.ts):
+// Sending gives way to answering (NOTIFY_YIELD_AT / NOTIFY_YIELD_RATE, src/modules/notifications/):
 // while the process answers that many requests a second, messages leave at that rate; the rest
 // wait in the outbox and go once the requests subside.
 
@@ -39,7 +39,7 @@ describe('sending gives way to answering', () => {
     expect(first.status).toBe(200);
     await settled(h, first.body.data.id);
 
-    // A steady stream of cheap requests: about 100 a second.
+    // A steady stream of cheap requests: about 100 a second (the pause paces the stream; nothing waits on it).
     let streaming = true;
     const stream = (async () => {
       while (streaming) {
@@ -49,13 +49,18 @@ describe('sending gives way to answering', () => {
     })();
     try {
       // The worker measures the rate over windows of at least 250 ms.
-      await sleep(700);
+      await h.waitFor(() => h.runtime.load.perSecond() > YIELD_AT, { what: `more than ${YIELD_AT} requests a second measured` });
       expect(h.runtime.load.perSecond()).toBeGreaterThan(YIELD_AT);
       const started = Date.now();
       const made = await Promise.all(Array.from({ length: 10 }, invite));
       expect(made.map((r) => r.status)).toEqual(Array(10).fill(200));
       const ids = made.map((r) => r.body.data.id as number);
-      await sleep(1000);
+      // A few claims while giving way (one every 1 / YIELD_RATE s), and the first message out.
+      const worker = h.runtime.worker!;
+      const passes = worker.passes();
+      await h.waitFor(async () => worker.passes() >= passes + 2 && (await statuses(ids)).some((s) => s !== 'pending'), {
+        what: 'two claims while giving way and a first message out',
+      });
       const seconds = (Date.now() - started) / 1000;
       const during = await statuses(ids);
       expect(during).toHaveLength(20);

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startQueue } from '../../src/db/queue.js';
 import { startHarness, testLogger, type Harness } from '../helpers/harness.js';
 
-// Until migration 0004 every notification was also a pg-boss job on the queue `notify`. A
-// database from then still has that queue, and jobs on it; the rows themselves are the outbox now.
+// A database written before migration 0004 (the outbox) also holds a pg-boss queue `notify`
+// with a job per notification. The notifications rows are the outbox: the service deletes that
+// queue and its jobs when it starts.
 
 let h: Harness;
 beforeAll(async () => {

@@ -24,7 +24,7 @@ export interface SigninFacts {
 }
 
 /**
- * Who a sign-in tells (issue 3): each person their own pass (`signin_to_visitor`, the link
+ * Who a sign-in tells: each person their own pass (`signin_to_visitor`, the link
  * opens the QR picture), and the host that the visitor has arrived
  * (`visitor_signin_to_employee`). Each by SMS and WeChat, like every other event.
  */

@@ -27,12 +27,13 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 /**
- * Caps on SMS actually sent (issue 6: SMS bombing). Every route that ends in an SMS — codes,
- * invitations and requests that text a third party — goes through one SmsPort, so wrapping it
- * caps them all at once. Counters are fixed windows in `rate_counters` (shared by every replica):
- * a send reserves one unit in each window with one statement, and a send that fails, or that
- * went over a cap, gives its units back (an outage must not use up a
- * phone's allowance). Bucket names carry a keyed hash of the phone, never the number itself.
+ * Caps on SMS actually sent, so that nobody can use the service to flood a phone (or the
+ * account) with texts. Every route that ends in an SMS — codes, invitations and requests that
+ * text a third party — goes through one SmsPort, so wrapping it caps them all at once. Counters
+ * are fixed windows in `rate_counters` (shared by every replica): a send reserves one unit in
+ * each window with one statement, and a send that fails, or that goes over a cap, gives its
+ * units back (an outage must not use up a phone's allowance). Bucket names carry a keyed hash
+ * of the phone, never the number itself.
  */
 export function guardSms(deps: { database: Database; sms: SmsPort; caps: SmsCaps; secret: string; now: () => number }): SmsPort {
   const key = createHmac('sha256', deps.secret).update('laifang/sms-guard/v1').digest();
@@ -52,9 +53,9 @@ export function guardSms(deps: { database: Database; sms: SmsPort; caps: SmsCaps
   }
 
   /**
-   * Takes one unit in each window with ONE auto-committed statement (src/db/counters.ts): the rows (the global one
-   * is shared by every SMS) stay locked only while it runs, not across round trips, so senders
-   * do not queue behind each other. Over a cap, the units are given back at once.
+   * Takes one unit in each window with ONE auto-committed statement (src/db/counters.ts): the
+   * rows (the global one is shared by every SMS) stay locked only while it runs, not across round
+   * trips, so senders do not queue behind each other. Over a cap, the units are given back at once.
    */
   async function reserve(phone: string): Promise<ReturnType<typeof windows>> {
     const now = deps.now();
