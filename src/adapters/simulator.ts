@@ -28,6 +28,11 @@ export interface Fault {
   contentType?: string;
   /** In process only: applies to the requests this accepts (e.g. one phone number). */
   match?: (req: ReceivedRequest) => boolean;
+  /**
+   * In process only: the request is handled as usual (a message is sent, a subject created) and
+   * only its answer waits `delayMs` — the answer a client times out on after the work was done.
+   */
+  afterHandling?: boolean;
 }
 
 export interface ReceivedRequest {
@@ -62,6 +67,13 @@ export function createSimServer(name: string): SimServer {
   let baseUrl = '';
 
   void app.register(formbody);
+  /** Requests handled as usual whose answer waits (Fault.afterHandling), with how long. */
+  const heldAnswers = new WeakMap<FastifyRequest, number>();
+  app.addHook('onSend', async (req, _reply, payload) => {
+    const ms = heldAnswers.get(req);
+    if (ms) await new Promise((r) => setTimeout(r, ms));
+    return payload;
+  });
 
   app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
     const path = req.url.split('?')[0] ?? req.url;
@@ -80,6 +92,10 @@ export function createSimServer(name: string): SimServer {
     if (f.remaining !== Infinity) {
       f.remaining -= 1;
       if (f.remaining <= 0) faults = faults.filter((x) => x !== f);
+    }
+    if (f.afterHandling) {
+      heldAnswers.set(req, f.delayMs ?? 0);
+      return;
     }
     if (f.delayMs) await new Promise((r) => setTimeout(r, f.delayMs));
     if (f.status === 0) {

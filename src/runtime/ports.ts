@@ -99,16 +99,19 @@ function fixedPorts(config: Config, sims: Simulators | null, logger: Logger): { 
 /** The Aliyun SDK takes ~0.5 s to import (a third of a cold start): it is loaded by the first SMS, not at start. */
 function lazySms(opts: AliyunSmsClientOptions): SmsPort {
   let client: Promise<SmsPort> | null = null;
+  const load = (): Promise<SmsPort> =>
+    (client ??= import('../adapters/sms/client.js').then(
+      (m) => m.createAliyunSmsClient(opts),
+      (err: unknown) => {
+        client = null; // the next SMS tries again
+        throw err;
+      },
+    ));
   return {
-    async send(input) {
-      client ??= import('../adapters/sms/client.js').then(
-        (m) => m.createAliyunSmsClient(opts),
-        (err: unknown) => {
-          client = null; // the next SMS tries again
-          throw err;
-        },
-      );
-      return (await client).send(input);
+    send: async (input) => (await load()).send(input),
+    wasSent: async (query) => {
+      const loaded = await load();
+      return loaded.wasSent ? loaded.wasSent(query) : false;
     },
   };
 }

@@ -7,6 +7,9 @@ import { retryLater, type ClaimedRow, type Outcome } from './outbox-repo.js';
 import type { SmsPayload, WechatPayload } from './plan.js';
 import { failureVerdict, lostSenderOutcome } from './verdict.js';
 
+/** The provider reference of an SMS found already sent by QuerySendDetails (its BizId is not in the answer). */
+export const ALREADY_SENT = 'found-by-query';
+
 export interface SendPorts {
   sms: SmsPort;
   wechat: WechatCloudPort;
@@ -27,10 +30,17 @@ export interface AttemptDeps {
  * One provider call for a claimed row: its outcome when the provider answered with one (sent,
  * or a WeChat phone without a binding: skipped); a failure throws.
  */
-export async function deliver(row: ClaimedRow, ports: SendPorts): Promise<Outcome> {
+export async function deliver(row: ClaimedRow, ports: SendPorts, now: () => number = Date.now): Promise<Outcome> {
   if (row.channel === 'sms') {
     const p = row.payload as SmsPayload;
-    const { bizId } = await ports.sms.send({ phone: row.phone, templateCode: p.templateCode, params: p.params, outId: String(row.id) });
+    const outId = String(row.id);
+    // Not the row's first attempt: an earlier one may have reached Aliyun and lost its answer (a
+    // timeout, a killed process). Aliyun files every message with its OutId (the row's id), so
+    // it is asked before the message is sent again; a failing question throws like a send.
+    if (row.attempts > 1 && ports.sms.wasSent && (await ports.sms.wasSent({ phone: row.phone, outId, sentAt: now() }))) {
+      return { status: 'sent', ref: ALREADY_SENT };
+    }
+    const { bizId } = await ports.sms.send({ phone: row.phone, templateCode: p.templateCode, params: p.params, outId });
     return { status: 'sent', ref: bizId };
   }
   const p = row.payload as WechatPayload;

@@ -91,5 +91,7 @@ export function guardSms(deps: { database: Database; sms: SmsPort; caps: SmsCaps
         throw err;
       }
     },
+    // Asking whether a message went out sends nothing: no cap is taken.
+    ...(deps.sms.wasSent ? { wasSent: deps.sms.wasSent.bind(deps.sms) } : {}),
   };
 }
