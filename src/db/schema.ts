@@ -157,24 +157,16 @@ export const rateCounters = pgTable(
 );
 
 /**
- * The hourly application limit per caller (APPLY_PER_HOUR): the seconds (Unix, ascending) of the
- * last hour in which the caller applied, and with each second a running count, `upto[i]`: the
- * caller's applications up to and including `seconds[i]`, counted since the row was made.
- * `dropped` is the running count of the last second that left the hour. So the caller's
- * applications in the hour before `now` are `upto[last] - upto[k]` (or `- dropped` when k = 0),
- * with k = the number of seconds at or before `now - 3600`, found by binary search
- * (width_bucket): the statement that writes applications checks and updates a row without
- * reading its pairs one by one, and a row has at most 3,600 pairs whatever the limit. It
- * updates a caller's row with ON CONFLICT DO UPDATE, which locks it and sees its newest
- * version: the limit holds exactly across replicas without a lock of its own
- * (src/modules/applications/repo.ts). Rows out of the hour go at the retention sweep; a phone's
- * row goes with its erasure.
+ * The hourly application limit per caller (APPLY_PER_HOUR): the Unix seconds of the caller's
+ * newest applications, ascending, at most APPLY_PER_HOUR of them. The statement that writes
+ * applications admits as many as the limit leaves room for among those of the last hour and
+ * appends theirs, under the row's lock (ON CONFLICT DO UPDATE sees the newest version), so the
+ * limit holds exactly across replicas (src/modules/applications/repo.ts).
+ * Rows out of the hour go at the retention sweep; a phone's row goes with its erasure.
  */
 export const applyWindows = pgTable('apply_windows', {
   phone: varchar('phone', { length: 11 }).primaryKey(),
-  seconds: bigint('seconds', { mode: 'number' }).array().notNull(),
-  upto: bigint('upto', { mode: 'number' }).array().notNull(),
-  dropped: bigint('dropped', { mode: 'number' }).notNull().default(0),
+  appliedAt: bigint('applied_at', { mode: 'number' }).array().notNull(),
   /** How many of its applications the last statement let through (it may carry several of one caller). */
   taken: integer('taken').notNull().default(0),
 });

@@ -129,16 +129,22 @@ function pageResult(result: PageRow[]): { rows: ApplicationRecord[]; count: numb
 /**
  * Applications, in one statement for a batch of them ($1: one JSON object per application, in
  * arrival order, several of one caller allowed; $2 the hourly limit; $3 now, for the outbox rows
- * and the idempotency keys). Each caller's hourly window (apply_windows) takes as many of the
- * caller's applications as the limit leaves room for (`taken`: the first ones, in arrival
- * order), and only those are written: the application, its people, its outbox rows, its audit
- * entry and its Idempotency-Key. ON CONFLICT DO UPDATE locks the caller's window row and sees
- * its newest committed version, so the limit is exact across concurrent statements on every
- * replica without any other lock; the rows are locked in the callers' order, so two replicas'
- * statements never wait on each other in a cycle. A key already taken fails the whole statement
- * (unique violation): nothing of the batch is written, and the writer retries its applications
- * one by one (writer.ts). The answer: each input's `ord` with its new id, or a null id when its
- * caller's limit left no room for it.
+ * and the idempotency keys).
+ *
+ * `win`: each caller's window (apply_windows.applied_at) keeps the Unix seconds of its newest
+ * applications, at most $2, ascending. The statement keeps those of the hour before `at` (the
+ * caller's newest `created_at` in the batch, or the window's newest second when a replica's clock
+ * is behind, so the seconds stay sorted), admits as many of the caller's applications as the
+ * limit leaves room for among them (`taken`: the first ones, in arrival order), appends their
+ * seconds and keeps the newest $2. ON CONFLICT DO UPDATE locks the caller's row and sees its
+ * newest committed version, so the limit is exact across concurrent statements on every replica
+ * without any other lock; the rows are locked in the callers' order, so two replicas' statements
+ * never wait on each other in a cycle.
+ *
+ * Only the admitted applications are written: the application, its people, its outbox rows, its
+ * audit entry and its Idempotency-Key. A key already taken fails the whole statement (unique
+ * violation) and nothing of the batch is written. The answer: each input's `ord` with its new
+ * id, or a null id and its caller's window.
  */
 const CREATE_APPLICATIONS: Statement = {
   name: 'laifang_create_applications',
@@ -150,26 +156,15 @@ const CREATE_APPLICATIONS: Statement = {
 ), callers as (
   select proposer, count(*)::int as n, max(created_at) as at from input group by proposer
 ), win as (
-  insert into apply_windows as w (phone, seconds, upto, dropped, taken)
-  select proposer, array[at], array[least(n, $2::int)], 0, least(n, $2::int) from callers order by proposer
-  on conflict (phone) do update set (seconds, upto, dropped, taken) = (
-    -- In steps: the second it is now (a clock behind another replica's adds to the newest second,
-    -- so the seconds stay sorted); k, how many of the row's seconds left the hour (a binary
-    -- search over them); the running counts before the hour and at its newest second; what the
-    -- limit leaves room for. The seconds that left go; this second's applications are added to
-    -- its pair, or make a new one.
-    select case when t.take = 0 or t.merge then w.seconds[b.k + 1:] else w.seconds[b.k + 1:] || a.at end,
-      case when t.take = 0 then w.upto[b.k + 1:]
-        when t.merge then w.upto[b.k + 1:cardinality(w.upto) - 1] || (c.last + t.take)
-        else w.upto[b.k + 1:] || (c.last + t.take) end,
-      c.dropped, t.take
-    from (select greatest(excluded.seconds[1], coalesce(w.seconds[cardinality(w.seconds)], 0)) as at) a
-      cross join lateral (select width_bucket(a.at - 3600, w.seconds) as k) b
-      cross join lateral (select case when b.k = 0 then w.dropped else w.upto[b.k] end as dropped,
-        coalesce(w.upto[cardinality(w.upto)], w.dropped) as last) c
-      cross join lateral (select greatest(0, least(excluded.taken, $2::int - (c.last - c.dropped)))::int as take,
-        w.seconds[cardinality(w.seconds)] = a.at as merge) t)
-  returning w.phone, w.taken
+  insert into apply_windows as w (phone, applied_at, taken)
+  select proposer, array_fill(at, array[least(n, $2::int)]), least(n, $2::int) from callers order by proposer
+  on conflict (phone) do update set (applied_at, taken) = (
+    select (h.kept || array_fill(a.at, array[t.take]))[greatest(1, cardinality(h.kept) + t.take - $2::int + 1):], t.take
+    from (select greatest(excluded.applied_at[1], w.applied_at[cardinality(w.applied_at)]) as at) a
+      cross join lateral (select coalesce(array_agg(u.s order by u.o), '{}'::bigint[]) as kept
+        from unnest(w.applied_at) with ordinality as u(s, o) where u.s > a.at - 3600) h
+      cross join lateral (select greatest(0, least(excluded.taken, $2::int - cardinality(h.kept)))::int as take) t)
+  returning w.phone, w.taken, w.applied_at
 ), ids as materialized (
   select i.*, nextval('applications_id_seq') as id
   from (select input.*, row_number() over (partition by input.proposer order by input.ord) as k from input) i
@@ -199,36 +194,15 @@ const CREATE_APPLICATIONS: Statement = {
   from ids, jsonb_to_record(ids.idem) as k(owner text, key text, request_hash text, response jsonb)
   where ids.idem is not null
 )
-select input.ord, ids.id from input left join ids on ids.ord = input.ord`,
+select input.ord, ids.id, case when ids.id is null then win.applied_at end as applied_at
+from input left join ids on ids.ord = input.ord left join win on win.phone = input.proposer`,
 };
-
-const APPLY_WINDOW: Statement = {
-  name: 'laifang_apply_window',
-  text: `select seconds, upto, dropped from apply_windows where phone = $1`,
-};
-
-/** A caller's applications per second (apply_windows). */
-export interface ApplyWindow {
-  seconds: number[];
-  counts: number[];
-}
 
 /**
- * When the hourly limit lets a caller apply again: the second of the caller's `perHour`-th
- * newest application within the hour before `now` (seconds), or null when there are fewer.
+ * What became of one application of a batch: its new id, or, when its caller's hourly limit
+ * left no room for it, the caller's window (the Unix seconds of its newest applications).
  */
-export function limitedAt(window: ApplyWindow, now: number, perHour: number): number | null {
-  const inHour = window.seconds
-    .map((s, i) => ({ s, n: window.counts[i] ?? 0 }))
-    .filter((x) => x.s > now - 3600)
-    .sort((x, y) => y.s - x.s);
-  let seen = 0;
-  for (const x of inHour) {
-    seen += x.n;
-    if (seen >= perHour) return x.s;
-  }
-  return null;
-}
+export type BatchResult = { id: number } | { limited: number[] };
 
 export type NewApplication = typeof applications.$inferInsert;
 export interface AuditEntry {
@@ -259,12 +233,12 @@ export interface Page {
 
 export const applicationRepo = {
   /**
-   * Applications in one statement (see CREATE_APPLICATIONS): for each,
-   * its new id, or null when its caller already made `perHour` applications in the hour before
-   * its `createdAt` (then nothing of it is written). Throws when an Idempotency-Key is taken;
-   * then nothing of the batch is written.
+   * Applications in one statement (see CREATE_APPLICATIONS): for each, its new id, or, when its
+   * caller's hourly limit left no room for it, the caller's window as the statement left it
+   * (then nothing of it is written). Throws when an Idempotency-Key is taken; then nothing of the
+   * batch is written.
    */
-  async createBatch(database: Database, batch: ReadonlyArray<NewApplicationBatchItem>, perHour: number, at: Date): Promise<Array<number | null>> {
+  async createBatch(database: Database, batch: ReadonlyArray<NewApplicationBatchItem>, perHour: number, at: Date): Promise<BatchResult[]> {
     const input = batch.map(({ row, people, outbox, audit, idempotency }, ord) => ({
       ord,
       subject_type: row.subjectType ?? 1,
@@ -290,19 +264,14 @@ export const applicationRepo = {
       audit: audit ? { actor_kind: audit.actorKind, actor_id: audit.actorId.slice(0, 128), action: audit.action, detail: audit.detail } : null,
       idem: idempotency ? { owner: idempotency.owner, key: idempotency.key, request_hash: idempotency.requestHash, response: idempotency.response } : null,
     }));
-    const rows = await database.query<{ ord: number; id: string | number | null }>(CREATE_APPLICATIONS, [JSON.stringify(input), perHour, at], undefined);
-    const ids: Array<number | null> = batch.map(() => null);
-    for (const r of rows) ids[r.ord] = r.id == null ? null : Number(r.id);
-    return ids;
-  },
-
-  /** The caller's applications per second of about the last hour (see limitedAt). */
-  async windowOf(database: Database, phone: string): Promise<ApplyWindow> {
-    const [row] = await database.query<{ seconds: Array<string | number>; upto: Array<string | number>; dropped: string | number }>(APPLY_WINDOW, [phone]);
-    if (!row) return { seconds: [], counts: [] };
-    // Each second's own count: its running count less the one before it.
-    const upto = row.upto.map(Number);
-    return { seconds: row.seconds.map(Number), counts: upto.map((n, i) => n - (i === 0 ? Number(row.dropped) : upto[i - 1]!)) };
+    const rows = await database.query<{ ord: number; id: string | number | null; applied_at: Array<string | number> | null }>(CREATE_APPLICATIONS, [
+      JSON.stringify(input),
+      perHour,
+      at,
+    ]);
+    const results: BatchResult[] = batch.map(() => ({ limited: [] }));
+    for (const r of rows) results[r.ord] = r.id == null ? { limited: (r.applied_at ?? []).map(Number) } : { id: Number(r.id) };
+    return results;
   },
 
   async findById(db: Db, id: number, opts: { forUpdate?: boolean } = {}): Promise<ApplicationRecord | null> {

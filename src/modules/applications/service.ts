@@ -9,7 +9,9 @@ import type { Purposes } from '../staff/purposes.js';
 import type { PageCache } from './page-cache.js';
 import { planNotifications, type ApplicationFacts, type NotificationEvent } from '../notifications/plan.js';
 import { writeOutbox } from '../notifications/outbox.js';
-import { applicationRepo, idempotencyRepo, limitedAt, type ApplicationRecord, type ListKind, type NewPerson, type Page } from './repo.js';
+import { applicationRepo, idempotencyRepo, type ApplicationRecord, type ListKind, type NewPerson, type Page } from './repo.js';
+import { applyWindowRepo } from './repo/windows.js';
+import { rateLimited, retryAfter } from './window.js';
 import { createApplicationWriter } from './writer.js';
 
 export interface ApplyInput {
@@ -109,21 +111,10 @@ export function createApplications(deps: ApplicationsDeps): Applications {
     return row.response as ApplicationRecord;
   }
 
-  /** The hourly limit's refusal: `oldest` is the creation time of the oldest application in the caller's hour. */
-  function rateLimited(oldest: number, now: number): AppError {
-    return new AppError('RATE_LIMITED', `每小时最多提交 ${deps.applyPerHour} 个申请，请稍后再试`, { retryAfter: oldest + 3600 - now });
-  }
-
-  /** The second of the oldest application that holds the caller at its hourly limit at `now` (null: under the limit). */
-  async function oldestAtLimit(phone: string, now: number): Promise<number | null> {
-    return limitedAt(await applicationRepo.windowOf(deps.database, phone), now, deps.applyPerHour);
-  }
-
   /** Refuses a caller at the hourly limit before a lookup (the statement that writes checks it again, exactly). */
   async function checkRate(phone: string): Promise<void> {
-    const now = nowSeconds();
-    const oldest = await oldestAtLimit(phone, now);
-    if (oldest !== null) throw rateLimited(oldest, now);
+    const wait = retryAfter(await applyWindowRepo.read(deps.database, phone), nowSeconds(), deps.applyPerHour);
+    if (wait !== null) throw rateLimited(deps.applyPerHour, wait);
   }
 
   async function queueNotifications(tx: Db, id: number, event: NotificationEvent, facts: ApplicationFacts): Promise<void> {
@@ -255,11 +246,9 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       for (let attempt = 0; !record; attempt++) {
         const result = await writer.write({ row, people, outbox: planned, audit, idempotency });
         if ('id' in result) record = { id: result.id, ...made };
-        else if ('limited' in result) {
-          const oldest = await oldestAtLimit(caller.phone, createdAt);
-          // A slot freed since the statement ran: the caller may retry at once.
-          throw rateLimited(oldest ?? createdAt - 3600 + 1, createdAt);
-        } else {
+        // A slot freed since the statement ran: the caller may retry at once.
+        else if ('limited' in result) throw rateLimited(deps.applyPerHour, retryAfter(result.limited, createdAt, deps.applyPerHour) ?? 1);
+        else {
           // The key was taken meanwhile (a concurrent retry, maybe on another replica): its answer.
           const earlier = await replay(caller.weixinUserId, idempotencyKey!, hash);
           if (earlier) return earlier;

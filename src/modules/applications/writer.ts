@@ -1,8 +1,11 @@
 import type { Database } from '../../db/client.js';
-import { applicationRepo, type NewApplicationBatchItem } from './repo.js';
+import { applicationRepo, type BatchResult, type NewApplicationBatchItem } from './repo.js';
 
-/** What became of one application: written, refused at its caller's hourly limit, or its Idempotency-Key was already taken. */
-export type WriteResult = { id: number } | { limited: true } | { keyTaken: true };
+/**
+ * What became of one application: written (its id), refused at its caller's hourly limit (the
+ * caller's window as the statement left it), or its Idempotency-Key was already taken.
+ */
+export type WriteResult = BatchResult | { keyTaken: true };
 
 export interface ApplicationWriter {
   write(item: NewApplicationBatchItem): Promise<WriteResult>;
@@ -40,17 +43,14 @@ export function createApplicationWriter(opts: { database: Database; perHour: num
   /** Writes a batch; onWritten runs as soon as its statement committed, before its applications are answered. */
   async function run(batch: Waiting[], onWritten?: () => void): Promise<void> {
     try {
-      const ids = await applicationRepo.createBatch(
+      const results = await applicationRepo.createBatch(
         opts.database,
         batch.map((w) => w.item),
         opts.perHour,
         new Date(opts.now()),
       );
       onWritten?.();
-      batch.forEach((w, i) => {
-        const id = ids[i];
-        w.resolve(id == null ? { limited: true } : { id });
-      });
+      batch.forEach((w, i) => w.resolve(results[i]!));
     } catch (err) {
       if (batch.length === 1) {
         if (isKeyTaken(err)) batch[0]!.resolve({ keyTaken: true });
