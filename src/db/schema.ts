@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+import { LIMITS } from '../limits.js';
 
 /**
  * Visit applications (api-contract.md §4). Times the contract exposes are stored as Unix
@@ -12,12 +13,12 @@ export const applications = pgTable(
     subjectType: smallint('subject_type').notNull().default(1),
     /** 'invitation' (staff proposed, authorized at once) or 'request' (visitor proposed). */
     kind: varchar('kind', { length: 16 }).notNull(),
-    name: varchar('name', { length: 32 }).notNull(),
+    name: varchar('name', { length: LIMITS.personName }).notNull(),
     phone: varchar('phone', { length: 11 }).notNull(),
     purpose: integer('purpose').notNull().default(0),
     purposeName: varchar('purpose_name', { length: 64 }).notNull().default(''),
-    comeFrom: varchar('come_from', { length: 64 }).notNull().default(''),
-    remark: varchar('remark', { length: 200 }).notNull().default(''),
+    comeFrom: varchar('come_from', { length: LIMITS.company }).notNull().default(''),
+    remark: varchar('remark', { length: LIMITS.remark }).notNull().default(''),
     proposer: varchar('proposer', { length: 11 }).notNull(),
     proposerWeixinUserId: varchar('proposer_weixin_user_id', { length: 128 }).notNull(),
     interviewee: varchar('interviewee', { length: 64 }).notNull(),
@@ -161,7 +162,7 @@ export const rateCounters = pgTable(
  * newest applications, ascending, at most APPLY_PER_HOUR of them. The statement that writes
  * applications admits as many as the limit leaves room for among those of the last hour and
  * appends theirs, under the row's lock (ON CONFLICT DO UPDATE sees the newest version), so the
- * limit holds exactly across replicas (src/modules/applications/repo.ts).
+ * limit holds exactly across replicas (src/modules/applications/repo/create-applications.ts).
  * Rows out of the hour go at the retention sweep; a phone's row goes with its erasure.
  */
 export const applyWindows = pgTable('apply_windows', {
