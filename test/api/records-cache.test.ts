@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newOpenid, newPhone, TestClock } from '../helpers/apply.js';
 import { startHarness, testDbKind, type Harness } from '../helpers/harness.js';
 
-// Issue 5: the record lists (3.9, 3.10) are served from a per-phone page cache. Whatever the
+// The record lists (3.9, 3.10) are served from a per-phone page cache. Whatever the
 // cache holds, every answer must be what the database says now: these tests change records
 // through every kind of path (this service, another connection as another replica or an admin's
 // SQL would, deletions, bulk changes, a lost notification connection) and read the lists after.

@@ -6,7 +6,7 @@ ALTER TABLE "apply_windows" ADD COLUMN "applied_at" bigint[];--> statement-break
 -- Each second of the last hour, repeated as many times as the caller applied in it (its running
 -- count less the one before it; `dropped` before the first). Seconds that left the hour no
 -- longer count and go. The old window admitted at most the limit in the hour, so a row holds at
--- most the limit in force (or, were the limit lowered, the next application keeps the newest).
+-- most the limit in force (with a lower limit, the caller's next application keeps the newest).
 UPDATE "apply_windows" AS "w" SET "applied_at" = coalesce((
 	SELECT array_agg("p"."s" ORDER BY "p"."s")
 	FROM (
