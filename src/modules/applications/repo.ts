@@ -3,8 +3,6 @@ import type { Db } from '../../db/client.js';
 import { applicationPeople, applications } from '../../db/schema.js';
 import type { ApplicationRecord } from './schemas.js';
 
-export type { ApplicationRecord } from './schemas.js';
-
 const a = applications;
 
 /** The record's companions, as the contract's `retinues`, for a select over `applications`. */

@@ -10,10 +10,6 @@ import { createPageJson, type PageJson } from './list.js';
 import type { PageCache } from './page-cache.js';
 import { createApplicationWriter } from './writer.js';
 
-export type { Caller } from './apply.js';
-export type { PageSerializer } from './list.js';
-export type { ApplicationRecord, ApplyInput } from './schemas.js';
-
 export interface ApplicationsDeps {
   database: Database;
   staff: StaffDirectory;
