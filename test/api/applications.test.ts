@@ -732,11 +732,11 @@ describe(`3.7 APPLY_PER_HOUR (${PER_HOUR} here)`, () => {
     // The migration keeps what is within the hour of the database's clock: the service's clock
     // is set to it for this test, and back afterwards.
     const db = h.database.db;
-    const clockNow = clock.nowSeconds();
-    const dbNow = ((await db.execute(sql`select extract(epoch from now())::bigint as now`)) as unknown as { rows: Array<{ now: string | number }> }).rows[0]!
-      .now;
-    const now = Number(dbNow);
     clock.freeze();
+    const clockNow = clock.nowSeconds();
+    const dbNow = ((await db.execute(sql`select floor(extract(epoch from now()))::bigint as now`)) as unknown as { rows: Array<{ now: string | number }> })
+      .rows[0]!.now;
+    const now = Number(dbNow);
     clock.advance(now - clockNow);
     onTestFinished(() => {
       clock.advance(clockNow - now);
