@@ -13,7 +13,7 @@ UPDATE "apply_windows" AS "w" SET "applied_at" = coalesce((
 		SELECT "u"."s", "u"."running" - coalesce(lag("u"."running") OVER (ORDER BY "u"."s"), "w"."dropped") AS "n"
 		FROM unnest("w"."seconds", "w"."upto") AS "u"("s", "running")
 	) AS "p", generate_series(1, "p"."n") AS "g"
-	WHERE "p"."s" > extract(epoch FROM now())::bigint - 3600
+	WHERE "p"."s" > floor(extract(epoch FROM now()))::bigint - 3600
 ), '{}');--> statement-breakpoint
 ALTER TABLE "apply_windows" ALTER COLUMN "applied_at" SET NOT NULL;--> statement-breakpoint
 ALTER TABLE "apply_windows" DROP COLUMN "seconds";--> statement-breakpoint
