@@ -1,25 +1,7 @@
 /**
- * `npm run bench -- --size 1m` — measures the service against the baseline on one database.
- *
- *   --size 10k|1m|10m   the data set (database laifang_bench_<size>; generated first when it
- *                       does not exist, and then dropped at the end unless --keep)
- *   --db NAME           an existing database instead (never dropped)
- *   --duration 10       seconds per measurement      --connections 50
- *   --callers 500       sessions per list route       --dispatch 4000 (messages)
- *   --only a,b          only these measurements (names below); the baseline always runs
- *   --no-cold-start     skip the embedded-mode cold start   --cpu-prof   also profile each route (5 s, not timed)
- *   --sims in-process   where the protocol simulators run: in the service's process (as the tests
- *                       run them; default) or "separate" (their own process); the dispatch is
- *                       measured both ways in any case
- *   --service-env K=V,… extra configuration for the service (e.g. NOTIFY_BATCH_SIZE=200)
- *   --quiet-wait 300    seconds to wait at most for an idle machine before each run
- *
- *   --processes 2       workers of the clustered service (WEB_CONCURRENCY) in the *-cluster runs
- *
- * Measurements: baseline, records, auth-records, binding, apply, apply-sms-1s, apply-6-staff, apply-100-staff,
- * records-cluster, auth-records-cluster, apply-100-staff-cluster (the same routes, the service run by src/main.ts
- * with WEB_CONCURRENCY=--processes), dispatch, cold-start. Results: a table on stdout, JSON and Markdown under bench/out/.
- * All load goes to 127.0.0.1 and every run is bounded by --duration (or by a message count).
+ * `npm run bench -- --size 1m` — measures the service against the baseline on one database
+ * (USAGE below, printed by `npm run bench -- --help`). All load goes to 127.0.0.1 and every run is
+ * bounded by --duration (or by a message count).
  */
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -28,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type autocannon from 'autocannon';
 import { measureColdStart, type ColdStartResult } from './lib/coldstart.js';
-import { datasetShape, hostName, hostPhone } from './lib/dataset.js';
+import { applierPhone, datasetShape, hostName, hostPhone } from './lib/dataset.js';
 import { benchDbName, databaseExists, dbUrl, dropDatabase, parseSize } from './lib/db.js';
 import { pick, runLoad, setQuietWait, waitForQuiet, type LoadResult } from './lib/load.js';
 import { processCpuSeconds, startChild, type Child } from './lib/proc.js';
@@ -40,6 +22,46 @@ import { randomSecret } from '../src/config.js';
 import { RECORDS_SQL } from './baseline.js';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
+
+/** What --only may name. */
+const MEASUREMENTS = [
+  'baseline',
+  'records',
+  'auth-records',
+  'binding',
+  'apply',
+  'apply-sms-1s',
+  'records-cluster',
+  'auth-records-cluster',
+  'apply-cluster',
+  'dispatch',
+  'cold-start',
+] as const;
+
+const USAGE = `npm run bench -- --size 10k|1m|10m [options]   measures the service against the baseline
+
+  --size 10k|1m|10m   the data set (database laifang_bench_<size>; generated first when it
+                      does not exist, and then dropped at the end unless --keep)
+  --db NAME           an existing database instead (never dropped)
+  --duration 10       seconds per measurement      --connections 50
+  --callers 500       sessions per list route       --dispatch 4000 (messages)
+  --apply-callers 5000
+                      members of staff the apply runs invite from, in turn: at the product's
+                      hourly limit (APPLY_PER_HOUR, 20) a run answers at most 20 per caller, so
+                      at most 20 × this many applications (more are refused 429)
+  --only a,b          only these measurements (names below); the baseline always runs
+  --no-cold-start     skip the embedded-mode cold start   --cpu-prof   also profile each route (5 s, not timed)
+  --sims in-process   where the protocol simulators run: in the service's process (as the tests
+                      run them; default) or "separate" (their own process); the dispatch is
+                      measured both ways in any case
+  --service-env K=V,… extra configuration for the service (e.g. NOTIFY_BATCH_SIZE=200)
+  --quiet-wait 300    seconds to wait at most for an idle machine before each run
+  --processes 2       workers of the clustered service (WEB_CONCURRENCY) in the *-cluster runs
+  --help              this text
+
+Measurements: ${MEASUREMENTS.join(', ')}
+  (*-cluster: the same routes, the service run by src/main.ts with WEB_CONCURRENCY=--processes).
+Results: a table on stdout, JSON and Markdown under bench/out/.`;
 
 interface Caller {
   token: string;
@@ -240,10 +262,16 @@ async function main(): Promise<void> {
       'service-env': { type: 'string' },
       'quiet-wait': { type: 'string', default: '300' },
       processes: { type: 'string', default: '2' },
+      'apply-callers': { type: 'string', default: '5000' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   if (!values.size && !values.db) {
-    console.error('usage: npm run bench -- --size 10k|1m|10m [--keep] | --db NAME   (see bench/run.ts)');
+    console.error(`${USAGE}\n\n--size or --db is required`);
     process.exit(2);
   }
   const duration = Number(values.duration);
@@ -253,6 +281,10 @@ async function main(): Promise<void> {
   if (!(duration > 0 && duration <= 120) || !(connections > 0 && connections <= 1000)) throw new Error('--duration is 1–120 s, --connections 1–1000');
   setQuietWait(Number(values['quiet-wait']));
   const only = values.only ? new Set(values.only.split(',')) : null;
+  const unknown = [...(only ?? [])].filter((m) => !(MEASUREMENTS as readonly string[]).includes(m));
+  if (unknown.length) throw new Error(`--only ${unknown.join(',')}: not a measurement (${MEASUREMENTS.join(', ')})`);
+  const applyCallers = Number(values['apply-callers']);
+  if (!(Number.isInteger(applyCallers) && applyCallers >= 1 && applyCallers <= 100_000)) throw new Error('--apply-callers is 1–100000');
   const serviceEnv = Object.fromEntries(
     (values['service-env'] ?? '')
       .split(',')
@@ -290,7 +322,16 @@ async function main(): Promise<void> {
       postgres: '',
     },
     database: { name, applications: 0, people: 0, bytes: 0, generatedSeconds },
-    options: { duration, connections, callers: callersWanted, dispatch: dispatchMessages, only: values.only ?? null, sims: values.sims, serviceEnv },
+    options: {
+      duration,
+      connections,
+      callers: callersWanted,
+      applyCallers,
+      dispatch: dispatchMessages,
+      only: values.only ?? null,
+      sims: values.sims,
+      serviceEnv,
+    },
     runs: [],
     dispatch: [],
     traces: [],
@@ -328,12 +369,15 @@ async function main(): Promise<void> {
       `baseline ${baseline.url} (pid ${baseline.pid}), service ${service.url} (pid ${service.pid}), simulators ${simsChild ? `pid ${simsChild.pid}` : 'in the service process'}`,
     );
 
-    // Hosts the binding route can find in Koala: the busiest ones, as employees.
+    // Hosts the binding route can find in Koala (the busiest ones), and the members of staff the
+    // apply runs invite from, as employees; all of them before any request, so the service's first
+    // pass through Koala's directory has them all (a pass left by an earlier run is forgotten).
     const staffCount = Math.min(100, shape.hosts);
-    await sims.call(
-      'addEmployees',
-      Array.from({ length: staffCount }, (_, h) => ({ name: hostName(h), phone: hostPhone(h), department: '研发部' })),
-    );
+    await sims.call('addEmployees', [
+      ...Array.from({ length: staffCount }, (_, h) => ({ name: hostName(h), phone: hostPhone(h), department: '研发部' })),
+      ...Array.from({ length: applyCallers }, (_, i) => ({ name: `压测员工${i}`, phone: applierPhone(i), department: '压测部' })),
+    ]);
+    await db.query(`delete from app_state where key = 'koala_directory_scanned_at'`);
     const involved = await mintSessions(
       service,
       sims,
@@ -349,41 +393,49 @@ async function main(): Promise<void> {
       sims,
       Array.from({ length: staffCount }, (_, h) => [`bench-s-${h}`, hostPhone(h)]),
     );
-    const demoStaff = ['13800000001', '13800000002', '13800000003', '13800000004', '13800000005', '13800000006'];
     const appliers = await mintSessions(
       service,
       sims,
-      demoStaff.map((p, i) => [`bench-apply-${i}`, p]),
+      Array.from({ length: applyCallers }, (_, i) => [`bench-apply-${i}`, applierPhone(i)]),
     );
-    console.log(`sessions: ${involved.length} involved, ${proposers.length} proposers, ${staff.length} staff, ${appliers.length} demo staff`);
+    console.log(`sessions: ${involved.length} involved, ${proposers.length} proposers, ${staff.length} staff, ${appliers.length} staff who invite`);
 
     // The requests of each measurement.
     let visitorSeq = 0;
     const visitorBase = 17_000_000_000 + (Date.now() % 1_000_000) * 1000;
-    const applyRequest = (callers: Caller[]): autocannon.RequestSpec => ({
+    // The apply runs take the staff who invite in turn, from the first at the start of each run,
+    // and each run starts with their hourly windows empty (measure below): no caller applies more
+    // than ceil(requests / applyCallers) times in a run, within the product's limit as long as a
+    // run answers at most 20 × applyCallers.
+    let applierTurn = 0;
+    const nextApplier = () => appliers[applierTurn++ % appliers.length]!;
+    const invitation = (c: Caller) => {
+      const seq = visitorSeq++;
+      const start = Math.floor(Date.now() / 1000) + 3600;
+      return JSON.stringify({
+        name: `访客${seq}`,
+        phone: String(visitorBase + seq),
+        interviewee: '员工',
+        interviewee_phone: c.phone,
+        start_time: start,
+        end_time: start + 7200,
+        purpose: 2,
+        come_from: '压测公司',
+      });
+    };
+    const applyRequest: autocannon.RequestSpec = {
       method: 'POST',
       setupRequest: (req) => {
-        const c = pick(callers);
-        const seq = visitorSeq++;
-        const start = Math.floor(Date.now() / 1000) + 3600;
+        const c = nextApplier();
         return {
           ...req,
           method: 'POST',
           path: '/v1/subject',
           headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({
-            name: `访客${seq}`,
-            phone: String(visitorBase + seq),
-            interviewee: '员工',
-            interviewee_phone: c.phone,
-            start_time: start,
-            end_time: start + 7200,
-            purpose: 2,
-            come_from: '压测公司',
-          }),
+          body: invitation(c),
         };
       },
-    });
+    };
     const routes: Record<string, { target: Child; requests: autocannon.RequestSpec[] }> = {
       baseline: { target: baseline, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/records?phone=${pick(involved).phone}` }) }] },
       records: {
@@ -416,14 +468,11 @@ async function main(): Promise<void> {
           { method: 'GET', setupRequest: (req) => ({ ...req, path: '/v1/subject/binding', headers: { authorization: `Bearer ${pick(staff).token}` } }) },
         ],
       },
-      // One caller each (APPLY_PER_HOUR counts a caller's last hour), so both start from the same history.
-      apply: { target: service, requests: [applyRequest(appliers.slice(0, 1))] },
-      'apply-sms-1s': { target: service, requests: [applyRequest(appliers.slice(1, 2))] },
-      'apply-warm-up': { target: service, requests: [applyRequest(appliers.slice(2, 3))] },
-      'apply-6-staff': { target: service, requests: [applyRequest(appliers)] },
-      // Invitations from the 100 staff sessions, a random one per request: real traffic has many
-      // callers, and one caller's applications are created one at a time (its hourly limit).
-      'apply-100-staff': { target: service, requests: [applyRequest(staff)] },
+      // Invitations from the staff who invite, in turn (real traffic has many callers, each within
+      // its hourly limit).
+      apply: { target: service, requests: [applyRequest] },
+      'apply-sms-1s': { target: service, requests: [applyRequest] },
+      'apply-warm-up': { target: service, requests: [applyRequest] },
     };
     const measure = async (run: string, seconds = duration, label = run): Promise<LoadResult> => {
       const r = routes[run]!;
@@ -432,11 +481,9 @@ async function main(): Promise<void> {
       if (busy >= 0.3) console.log(`  (measuring anyway with ${busy.toFixed(2)} cores busy elsewhere)`);
       if (run.startsWith('apply')) {
         // Every apply run starts with its callers' hourly windows empty, as after an hour without
-        // applications, so runs compare whatever ran in the hour before. (With the benchmark's
-        // APPLY_PER_HOUR=100000 a caller's window would otherwise keep a pair for every second of
-        // every earlier run in the hour: up to 3,600 pairs, compressed on every update, which no
-        // caller has at a real limit of 20 an hour: its window has at most 20 pairs.)
-        await db.query('delete from apply_windows where phone = any($1::text[])', [[...staff, ...appliers].map((c) => c.phone)]);
+        // applications, and from the first of them: runs compare whatever ran in the hour before.
+        await db.query('delete from apply_windows where phone = any($1::text[])', [appliers.map((c) => c.phone)]);
+        applierTurn = 0;
       }
       const before = r.target === service ? await sims.call<Record<string, number>>('simStats') : null;
       const elu0 = await r.target.call<{ active: number; idle: number }>('elu');
@@ -458,6 +505,9 @@ async function main(): Promise<void> {
         console.log(
           `  ${''.padEnd(28)} outbox at the end: ${res.outbox.pendingAtEnd} messages, all sent ${drained ? `${fmt(res.outbox.drainedSeconds!, 1)} s` : 'not within 300 s'} later`,
         );
+      }
+      if (run.startsWith('apply') && res.ok + res.failed > 20 * appliers.length) {
+        console.log(`  (${res.ok + res.failed} applications from ${appliers.length} callers: more than 20 each; use a larger --apply-callers)`);
       }
       const bad = res.failed > 0 ? `  ← ${res.failed} FAILED ${JSON.stringify(res.statusCodes)}` : '';
       console.log(
@@ -496,20 +546,11 @@ async function main(): Promise<void> {
       [
         'POST /v1/subject',
         () => {
-          const s = Math.floor(Date.now() / 1000) + 3600;
-          const seq = visitorSeq++;
+          const c = nextApplier();
           return fetch(`${service!.url}/v1/subject`, {
             method: 'POST',
-            headers: { authorization: `Bearer ${appliers[0]!.token}`, 'content-type': 'application/json' },
-            body: JSON.stringify({
-              name: `访客${seq}`,
-              phone: String(visitorBase + seq),
-              interviewee: '员工',
-              interviewee_phone: appliers[0]!.phone,
-              start_time: s,
-              end_time: s + 7200,
-              purpose: 2,
-            }),
+            headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json' },
+            body: invitation(c),
           });
         },
       ],
@@ -604,7 +645,7 @@ async function main(): Promise<void> {
     console.log(`measuring (${connections} connections, ${duration} s each)`);
     report.runs.push(await measure('baseline'));
     for (const run of ['records', 'auth-records', 'binding'] as const) if (want(run)) report.runs.push(await measure(run));
-    if (want('records-cluster') || want('auth-records-cluster') || want('apply-100-staff-cluster')) {
+    if (want('records-cluster') || want('auth-records-cluster') || want('apply-cluster')) {
       // The same list routes, the service deployed as WEB_CONCURRENCY workers on the same simulators.
       const processes = Number(values.processes);
       if (!(processes >= 2 && processes <= 16)) throw new Error('--processes is 2–16');
@@ -619,10 +660,10 @@ async function main(): Promise<void> {
         for (const [run, like] of [
           ['records-cluster', 'records'],
           ['auth-records-cluster', 'auth-records'],
-          ['apply-100-staff-cluster', 'apply-100-staff'],
+          ['apply-cluster', 'apply'],
         ] as const) {
           if (!want(run)) continue;
-          if (like === 'apply-100-staff') await waitForNotifications(db, 'true', 120_000);
+          if (like === 'apply') await waitForNotifications(db, 'true', 120_000);
           routes[run] = { target: clustered, requests: routes[like]!.requests };
           await measure(run, 3, `warm-up ${run}`);
           report.runs.push(await measure(run, duration, `${run} (${processes} workers)`));
@@ -641,14 +682,6 @@ async function main(): Promise<void> {
       report.runs.push(await measure('apply-sms-1s'));
       await sims.call('fault', { sims: ['sms'], fault: null });
     }
-    if (want('apply-6-staff')) {
-      await waitForNotifications(db, 'true', 180_000);
-      report.runs.push(await measure('apply-6-staff'));
-    }
-    if (want('apply-100-staff')) {
-      await waitForNotifications(db, 'true', 180_000);
-      report.runs.push(await measure('apply-100-staff'));
-    }
     if (!(await waitForNotifications(db, 'true', 300_000))) console.log('  (notification backlog not drained after 300 s)');
     report.runs.push(await measure('baseline', duration, 'baseline (again, drift check)'));
 
@@ -663,7 +696,7 @@ async function main(): Promise<void> {
     if (values['cpu-prof']) {
       console.log('profiling (5 s each, not timed)');
       mkdirSync(`${OUT}prof`, { recursive: true });
-      for (const run of ['baseline', 'records', 'auth-records', 'binding', 'apply', 'apply-100-staff'] as const) {
+      for (const run of ['baseline', 'records', 'auth-records', 'binding', 'apply'] as const) {
         if (run !== 'baseline' && !want(run)) continue;
         await waitForNotifications(db, 'true', 120_000);
         const target = routes[run]!.target;

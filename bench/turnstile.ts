@@ -1,6 +1,6 @@
 /**
  * `npx tsx bench/turnstile.ts [--checks 10000] [--pg postgres://postgres@127.0.0.1:5432/postgres]`
- * — the turnstile's latency (issue 3: p99 under 5 ms over 10,000 checks in a row).
+ * — the turnstile's latency (p99 under 5 ms over 10,000 checks in a row).
  *
  * Starts the service in simulated mode (in-process simulators) on a fresh embedded database
  * (or, with --pg, a fresh PostgreSQL database created beside the given one and dropped after), signs a visitor in at a

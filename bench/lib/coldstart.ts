@@ -172,9 +172,9 @@ export async function measureColdStart(opts: { runs: number; applications: numbe
       SESSION_SECRET: randomSecret(),
       ...integrationEnv({ koala, cloud, oauth, sms }),
       RATE_LIMIT_PER_MINUTE: '0',
-      // The generated records span a year: the retention sweep (issue 6) would delete most of them.
+      // The generated records span a year: the retention sweep would delete most of them.
       RETENTION_DAYS: '36500',
-      // Dispatch and apply runs send thousands of SMS an hour to made-up numbers (issue 6 caps).
+      // Dispatch and apply runs send thousands of SMS an hour to made-up numbers (the SMS caps).
       SMS_GLOBAL_PER_HOUR: '10000000',
       SMS_PER_PHONE_PER_HOUR: '100000',
       SMS_PER_PHONE_PER_DAY: '1000000',

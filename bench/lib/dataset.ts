@@ -45,6 +45,13 @@ export function hostPhone(index: number): string {
   return String(HOST_BASE + index);
 }
 
+/** The members of staff the apply runs invite from (bench/run.ts): phones no host of the data set has. */
+export const APPLIER_BASE = 13_600_000_000;
+
+export function applierPhone(index: number): string {
+  return String(APPLIER_BASE + index);
+}
+
 export function hostName(index: number): string {
   return `员工${index}`;
 }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+import { LIMITS } from '../limits.js';
 
 /**
  * Visit applications (api-contract.md §4). Times the contract exposes are stored as Unix
@@ -12,12 +13,12 @@ export const applications = pgTable(
     subjectType: smallint('subject_type').notNull().default(1),
     /** 'invitation' (staff proposed, authorized at once) or 'request' (visitor proposed). */
     kind: varchar('kind', { length: 16 }).notNull(),
-    name: varchar('name', { length: 32 }).notNull(),
+    name: varchar('name', { length: LIMITS.personName }).notNull(),
     phone: varchar('phone', { length: 11 }).notNull(),
     purpose: integer('purpose').notNull().default(0),
     purposeName: varchar('purpose_name', { length: 64 }).notNull().default(''),
-    comeFrom: varchar('come_from', { length: 64 }).notNull().default(''),
-    remark: varchar('remark', { length: 200 }).notNull().default(''),
+    comeFrom: varchar('come_from', { length: LIMITS.company }).notNull().default(''),
+    remark: varchar('remark', { length: LIMITS.remark }).notNull().default(''),
     proposer: varchar('proposer', { length: 11 }).notNull(),
     proposerWeixinUserId: varchar('proposer_weixin_user_id', { length: 128 }).notNull(),
     interviewee: varchar('interviewee', { length: 64 }).notNull(),
@@ -157,24 +158,16 @@ export const rateCounters = pgTable(
 );
 
 /**
- * The hourly application limit per caller (APPLY_PER_HOUR): the seconds (Unix, ascending) of the
- * last hour in which the caller applied, and with each second a running count, `upto[i]`: the
- * caller's applications up to and including `seconds[i]`, counted since the row was made.
- * `dropped` is the running count of the last second that left the hour. So the caller's
- * applications in the hour before `now` are `upto[last] - upto[k]` (or `- dropped` when k = 0),
- * with k = the number of seconds at or before `now - 3600`, found by binary search
- * (width_bucket): the statement that writes applications checks and updates a row without
- * reading its pairs one by one, and a row has at most 3,600 pairs whatever the limit. It
- * updates a caller's row with ON CONFLICT DO UPDATE, which locks it and sees its newest
- * version: the limit holds exactly across replicas without a lock of its own
- * (src/modules/applications/repo.ts). Rows out of the hour go at the retention sweep; a phone's
- * row goes with its erasure.
+ * The hourly application limit per caller (APPLY_PER_HOUR): the Unix seconds of the caller's
+ * newest applications, ascending, at most APPLY_PER_HOUR of them. The statement that writes
+ * applications admits as many as the limit leaves room for among those of the last hour and
+ * appends theirs, under the row's lock (ON CONFLICT DO UPDATE sees the newest version), so the
+ * limit holds exactly across replicas (src/modules/applications/repo/create-applications.ts).
+ * Rows out of the hour go at the retention sweep; a phone's row goes with its erasure.
  */
 export const applyWindows = pgTable('apply_windows', {
   phone: varchar('phone', { length: 11 }).primaryKey(),
-  seconds: bigint('seconds', { mode: 'number' }).array().notNull(),
-  upto: bigint('upto', { mode: 'number' }).array().notNull(),
-  dropped: bigint('dropped', { mode: 'number' }).notNull().default(0),
+  appliedAt: bigint('applied_at', { mode: 'number' }).array().notNull(),
   /** How many of its applications the last statement let through (it may carry several of one caller). */
   taken: integer('taken').notNull().default(0),
 });

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { demoPurposes } from '../../src/adapters/koala/demo-data.js';
+import { createLogger } from '../../src/log.js';
+import { startRetention } from '../../src/modules/privacy/retention.js';
 import { newOpenid, newPhone, notificationsOf, RECORD_KEYS, TestClock, allNotifications } from '../helpers/apply.js';
 import { STAFF, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -683,7 +685,7 @@ describe(`3.7 APPLY_PER_HOUR (${PER_HOUR} here)`, () => {
     for (let i = 0; i < PER_HOUR; i++) expect((await apply(v.token, requestBody(v.phone))).status).toBe(200);
   });
 
-  // A member of staff confirmed moments ago skips the pre-check (service.ts): the statement that
+  // A member of staff confirmed moments ago skips the pre-check (apply.ts): the statement that
   // writes decides alone, at the very second a pair leaves the hour.
   it('the hour slides: each second leaves it on its own, exactly an hour later', async () => {
     const s = await staff('liuyang');
@@ -718,37 +720,85 @@ describe(`3.7 APPLY_PER_HOUR (${PER_HOUR} here)`, () => {
     expect(inHour.rows[0]!.n).toBe(PER_HOUR);
   });
 
-  // Migration 0006 turned each second's count into a running count; the last hour's
-  // applications made before the upgrade still count after it.
-  it('windows written before migration 0006 hold after it', async () => {
-    const v = await visitor();
-    clock.freeze();
-    onTestFinished(() => clock.thaw());
-    const now = clock.nowSeconds();
-    const empty = newPhone();
+  // Migration 0007 turns a window of seconds with running counts (0006) into the seconds of the
+  // caller's newest applications: the last hour's applications made before the upgrade still
+  // count after it, and nothing older does.
+  it('windows written before migration 0007 convert and hold after it', async () => {
     const migration = (name: string) =>
       readFileSync(new URL(`../../src/db/migrations/${name}`, import.meta.url), 'utf8')
         .split('--> statement-breakpoint')
         .map((x) => x.trim())
         .filter(Boolean);
-    // The table as migration 0005 made it, with a caller whose first second left the hour.
-    await h.database.db.execute(sql.raw('DROP TABLE "apply_windows"'));
-    await h.database.db.execute(sql.raw(migration('0005_apply_windows.sql')[0]!));
-    await h.database.db.execute(sql`insert into apply_windows (phone, seconds, counts) values
-      (${v.phone}, ${`{${now - 4000},${now - 100},${now - 50}}`}::bigint[], '{5,1,1}'), (${empty}, '{}', '{}')`);
-    for (const statement of migration('0006_apply_window_running_counts.sql')) await h.database.db.execute(sql.raw(statement));
-    const rows = (await h.database.db.execute(sql`select phone, seconds, upto, dropped from apply_windows order by phone = ${v.phone} desc`)) as unknown as {
-      rows: Array<{ phone: string; seconds: Array<string | number>; upto: Array<string | number>; dropped: string | number }>;
+    // The migration keeps what is within the hour of the database's clock: the service's clock
+    // is set to it for this test, and back afterwards.
+    const db = h.database.db;
+    clock.freeze();
+    const clockNow = clock.nowSeconds();
+    const dbNow = ((await db.execute(sql`select floor(extract(epoch from now()))::bigint as now`)) as unknown as { rows: Array<{ now: string | number }> })
+      .rows[0]!.now;
+    const now = Number(dbNow);
+    clock.advance(now - clockNow);
+    onTestFinished(() => {
+      clock.advance(clockNow - now);
+      clock.thaw();
+    });
+    const v = await visitor();
+    const full = await visitor();
+    const empty = newPhone();
+    // The table as migrations 0005 and 0006 made it: a caller with 5 applications in a second
+    // that left the hour and one in each of two seconds within it; a caller at the limit (one,
+    // then two in one second); a row with nothing.
+    await db.execute(sql.raw('DROP TABLE "apply_windows"'));
+    await db.execute(sql.raw(migration('0005_apply_windows.sql')[0]!));
+    for (const statement of migration('0006_apply_window_running_counts.sql')) await db.execute(sql.raw(statement));
+    await db.execute(sql`insert into apply_windows (phone, seconds, upto, dropped) values
+      (${v.phone}, ${`{${now - 4000},${now - 100},${now - 50}}`}::bigint[], '{5,6,7}', 0),
+      (${full.phone}, ${`{${now - 300},${now - 10}}`}::bigint[], '{4,6}', 3),
+      (${empty}, '{}', '{}', 0)`);
+    for (const statement of migration('0007_apply_window_timestamps.sql')) await db.execute(sql.raw(statement));
+    const rows = (await db.execute(
+      sql`select phone, applied_at from apply_windows order by phone = ${v.phone} desc, phone = ${full.phone} desc`,
+    )) as unknown as {
+      rows: Array<{ phone: string; applied_at: Array<string | number> }>;
     };
-    expect(rows.rows.map((r) => ({ phone: r.phone, seconds: r.seconds.map(Number), upto: r.upto.map(Number), dropped: Number(r.dropped) }))).toEqual([
-      { phone: v.phone, seconds: [now - 4000, now - 100, now - 50], upto: [5, 6, 7], dropped: 0 },
-      { phone: empty, seconds: [], upto: [], dropped: 0 },
+    expect(rows.rows.map((r) => ({ phone: r.phone, applied_at: r.applied_at.map(Number) }))).toEqual([
+      { phone: v.phone, applied_at: [now - 100, now - 50] },
+      { phone: full.phone, applied_at: [now - 300, now - 10, now - 10] },
+      { phone: empty, applied_at: [] },
     ]);
     // Two in the hour: one more passes, then the caller waits for the one made 100 s ago.
     expect((await apply(v.token, requestBody(v.phone))).status).toBe(200);
     const limited = await apply(v.token, requestBody(v.phone));
     expectError(limited, 429, 'RATE_LIMITED');
     expect(Number(limited.headers['retry-after'])).toBe(3500);
+    // At the limit already: it waits for its oldest, 300 s ago.
+    const atLimit = await apply(full.token, requestBody(full.phone));
+    expectError(atLimit, 429, 'RATE_LIMITED');
+    expect(Number(atLimit.headers['retry-after'])).toBe(3300);
+    // A window holds at most the limit.
+    const sizes = (await db.execute(sql`select max(cardinality(applied_at))::int as n from apply_windows`)) as unknown as { rows: Array<{ n: number }> };
+    expect(sizes.rows[0]!.n).toBeLessThanOrEqual(PER_HOUR);
+  });
+  it('the retention sweep deletes the windows whose newest application left the hour', async () => {
+    const early = await visitor();
+    const late = await visitor();
+    expect((await apply(early.token, requestBody(early.phone))).status).toBe(200);
+    clock.advance(1800);
+    expect((await apply(late.token, requestBody(late.phone))).status).toBe(200);
+    clock.advance(1800); // the first is an hour old: nothing of it counts any more
+    const sweeper = startRetention({
+      database: h.database,
+      logger: createLogger('silent'),
+      now: clock.now,
+      options: { days: 36_500, sweepIntervalSeconds: 3600, batchSize: 100 },
+      autoStart: false,
+    });
+    expect((await sweeper.sweep()).applyWindows).toBeGreaterThanOrEqual(1);
+    await sweeper.stop();
+    const left = (await h.database.db.execute(sql`select phone from apply_windows where phone in (${early.phone}, ${late.phone})`)) as unknown as {
+      rows: Array<{ phone: string }>;
+    };
+    expect(left.rows.map((r) => r.phone)).toEqual([late.phone]);
   });
 });
 

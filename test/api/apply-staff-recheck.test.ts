@@ -4,9 +4,9 @@ import { futureWindow, STAFF, startHarness, type Harness } from '../helpers/harn
 
 /**
  * POST /v1/subject (a staff invitation) checks that the caller is a Koala employee. A read of
- * that employee from Koala stands for WRITE_PATH_FRESH_SECONDS (issue 5: a staff member
- * inviting several visitors in a row does not make Koala re-read them every time); after that
- * Koala is asked again, and an employee it no longer has cannot invite.
+ * that employee from Koala stands for WRITE_PATH_FRESH_SECONDS (a staff member inviting several
+ * visitors in a row does not make Koala re-read them every time); after that Koala is asked
+ * again, and an employee it does not have any more cannot invite.
  */
 let h: Harness;
 let clock = Date.now();

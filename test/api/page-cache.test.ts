@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PageCache } from '../../src/modules/applications/page-cache.js';
 
-// The page cache's own rules (issue 5); the HTTP behaviour is in records-cache.test.ts.
+// The page cache's own rules; the HTTP behaviour is in records-cache.test.ts.
 
 function cache(opts: { maxBytes?: number; ttlMs?: number } = {}) {
   let now = 1_000_000;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { pageQuery } from '../../src/modules/applications/repo.js';
+import { pageQuery } from '../../src/modules/applications/repo/list-pages.js';
 import { futureWindow, STAFF, startHarness, type Harness } from '../helpers/harness.js';
 
 /**

@@ -2,7 +2,8 @@ import { and, count, desc, eq, exists, gte, ilike, inArray, lte, or, sql, type S
 import type { Db } from '../../db/client.js';
 import { applicationPeople, applications } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
-import { recordColumns, type ApplicationRecord } from '../applications/repo.js';
+import { recordColumns } from '../applications/repo.js';
+import type { ApplicationRecord } from '../applications/schemas.js';
 
 export interface AdminRecordFilter {
   name?: string;

@@ -1,12 +1,12 @@
 /**
  * Answers of the two record lists (3.9, 3.10), kept per phone as the serialized envelope, so a
- * page that has not changed costs no database round trip and no serialisation (issue 5).
+ * page that has not changed costs no database round trip and no serialisation.
  *
  * Correctness rests on invalidation, not on expiry:
  * - the database tells every replica which phones' records changed: triggers on `applications`
  *   and `application_people` NOTIFY `laifang_records` with the phones (or `*` for "all") in the
  *   writing transaction, so every write path is covered, including ones written later, admin
- *   deletions, retention and erasure (migration 0003);
+ *   deletions, retention and erasure (the triggers of migration 0003_records_notify);
  * - a write made by this process also invalidates at once after its commit, so the caller's next
  *   page on the same replica shows it whatever the notification's delay;
  * - a page read while its phone was invalidated is answered but not kept (it may predate the

@@ -3,48 +3,53 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { callerOf, type CallerParam } from '../../http/auth.js';
 import { Envelope, errorResponses, ListEnvelope, ok, okList } from '../../http/envelope.js';
-import { BearerAuth, decimalIntegers, PhoneInput } from '../../http/schemas.js';
-import { Record } from './schemas.js';
+import { BearerAuth, decimalIntegers } from '../../http/schemas.js';
+import { ApplyBody, ListQuery, Record } from './schemas.js';
 import type { Identity } from '../identity/service.js';
 import type { Purposes } from '../staff/purposes.js';
 import type { ListKind } from './repo.js';
 import type { Applications } from './service.js';
 
-const MAX_TIME = 4_102_444_800; // 2100-01-01: anything later is a client bug
-const Time = Type.Integer({ minimum: 0, maximum: MAX_TIME, description: 'Unix seconds' });
+interface RouteDeps {
+  applications: Applications;
+  identity: Identity;
+  purposes: Purposes;
+}
 
-const ApplyBody = Type.Object({
-  subject_type: Type.Optional(Type.Literal(1, { description: '1 = visitor (the only kind)' })),
-  name: Type.String({ minLength: 1, maxLength: 32, description: "visitor's name" }),
-  phone: PhoneInput,
-  purpose: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'a value of GET /v1/subject/purpose' })),
-  come_from: Type.Optional(Type.String({ maxLength: 64 })),
-  remark: Type.Optional(Type.String({ maxLength: 200 })),
-  proposer: Type.Optional(Type.String({ maxLength: 32, description: "the caller's phone (checked)" })),
-  interviewee: Type.String({ minLength: 1, maxLength: 32, description: "host's name" }),
-  interviewee_phone: PhoneInput,
-  start_time: Time,
-  end_time: Time,
-  retinues: Type.Optional(Type.Array(Type.Object({ name: Type.String({ minLength: 1, maxLength: 32 }), phone: PhoneInput }), { maxItems: 20 })),
-});
-
-const ListQuery = Type.Object({
-  phone: Type.Optional(Type.String({ maxLength: 32 })),
-  proposer: Type.Optional(Type.String({ maxLength: 32 })),
-  weixinUserId: Type.Optional(Type.String({ maxLength: 128 })),
-  is_auth: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)])),
-  page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
-  size: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
-});
+const router = (app: FastifyInstance) => app.withTypeProvider<TypeBoxTypeProvider>();
+type Router = ReturnType<typeof router>;
 
 const decimalPaging = decimalIntegers('query', ['page', 'size', 'is_auth']);
 
 const wx = (source: CallerParam['source']): CallerParam => ({ source, field: 'weixinUserId', kind: 'weixinUserId' });
 
-export function applicationRoutes(app: FastifyInstance, deps: { applications: Applications; identity: Identity; purposes: Purposes }): void {
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { applications, identity } = deps;
+export function applicationRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  const r = router(app);
+  applyRoute(r, deps);
+  purposesRoute(r, deps);
+  listRoute(
+    r,
+    deps,
+    '/v1/visit/records',
+    '3.9 Applications that involve me (host, visitor or companion) and that somebody else proposed; newest first',
+    [{ source: 'query', field: 'phone', kind: 'phone' }],
+    'involving',
+  );
+  listRoute(
+    r,
+    deps,
+    '/v1/auth/records',
+    '3.10 Applications I proposed; newest first',
+    [
+      { source: 'query', field: 'proposer', kind: 'phone' },
+      { source: 'query', field: 'phone', kind: 'phone' },
+    ],
+    'proposed',
+  );
+  authorizeRoute(r, deps);
+}
 
+function applyRoute(r: Router, { applications, identity }: RouteDeps): void {
   r.post(
     '/v1/subject',
     {
@@ -65,7 +70,9 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
       return ok(await applications.apply({ weixinUserId, phone }, req.body, typeof key === 'string' ? key : undefined));
     },
   );
+}
 
+function purposesRoute(r: Router, { purposes }: RouteDeps): void {
   r.get(
     '/v1/subject/purpose',
     {
@@ -77,49 +84,36 @@ export function applicationRoutes(app: FastifyInstance, deps: { applications: Ap
         response: { 200: Envelope(Type.Array(Type.Object({ label: Type.String(), value: Type.Integer() }))), ...errorResponses(401) },
       },
     },
-    async () => ok(await deps.purposes.list()),
+    async () => ok(await purposes.list()),
   );
+}
 
-  /** 3.9 and 3.10 differ only in which parameters name the caller and which list they read. */
-  const listRoute = (path: string, summary: string, callerParams: CallerParam[], list: ListKind) =>
-    r.get(
-      path,
-      {
-        config: { auth: 'session', callerParams: [wx('query'), ...callerParams] },
-        preValidation: decimalPaging,
-        schema: {
-          tags: ['applications'],
-          summary,
-          security: BearerAuth,
-          querystring: ListQuery,
-          response: { 200: ListEnvelope(Record), ...errorResponses(400, 401, 403, 502, 503) },
-        },
+/** 3.9 and 3.10 differ only in which parameters name the caller and which list they read. */
+function listRoute(r: Router, { applications, identity }: RouteDeps, path: string, summary: string, callerParams: CallerParam[], list: ListKind): void {
+  r.get(
+    path,
+    {
+      config: { auth: 'session', callerParams: [wx('query'), ...callerParams] },
+      preValidation: decimalPaging,
+      schema: {
+        tags: ['applications'],
+        summary,
+        security: BearerAuth,
+        querystring: ListQuery,
+        response: { 200: ListEnvelope(Record), ...errorResponses(400, 401, 403, 502, 503) },
       },
-      async (req, reply) => {
-        const phone = await identity.requirePhone(callerOf(req));
-        const { page, size, is_auth } = req.query;
-        // Already the serialized envelope (often from the page cache): sent as it is.
-        const body = await applications.pageJson(list, phone, is_auth, { page, size }, (rows, count) => JSON.stringify(okList(rows, count, page, size)));
-        return reply.type('application/json; charset=utf-8').send(body as never);
-      },
-    );
-
-  listRoute(
-    '/v1/visit/records',
-    '3.9 Applications that involve me (host, visitor or companion) and that somebody else proposed; newest first',
-    [{ source: 'query', field: 'phone', kind: 'phone' }],
-    'involving',
+    },
+    async (req, reply) => {
+      const phone = await identity.requirePhone(callerOf(req));
+      const { page, size, is_auth } = req.query;
+      // Already the serialized envelope (often from the page cache): sent as it is.
+      const body = await applications.pageJson(list, phone, is_auth, { page, size }, (rows, count) => JSON.stringify(okList(rows, count, page, size)));
+      return reply.type('application/json; charset=utf-8').send(body as never);
+    },
   );
-  listRoute(
-    '/v1/auth/records',
-    '3.10 Applications I proposed; newest first',
-    [
-      { source: 'query', field: 'proposer', kind: 'phone' },
-      { source: 'query', field: 'phone', kind: 'phone' },
-    ],
-    'proposed',
-  );
+}
 
+function authorizeRoute(r: Router, { applications, identity }: RouteDeps): void {
   r.put(
     '/v1/auth/:id',
     {

@@ -1,18 +1,19 @@
+import { createBatcher } from '../../db/batcher.js';
 import type { Database } from '../../db/client.js';
-import { applicationRepo, type NewApplicationBatchItem } from './repo.js';
+import { createBatch, type BatchResult, type NewApplicationBatchItem } from './repo/create-applications.js';
 
-/** What became of one application: written, refused at its caller's hourly limit, or its Idempotency-Key was already taken. */
-export type WriteResult = { id: number } | { limited: true } | { keyTaken: true };
+/**
+ * What became of one application: written (its id), refused at its caller's hourly limit (the
+ * caller's window as the statement left it), or its Idempotency-Key was already taken.
+ */
+export type WriteResult = BatchResult | { keyTaken: true };
 
 export interface ApplicationWriter {
   write(item: NewApplicationBatchItem): Promise<WriteResult>;
 }
 
-interface Waiting {
-  item: NewApplicationBatchItem;
-  resolve(result: WriteResult): void;
-  reject(err: unknown): void;
-}
+/** One application's outcome inside a run: a failure is its own, not the run's. */
+type Outcome = WriteResult | { failed: unknown };
 
 /** A unique violation on the Idempotency-Key's primary key, from either driver. */
 function isKeyTaken(err: unknown): boolean {
@@ -21,68 +22,45 @@ function isKeyTaken(err: unknown): boolean {
 }
 
 /**
- * Writes applications in batches: the applications that arrive while a statement runs are written
- * together by the next one (repo.createBatch), one statement at a time (two in flight were not
- * faster on 2 cores: bench/RESULTS.md, sixth and seventh passes). Nothing waits for a batch to fill: at low
- * load every application is its own statement at once; under load one statement, one round trip
- * and one commit serve many. Each application is answered only after the statement that wrote it
- * committed, and one caller's applications are written in arrival order (a batch may hold several
- * of them: its window row takes as many as its limit leaves room for, the first ones first).
- * When a batch's statement fails (an Idempotency-Key already taken, or anything else), nothing of
- * it was written and its applications are written again one by one, so one application's
- * failure is its own.
+ * Writes applications in batches (src/db/batcher.ts): the applications that arrive while a
+ * statement runs are written together by the next one (repo/create-applications.ts), one
+ * statement at a time, so under load one round trip and one commit serve many; at low load each
+ * application is its own statement at once. Each application is answered only after the
+ * statement that wrote it committed, and one caller's applications are written in arrival order
+ * (a batch may hold several of them: its window takes as many as its limit leaves room for, the
+ * first ones first). When a batch's statement fails (an Idempotency-Key already taken, or
+ * anything else), nothing of it was written, and its applications are written again one by one
+ * within the same run, so one application's failure is its own and the order holds.
  */
 export function createApplicationWriter(opts: { database: Database; perHour: number; now: () => number; maxBatch?: number }): ApplicationWriter {
-  const maxBatch = opts.maxBatch ?? 100;
-  const queue: Waiting[] = [];
-  let writing = false;
+  const write = (items: NewApplicationBatchItem[]) => createBatch(opts.database, items, opts.perHour, new Date(opts.now()));
 
-  /** Writes a batch; onWritten runs as soon as its statement committed, before its applications are answered. */
-  async function run(batch: Waiting[], onWritten?: () => void): Promise<void> {
+  async function writeOne(item: NewApplicationBatchItem): Promise<Outcome> {
     try {
-      const ids = await applicationRepo.createBatch(
-        opts.database,
-        batch.map((w) => w.item),
-        opts.perHour,
-        new Date(opts.now()),
-      );
-      onWritten?.();
-      batch.forEach((w, i) => {
-        const id = ids[i];
-        w.resolve(id == null ? { limited: true } : { id });
-      });
+      const [result] = await write([item]);
+      return result!;
     } catch (err) {
-      if (batch.length === 1) {
-        if (isKeyTaken(err)) batch[0]!.resolve({ keyTaken: true });
-        else batch[0]!.reject(err);
-        return;
-      }
-      for (const w of batch) await run([w]);
+      return isKeyTaken(err) ? { keyTaken: true } : { failed: err };
     }
   }
 
-  function pump(): void {
-    if (writing || queue.length === 0) return;
-    writing = true;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      writing = false;
-      pump();
-    };
-    // Once the batch committed, the next statement starts before this batch's answers are
-    // given, so the database works while the answers are written. A failed batch is written
-    // again one by one first, so one caller's applications stay in arrival order.
-    void run(queue.splice(0, maxBatch), release).finally(release);
+  async function run(items: NewApplicationBatchItem[]): Promise<Outcome[]> {
+    if (items.length === 1) return [await writeOne(items[0]!)];
+    try {
+      return await write(items);
+    } catch {
+      const outcomes: Outcome[] = [];
+      for (const item of items) outcomes.push(await writeOne(item));
+      return outcomes;
+    }
   }
 
+  const batcher = createBatcher<NewApplicationBatchItem, Outcome>({ run, maxBatch: opts.maxBatch ?? 100 });
   return {
-    write(item) {
-      return new Promise<WriteResult>((resolve, reject) => {
-        queue.push({ item, resolve, reject });
-        pump();
-      });
+    async write(item) {
+      const outcome = await batcher.push(item);
+      if ('failed' in outcome) throw outcome.failed;
+      return outcome;
     },
   };
 }

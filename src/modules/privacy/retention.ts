@@ -1,7 +1,8 @@
 import { and, like, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { applyWindows, idempotencyKeys, rateCounters, smsCodes } from '../../db/schema.js';
+import { idempotencyKeys, rateCounters, smsCodes } from '../../db/schema.js';
 import type { Logger } from '../../log.js';
+import { applyWindowRepo } from '../applications/repo/windows.js';
 import { privacyRepo } from './repo.js';
 
 export interface RetentionOptions {
@@ -81,12 +82,7 @@ export function startRetention(deps: {
         .returning({ b: rateCounters.bucket })
     ).length;
     // Hourly application windows with nothing of the last hour (modules/applications).
-    result.applyWindows = (
-      await db
-        .delete(applyWindows)
-        .where(sql`not exists (select 1 from unnest(${applyWindows.seconds}) as t where t > ${Math.floor(nowMs / 1000) - 3600})`)
-        .returning({ p: applyWindows.phone })
-    ).length;
+    result.applyWindows = await applyWindowRepo.sweep(deps.database, Math.floor(nowMs / 1000));
     if (result.applications > 0) deps.logger.info({ ...result, retentionDays: days }, 'retention sweep deleted expired visit records');
     return result;
   }
