@@ -1,4 +1,4 @@
-import { and, like, lt, sql } from 'drizzle-orm';
+import { and, like, lt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { idempotencyKeys, rateCounters, smsCodes } from '../../db/schema.js';
 import type { Logger } from '../../log.js';
