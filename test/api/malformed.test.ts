@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newOpenid, newPhone } from '../helpers/apply.js';
-import { futureWindow, STAFF, startHarness, type Harness, type Reply } from '../helpers/harness.js';
+import { newPhone } from '../helpers/apply.js';
+import { anUnboundUser, applicationBody, aStaff, aVisitor } from '../helpers/factories.js';
+import { STAFF, startHarness, type Harness, type Reply } from '../helpers/harness.js';
 
 /**
  * Malformed input on every route of the contract (src/modules/*\/routes.ts): always a 4xx in
@@ -12,15 +13,14 @@ let h: Harness;
 /** Sessions: a bound visitor, a bound staff member, and a WeChat that is not bound. */
 const T = { visitor: '', staff: '', unbound: '' };
 let visitorPhone = '';
-let visitorOpenid = '';
 
 beforeAll(async () => {
   h = await startHarness({ sms: { limits: null } });
-  visitorPhone = newPhone();
-  visitorOpenid = newOpenid('wx-visitor');
-  T.visitor = await h.bound(visitorOpenid, visitorPhone);
-  T.staff = await h.bound(newOpenid('wx-staff'), STAFF.zhangwei.phone);
-  T.unbound = await h.session(newOpenid('wx-unbound'));
+  const visitor = await aVisitor(h);
+  visitorPhone = visitor.phone;
+  T.visitor = visitor.token;
+  T.staff = (await aStaff(h, 'zhangwei')).token;
+  T.unbound = (await anUnboundUser(h)).token;
 });
 afterAll(async () => {
   await h?.close();
@@ -197,17 +197,7 @@ function queryCases(path: string, token: keyof typeof T, field: string, values: 
 // ---------------------------------------------------------------------------------------------
 // The routes. Bodies that would be valid are built fresh per case.
 
-const applyBody = () => ({
-  name: '王五',
-  phone: visitorPhone,
-  interviewee: STAFF.zhangwei.name,
-  interviewee_phone: STAFF.zhangwei.phone,
-  ...futureWindow(),
-  purpose: 0,
-  come_from: '',
-  remark: '',
-  retinues: [],
-});
+const applyBody = () => applicationBody({ by: { name: '王五', phone: visitorPhone }, body: { purpose: 0, come_from: '', remark: '' } });
 const textValues = (required: boolean): Array<[string, unknown]> => [
   ...WRONG_TYPE,
   ...STRICT_WRONG_TYPE,

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { H5_DIST_DIR } from '../../src/http/h5-pages.js';
 // @ts-expect-error -- a plain .mjs script without types
 import { firstPageJs } from '../../scripts/web-size.mjs';
-import { CHROMIUM, chromiumState, startSimulatedService } from './service.js';
+import { anApplication, aStaff, httpApi } from '../helpers/factories.js';
+import { CHROMIUM, chromiumState, settled, startSimulatedService } from './service.js';
 
 /**
  * The admin console (/admin/) in Debian's Chromium, desktop-sized, against the service in
@@ -77,15 +78,11 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
     if (SHOTS) mkdirSync(SHOTS, { recursive: true });
 
     // Records made through the API: 张伟 invites three visitors; one of them is signed in at a kiosk.
-    const staff = (await call('POST', '/v1/session/dev', { body: { weixinUserId: 'demo-staff-zhangwei' } })).body.data.token as string;
-    const invite = async (name: string, phone: string, retinues: Array<{ name: string; phone: string }> = []) => {
-      const res = await call('POST', '/v1/subject', {
-        token: staff,
-        body: { name, phone, interviewee: '张伟', interviewee_phone: '13800000001', start_time: now + 120, end_time: now + 7200, retinues },
-      });
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
-      return res.body.data.id as number;
-    };
+    const api = httpApi(service.base, service.runtime);
+    const staff = await aStaff(api, 'zhangwei', { openid: 'demo-staff-zhangwei' });
+    const window = { start_time: now + 120, end_time: now + 7200 };
+    const invite = async (name: string, phone: string, retinues: Array<{ name: string; phone: string }> = []) =>
+      (await anApplication(api, { by: staff, visitor: { name, phone }, window, retinues })).id;
     ids.found = await invite('孙测试', '13700000011', [{ name: '周同伴', phone: '13700000012' }]);
     ids.gone = await invite('钱删除', '13700000022');
     ids.inside = await invite('吴在访', '13700000033');
@@ -102,7 +99,7 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
 
   const shot = async (name: string) => {
     if (!SHOTS) return;
-    await page.waitForTimeout(300);
+    await settled(page);
     await page.screenshot({ path: join(SHOTS, `${name}.png`), scale: 'css' });
   };
   const field = (name: string) => page.locator(`[name="${name}"]`);

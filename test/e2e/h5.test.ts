@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { anApplication, aStaff, aVisitor, httpApi } from '../helpers/factories.js';
 import { startHarness } from '../helpers/harness.js';
 import { freePort } from '../helpers/service-process.js';
-import { chromiumState, launchPhone, smsCodeFrom, startSimulatedService } from './service.js';
+import { chromiumState, launchPhone, settled, smsCodeFrom, startSimulatedService } from './service.js';
 
 /**
  * The H5 pages in Debian's Chromium against the service in simulated mode, as a newcomer would
@@ -57,7 +58,7 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     if (!SHOTS) return;
     // Let toasts go and transitions settle; pictures at the phone's CSS size (375×667).
     await page.locator('.van-toast').waitFor({ state: 'hidden' });
-    await page.waitForTimeout(400);
+    await settled(page);
     await page.screenshot({ path: join(SHOTS, `${name}.png`), scale: 'css' });
   };
   const field = (name: string) => page.locator(`input[name="${name}"], textarea[name="${name}"]`);
@@ -219,28 +220,14 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
 
   it('pages the records as the list scrolls, newest first, and pulls to refresh', async () => {
     // 12 more invitations by 张伟 through the API, then his "my applications" tab in the page.
-    const api = async (path: string, init: { token?: string; body?: unknown } = {}) => {
-      const res = await fetch(`${service.base}${path}`, {
-        method: init.body ? 'POST' : 'GET',
-        headers: { 'content-type': 'application/json', ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
-        ...(init.body ? { body: JSON.stringify(init.body) } : {}),
-      });
-      expect(res.status, path).toBe(200);
-      return ((await res.json()) as { data: any }).data;
-    };
-    const token = (await api('/v1/session/dev', { body: { weixinUserId: 'demo-staff-zhangwei' } })).token as string;
+    const api = httpApi(service.base, service.runtime);
+    const staff = await aStaff(api, 'zhangwei', { openid: 'demo-staff-zhangwei' });
     const start = Math.floor(Date.now() / 1000) + 7200;
     const invite = (i: number) =>
-      api('/v1/subject', {
-        token,
-        body: {
-          name: `访客${String(i).padStart(2, '0')}`,
-          phone: `1370000${String(1000 + i)}`,
-          interviewee: '张伟',
-          interviewee_phone: '13800000001',
-          start_time: start,
-          end_time: start + 3600,
-        },
+      anApplication(api, {
+        by: staff,
+        visitor: { name: `访客${String(i).padStart(2, '0')}`, phone: `1370000${String(1000 + i)}` },
+        window: { start_time: start, end_time: start + 3600 },
       });
     for (let i = 1; i <= 12; i++) await invite(i);
 
@@ -285,13 +272,10 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
       return ((await res.json()) as { data: any }).data;
     };
     // A visit open now (authorized at once: a staff invitation), signed in at a kiosk.
-    const staff = (await post('/v1/session/dev', { weixinUserId: 'demo-staff-zhangwei' })).token as string;
+    const api = httpApi(service.base, service.runtime);
+    const staff = await aStaff(api, 'zhangwei', { openid: 'demo-staff-zhangwei' });
     const now = Math.floor(Date.now() / 1000);
-    await post(
-      '/v1/subject',
-      { name: '周八', phone: '13900000008', interviewee: '张伟', interviewee_phone: '13800000001', start_time: now - 60, end_time: now + 3600 },
-      `Bearer ${staff}`,
-    );
+    await anApplication(api, { by: staff, visitor: { name: '周八', phone: '13900000008' }, window: { start_time: now - 60, end_time: now + 3600 } });
     const admin = (await post('/v1/admin/session', { username: 'admin', password: 'laifang-demo-admin' })).token as string;
     const kiosk = (await post('/v1/devices', { name: '前台一号机', kind: 'kiosk' }, `Bearer ${admin}`)).token as string;
     const signin = await post('/v1/visit/signin', { phone: '13900000008' }, `Device ${kiosk}`);
@@ -335,7 +319,7 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
       const port = await freePort();
       await h.runtime.app.listen({ port, host: '127.0.0.1' });
       const base = `http://127.0.0.1:${port}`;
-      await h.bound('wx-openid-e2e', '13900000007');
+      await aVisitor(h, { openid: 'wx-openid-e2e', phone: '13900000007' });
       const authorizeUrls: URL[] = [];
       // Stand in for open.weixin.qq.com: WeChat sends the browser back to redirect_uri with a code.
       await page.route('https://open.weixin.qq.com/**', async (route) => {

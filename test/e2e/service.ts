@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { loadConfig } from '../../src/config.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { openTestDatabase, testLogger } from '../helpers/harness.js';
@@ -95,4 +95,18 @@ export async function smsCodeFrom(smsUrl: string, phone: string): Promise<string
     if (code) return code;
   }
   throw new Error(`no verification code was sent to ${phone}`);
+}
+
+/**
+ * Waits until the page has no running CSS animation or transition (Vant's popups, toasts and
+ * tab slides): an event to wait for, where a fixed pause would be too short on a busy machine
+ * and too long on an idle one. For screenshots.
+ */
+export async function settled(page: Page): Promise<void> {
+  // Endless ones (a loading spinner) never finish: they do not count.
+  await page.waitForFunction(
+    () => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity),
+    undefined,
+    { polling: 'raf' },
+  );
 }

@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { applications } from '../../src/db/schema.js';
 import { createSessionTokens } from '../../src/modules/session/tokens.js';
 import { newOpenid, newPhone } from '../helpers/apply.js';
+import { anApplication, anUnboundUser, applicationBody, aStaff, aVisitor, type Person } from '../helpers/factories.js';
 import { futureWindow, STAFF, startHarness, type Harness, type Reply } from '../helpers/harness.js';
 import { openApiRoutes, samplePath } from './openapi.js';
 
@@ -55,39 +56,23 @@ describe('object-level authorization matrix', () => {
 
   beforeAll(async () => {
     h = await startHarness({ env: { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, ...PATIENT } });
-    const vTok = await h.bound(victim.visitor.wx, victim.visitor.phone);
-    const cTok = await h.bound(victim.companion.wx, victim.companion.phone);
-    const hTok = await h.bound(victim.host.wx, victim.host.phone);
-    idemBody = {
-      name: victim.visitor.name,
-      phone: victim.visitor.phone,
-      remark: marker,
-      interviewee: victim.host.name,
-      interviewee_phone: victim.host.phone,
-      retinues: [{ name: victim.companion.name, phone: victim.companion.phone }],
-      ...futureWindow(),
-    };
-    const req = await h.request('POST', '/v1/subject', { token: vTok, body: idemBody, headers: { 'idempotency-key': idemKey } });
-    expect(req.status).toBe(200);
-    pending = req.body.data;
-    const inv = await h.request('POST', '/v1/subject', {
-      token: hTok,
-      body: { ...idemBody, remark: marker, retinues: [{ name: victim.companion.name, phone: victim.companion.phone }], ...futureWindow(3) },
-    });
-    expect(inv.status).toBe(200);
-    invitation = inv.body.data;
+    const v = await aVisitor(h, { name: victim.visitor.name, phone: victim.visitor.phone, openid: victim.visitor.wx });
+    const c = await aVisitor(h, { name: victim.companion.name, phone: victim.companion.phone, openid: victim.companion.wx });
+    const host = await aStaff(h, 'zhangwei', { openid: victim.host.wx });
+    // A visitor request to the host with a companion (kept for the replay of its Idempotency-Key) …
+    idemBody = applicationBody({ by: v, host, retinues: [c], body: { remark: marker } });
+    pending = await anApplication(h, { by: v, headers: { 'idempotency-key': idemKey }, body: idemBody });
+    // … and the host's invitation of the same people, later.
+    invitation = await anApplication(h, { by: host, visitor: v, retinues: [c], window: futureWindow(3), body: { remark: marker } });
 
-    const other = async (label: string, phone: string) => {
-      const wx = newOpenid(label);
-      ids[label] = { label, header: `Bearer ${await h.bound(wx, phone)}`, phone, weixinUserId: wx };
-    };
-    await other('other staff', STAFF.lina.phone);
-    await other('other visitor', newPhone('135'));
-    ids.companion = { label: 'companion', header: `Bearer ${cTok}`, phone: victim.companion.phone, weixinUserId: victim.companion.wx };
-    ids.visitor = { label: 'visitor', header: `Bearer ${vTok}`, phone: victim.visitor.phone, weixinUserId: victim.visitor.wx };
-    ids.host = { label: 'host', header: `Bearer ${hTok}`, phone: victim.host.phone, weixinUserId: victim.host.wx };
-    const unboundWx = newOpenid('unbound');
-    ids.unbound = { label: 'unbound', header: `Bearer ${await h.session(unboundWx)}`, weixinUserId: unboundWx };
+    const identity = (label: string, p: Person): Identity => ({ label, header: `Bearer ${p.token}`, phone: p.phone, weixinUserId: p.openid });
+    ids['other staff'] = identity('other staff', await aStaff(h, 'lina', { openid: newOpenid('other staff') }));
+    ids['other visitor'] = identity('other visitor', await aVisitor(h, { phone: newPhone('135'), openid: newOpenid('other visitor') }));
+    ids.companion = identity('companion', c);
+    ids.visitor = identity('visitor', v);
+    ids.host = identity('host', host);
+    const unbound = await anUnboundUser(h, newOpenid('unbound'));
+    ids.unbound = { label: 'unbound', header: `Bearer ${unbound.token}`, weixinUserId: unbound.openid };
     ids['no session'] = { label: 'no session' };
     const nowS = Math.floor(Date.now() / 1000);
     ids['expired session'] = { label: 'expired session', header: `Bearer ${createSessionTokens(SECRET, 60).issue(victim.host.wx, nowS - 3600).token}` };

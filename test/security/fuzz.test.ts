@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionTokens } from '../../src/modules/session/tokens.js';
 import { newOpenid, newPhone } from '../helpers/apply.js';
-import { futureWindow, STAFF, startHarness, type Harness } from '../helpers/harness.js';
+import { anApplication, anUnboundUser, aStaff, aVisitor } from '../helpers/factories.js';
+import { STAFF, startHarness, type Harness } from '../helpers/harness.js';
 import { contentTypes, hostileString, hostileValue, objectOf, rawBody, validish, type Hints } from './arbitraries.js';
 import { openApiRoutes, type ApiRoute } from './openapi.js';
 
@@ -41,18 +42,12 @@ describe('fuzzing every route from its OpenAPI schema', () => {
     h = await startHarness({ env: { ADMIN_USERNAME: 'fuzz-admin', ADMIN_PASSWORD: 'fuzz-admin-password-1', ...PATIENT } });
     const login = await h.request('POST', '/v1/admin/session', { body: { username: 'fuzz-admin', password: 'fuzz-admin-password-1' } });
     expect(login.status).toBe(200);
-    const visitorPhone = newPhone();
-    const visitorWx = newOpenid('fz-v');
-    const staffWx = newOpenid('fz-s');
-    const staff = await h.bound(staffWx, STAFF.zhangwei.phone);
-    const visitor = await h.bound(visitorWx, visitorPhone);
-    const unbound = await h.session(newOpenid('fz-u'));
+    const staffP = await aStaff(h, 'zhangwei', { openid: newOpenid('fz-s') });
+    const visitorP = await aVisitor(h, { name: '访客', openid: newOpenid('fz-v') });
+    const { token: unbound } = await anUnboundUser(h, newOpenid('fz-u'));
+    const [staff, visitor, visitorPhone, visitorWx, staffWx] = [staffP.token, visitorP.token, visitorP.phone, visitorP.openid, staffP.openid];
     // A record so that ids and lists have something to find.
-    const made = await h.request('POST', '/v1/subject', {
-      token: visitor,
-      body: { name: '访客', phone: visitorPhone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
-    });
-    expect(made.status).toBe(200);
+    const made = await anApplication(h, { by: visitorP, host: STAFF.zhangwei });
     const expired = createSessionTokens('test-secret-test-secret-test-secret-0123456789', 60).issue(visitorWx, Math.floor(Date.now() / 1000) - 3600).token;
     const foreign = createSessionTokens('another-secret-another-secret-another-secret', 3600).issue(visitorWx, Math.floor(Date.now() / 1000)).token;
     const adminToken = login.body.data.token as string;
@@ -76,7 +71,7 @@ describe('fuzzing every route from its OpenAPI schema', () => {
     hints = {
       phones: [STAFF.zhangwei.phone, STAFF.lina.phone, visitorPhone, newPhone()],
       weixinUserIds: [visitorWx, staffWx, 'someone-else'],
-      ids: [made.body.data.id as number],
+      ids: [made.id],
     };
     routes = openApiRoutes(h.runtime.app.swagger());
   });

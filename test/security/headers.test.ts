@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { anUnboundUser } from '../helpers/factories.js';
 import { startHarness, type Harness, type Reply } from '../helpers/harness.js';
 import { openApiRoutes, samplePath } from './openapi.js';
 
@@ -70,7 +71,7 @@ describe('headers and limits (default configuration: no CORS origins)', () => {
   });
 
   it('a body over the limit (64 KiB) is a 400 in the envelope, as the contract has no 413', async () => {
-    const token = await h.session('wx-headers-big');
+    const { token } = await anUnboundUser(h, 'wx-headers-big');
     const res = await h.request('POST', '/v1/sms/code', {
       token,
       payload: JSON.stringify({ phone: '13900000000', pad: 'x'.repeat(70_000) }),
@@ -82,7 +83,7 @@ describe('headers and limits (default configuration: no CORS origins)', () => {
   });
 
   it('a body that is not JSON is a 400 in the envelope (415 maps to 400)', async () => {
-    const token = await h.session('wx-headers-type');
+    const { token } = await anUnboundUser(h, 'wx-headers-type');
     const res = await h.request('POST', '/v1/sms/code', {
       token,
       payload: 'phone=13900000000',

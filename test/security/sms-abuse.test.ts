@@ -5,6 +5,7 @@ import { openDatabase, type Database } from '../../src/db/client.js';
 import { createLogger } from '../../src/log.js';
 import { guardSms, SmsCapExceeded } from '../../src/modules/notifications/sms-caps.js';
 import { allNotifications, newOpenid, newPhone, settled, TestClock } from '../helpers/apply.js';
+import { anApplication, anUnboundUser, aStaff, aVisitor, postApplication } from '../helpers/factories.js';
 import { STAFF, startHarness, testDbKind, type Harness, type Reply } from '../helpers/harness.js';
 
 /**
@@ -42,7 +43,7 @@ describe('verification codes brute-forced', () => {
 
   it('the 5th wrong try spends the code: the right code is refused afterwards; a new code works', async () => {
     const phone = newPhone();
-    const token = await h.session(newOpenid('brute'));
+    const { token } = await anUnboundUser(h, newOpenid('brute'));
     expect((await h.request('POST', '/v1/sms/code', { token, body: { phone } })).status).toBe(200);
     const right = h.sims.sms.lastCodeFor(phone)!;
     expect(right).toMatch(/^\d{6}$/);
@@ -69,11 +70,11 @@ describe('verification codes brute-forced', () => {
   it('a brute force across many sessions gains nothing: the tries count per phone, not per caller', async () => {
     clock.advance(3600);
     const phone = newPhone();
-    const owner = await h.session(newOpenid('owner'));
+    const { token: owner } = await anUnboundUser(h, newOpenid('owner'));
     expect((await h.request('POST', '/v1/sms/code', { token: owner, body: { phone } })).status).toBe(200);
     const right = h.sims.sms.lastCodeFor(phone)!;
     for (let i = 0; i < 5; i++) {
-      const attacker = await h.session(newOpenid(`attacker${i}`));
+      const { token: attacker } = await anUnboundUser(h, newOpenid(`attacker${i}`));
       const guess = String((Number(right) + 7 + i) % 1_000_000).padStart(6, '0');
       expect((await h.request('POST', '/v1/visitor/binding', { token: attacker, body: { phone, sms_code: guess } })).body.error).toBe('SMS_CODE_INVALID');
     }
@@ -93,16 +94,9 @@ describe('SMS bombing of one phone: per target phone, per caller', () => {
 
   it('staff invitations to one visitor: 3 SMS an hour reach the phone, the rest are recorded as skipped', async () => {
     const target = newPhone('137');
-    const host = await h.bound(newOpenid('bomber-host'), STAFF.zhangwei.phone);
+    const host = await aStaff(h, 'zhangwei', { openid: newOpenid('bomber-host') });
     const ids: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const res = await h.request('POST', '/v1/subject', {
-        token: host,
-        body: { name: '目标', phone: target, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(1 + i) },
-      });
-      expect(res.status).toBe(200);
-      ids.push(res.body.data.id);
-    }
+    for (let i = 0; i < 5; i++) ids.push((await anApplication(h, { by: host, visitor: { name: '目标', phone: target }, window: clock.window(1 + i) })).id);
     for (const id of ids) await settled(h, id);
     expect(smsTo(target)).toHaveLength(3);
     const rows = (await allNotifications(h)).filter((r) => r.phone === target && r.channel === 'sms');
@@ -112,37 +106,21 @@ describe('SMS bombing of one phone: per target phone, per caller', () => {
     expect(rows.length).toBe(5);
 
     // The code route counts against the same cap: the phone gets no 4th SMS this hour.
-    const asker = await h.session(newOpenid('asker'));
+    const { token: asker } = await anUnboundUser(h, newOpenid('asker'));
     const res = await h.request('POST', '/v1/sms/code', { token: asker, body: { phone: target } });
     const retry = expectRateLimited(res);
     expect(retry).toBeLessThanOrEqual(3600);
     expect(smsTo(target)).toHaveLength(3);
 
     // Per caller: APPLY_PER_HOUR=6 — the 7th application of the host this hour is refused.
-    const sixth = await h.request('POST', '/v1/subject', {
-      token: host,
-      body: { name: '目标', phone: newPhone(), interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(9) },
-    });
-    expect(sixth.status).toBe(200);
-    expectRateLimited(
-      await h.request('POST', '/v1/subject', {
-        token: host,
-        body: { name: '目标', phone: newPhone(), interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(10) },
-      }),
-    );
+    await anApplication(h, { by: host, visitor: { name: '目标', phone: newPhone() }, window: clock.window(9) });
+    expectRateLimited(await postApplication(h, { by: host, visitor: { name: '目标', phone: newPhone() }, window: clock.window(10) }));
 
     // The next hour: 2 more (the day cap is 5), then nothing until tomorrow.
     clock.advance(3600);
-    const host2 = await h.bound(newOpenid('bomber-host2'), STAFF.lina.phone);
+    const host2 = await aStaff(h, 'lina', { openid: newOpenid('bomber-host2') });
     const more: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const r = await h.request('POST', '/v1/subject', {
-        token: host2,
-        body: { name: '目标', phone: target, interviewee: STAFF.lina.name, interviewee_phone: STAFF.lina.phone, ...clock.window(1 + i) },
-      });
-      expect(r.status).toBe(200);
-      more.push(r.body.data.id);
-    }
+    for (let i = 0; i < 3; i++) more.push((await anApplication(h, { by: host2, visitor: { name: '目标', phone: target }, window: clock.window(1 + i) })).id);
     for (const id of more) await settled(h, id);
     expect(smsTo(target)).toHaveLength(5);
     const day = (await allNotifications(h)).filter((r) => r.phone === target && r.channel === 'sms' && more.includes(r.applicationId));
@@ -153,14 +131,8 @@ describe('SMS bombing of one phone: per target phone, per caller', () => {
     const hostPhone = STAFF.wangfang.phone;
     const ids: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const phone = newPhone();
-      const token = await h.bound(newOpenid(`crowd${i}`), phone);
-      const r = await h.request('POST', '/v1/subject', {
-        token,
-        body: { name: `访客${i}`, phone, interviewee: STAFF.wangfang.name, interviewee_phone: hostPhone, ...clock.window(2) },
-      });
-      expect(r.status).toBe(200);
-      ids.push(r.body.data.id);
+      const visitor = await aVisitor(h, { name: `访客${i}`, openid: newOpenid(`crowd${i}`) });
+      ids.push((await anApplication(h, { by: visitor, host: STAFF.wangfang, window: clock.window(2) })).id);
     }
     for (const id of ids) await settled(h, id);
     expect(smsTo(hostPhone)).toHaveLength(3);
@@ -183,16 +155,9 @@ describe('the global SMS cap, and the caps across replicas', () => {
   });
 
   it('invitations to many phones: 4 SMS an hour in all, the rest skipped with the reason', async () => {
-    const host = await h.bound(newOpenid('g-host'), STAFF.zhangwei.phone);
+    const host = await aStaff(h, 'zhangwei', { openid: newOpenid('g-host') });
     const ids: number[] = [];
-    for (let i = 0; i < 6; i++) {
-      const r = await h.request('POST', '/v1/subject', {
-        token: host,
-        body: { name: `客${i}`, phone: newPhone(), interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...clock.window(1) },
-      });
-      expect(r.status).toBe(200);
-      ids.push(r.body.data.id);
-    }
+    for (let i = 0; i < 6; i++) ids.push((await anApplication(h, { by: host, visitor: { name: `客${i}`, phone: newPhone() }, window: clock.window(1) })).id);
     for (const id of ids) await settled(h, id);
     expect(h.sims.sms.messages()).toHaveLength(4);
     const sms = (await allNotifications(h)).filter((r) => r.channel === 'sms');

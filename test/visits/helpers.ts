@@ -2,8 +2,9 @@ import { asc, eq } from 'drizzle-orm';
 import { expect } from 'vitest';
 import { visitPasses } from '../../src/db/schema.js';
 import type { FinishedAttempt } from '../../src/modules/visits/koala-sync.js';
-import { TestClock, newPhone } from '../helpers/apply.js';
-import { STAFF, startHarness, type Harness, type HarnessOptions } from '../helpers/harness.js';
+import { newPhone, TestClock } from '../helpers/apply.js';
+import { aDevice, anApplication, aStaff, type Staff } from '../helpers/factories.js';
+import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.js';
 
 /** A harness for the front desk: a movable clock, a fast check-out sweep, a kiosk and a turnstile. */
 export interface Desk {
@@ -13,16 +14,18 @@ export interface Desk {
   turnstile: string;
   /** A staff member's (张伟's) phone session. */
   host: string;
+  /** 张伟, bound, whose session `host` is. */
+  staff: Staff;
   close(): Promise<void>;
 }
 
 export async function startDesk(opts: HarnessOptions = {}): Promise<Desk> {
   const clock = new TestClock();
   const h = await startHarness({ ...opts, now: clock.now, env: { VISIT_SWEEP_S: '1', ...opts.env } });
-  const kiosk = (await h.runtime.devices.register({ name: '前台一号', kind: 'kiosk' })).token;
-  const turnstile = (await h.runtime.devices.register({ name: '东门闸机', kind: 'turnstile' })).token;
-  const host = await h.bound('wx-host-zhangwei', STAFF.zhangwei.phone);
-  return { h, clock, kiosk, turnstile, host, close: () => h.close() };
+  const kiosk = (await aDevice(h, 'kiosk', '前台一号')).token;
+  const turnstile = (await aDevice(h, 'turnstile', '东门闸机')).token;
+  const staff = await aStaff(h, 'zhangwei', { openid: 'wx-host-zhangwei' });
+  return { h, clock, kiosk, turnstile, host: staff.token, staff, close: () => h.close() };
 }
 
 export interface Invitation {
@@ -39,19 +42,8 @@ export async function invite(d: Desk, o: { companions?: number; hoursFromNow?: n
   const visitor = { name: '王五', phone: newPhone() };
   const companions = Array.from({ length: o.companions ?? 2 }, (_, i) => ({ name: `随行${i + 1}`, phone: newPhone() }));
   for (const p of [visitor, ...companions]) d.h.sims.cloud.bind(`wx-${p.phone}`, p.phone);
-  const res = await d.h.request('POST', '/v1/subject', {
-    token: d.host,
-    body: {
-      name: visitor.name,
-      phone: visitor.phone,
-      interviewee: STAFF.zhangwei.name,
-      interviewee_phone: STAFF.zhangwei.phone,
-      ...window,
-      retinues: companions,
-    },
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return { id: res.body.data.id as number, visitor, companions, ...window };
+  const record = await anApplication(d.h, { by: d.staff, visitor, window, retinues: companions });
+  return { id: record.id, visitor, companions, ...window };
 }
 
 export const device = (token: string) => ({ authorization: `Device ${token}` });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectFailure, invite, scan, signin, startDesk, type Desk } from './helpers.js';
+import { device, expectFailure, invite, scan, signin, startDesk, type Desk } from './helpers.js';
 
 let d: Desk;
 beforeAll(async () => {
@@ -29,7 +29,7 @@ describe('turnstile (front-desk acceptance)', () => {
     expect(admitted(await scan(d, people[0]!.qrcode, d.kiosk)).id).toBe(inv.id);
 
     // Explicit check-out: every pass refused at once, even though the window is still open.
-    expect((await d.h.request('POST', '/v1/visit/signout', { headers: { authorization: `Device ${d.kiosk}` }, body: { id: inv.id } })).status).toBe(200);
+    expect((await d.h.request('POST', '/v1/visit/signout', { headers: device(d.kiosk), body: { id: inv.id } })).status).toBe(200);
     for (const p of people) expectFailure(await scan(d, p.qrcode), 403, 'PASS_EXPIRED', '通行权限已过期');
     d.clock.advance(-20 * 60);
   });
