@@ -19,6 +19,7 @@ import { ensureKoalaSyncQueue, startKoalaSync } from './modules/visits/koala-syn
 import { startVisitSweep } from './modules/visits/sweep.js';
 import { startRetention } from './modules/privacy/retention.js';
 import { startUpkeep } from './db/upkeep.js';
+import { startBackupSocket } from './db/online-backup.js';
 import { startQueue, type Queue } from './db/queue.js';
 import { WebLoad } from './http/load.js';
 import { createLogger, type Logger } from './log.js';
@@ -100,6 +101,9 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const database = opts.database ?? (await openDatabase(config.databaseUrl));
     closers.push(() => database.close());
     await database.migrate();
+    // `npm run backup` of the embedded database asks this process for a copy (ADR 0008).
+    const backups = await startBackupSocket({ database, databaseUrl: config.databaseUrl, logger });
+    closers.push(() => backups.close());
 
     const secret = config.sessionSecret ?? (await storedSecret(database, now));
     let simulators: Simulators | null = null;
