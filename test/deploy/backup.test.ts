@@ -87,6 +87,41 @@ async function freshTarget(cleanup: Array<() => Promise<void> | void>): Promise<
   return { url: url.toString(), files };
 }
 
+/**
+ * Three clients applying as the host, each visitor bound in WeChat (one SMS and one WeChat
+ * message each), until stopped or the bounds are reached.
+ */
+function startLoad(url: string, token: string, sims: Sims) {
+  const acked: number[] = [];
+  const failures: string[] = [];
+  let stopped = false;
+  let next = 0;
+  const started = Date.now();
+  const done = () => stopped || next >= LOAD_MAX || Date.now() - started >= LOAD_MS;
+  const client = async () => {
+    while (!done()) {
+      const phone = `1391${String(next++).padStart(7, '0')}`;
+      sims.cloud.bind(`wx-visitor-${phone}`, phone);
+      const res = await call(url, 'POST', '/v1/subject', {
+        token,
+        body: { name: '访客', phone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
+      });
+      if (res.status === 200) acked.push(res.body.data.id as number);
+      else failures.push(`${res.status} ${JSON.stringify(res.body)}`);
+    }
+  };
+  const running = Promise.all(Array.from({ length: LOAD_CLIENTS }, client));
+  return {
+    acked,
+    failures,
+    done,
+    stop: async () => {
+      stopped = true;
+      await running;
+    },
+  };
+}
+
 describe('backup of a running service under load, and restore', { timeout: 300_000 }, () => {
   let sims: Sims;
   let service: ServiceProcess;
@@ -136,40 +171,33 @@ describe('backup of a running service under load, and restore', { timeout: 300_0
     for (const c of cleanup.reverse()) await c();
   });
 
-  it('restores every acknowledged application and every notification’s state', async () => {
-    // The load: three clients applying, each visitor bound in WeChat (one SMS and one WeChat message each).
-    const acked: number[] = [];
-    const failures: string[] = [];
-    let stop = false;
-    let next = 0;
-    const started = Date.now();
-    const client = async () => {
-      while (!stop && next < LOAD_MAX && Date.now() - started < LOAD_MS) {
-        const phone = `1391${String(next++).padStart(7, '0')}`;
-        sims.cloud.bind(`wx-visitor-${phone}`, phone);
-        const res = await call(service.url, 'POST', '/v1/subject', {
-          token,
-          body: { name: '访客', phone, interviewee: STAFF.zhangwei.name, interviewee_phone: STAFF.zhangwei.phone, ...futureWindow() },
-        });
-        if (res.status === 200) acked.push(res.body.data.id as number);
-        else failures.push(`${res.status} ${JSON.stringify(res.body)}`);
-      }
-    };
-    const load = Promise.all(Array.from({ length: LOAD_CLIENTS }, client));
-    await waitUntil(() => acked.length >= 10, '10 applications acknowledged', 60_000);
+  /** Filled by the first test, read by the others. */
+  let acked: number[] = [];
+  let before = new Set<number>();
+  let original: State;
+  let backupA = '';
+  let backupB = '';
+  const restoreInto = async (backup: string) => {
+    const target = await freshTarget(cleanup);
+    const out = await npm('restore', [backup], { PATH: process.env.PATH, NODE_ENV: 'test', DATABASE_URL: target.url, STORAGE_LOCAL_DIR: target.files });
+    return { ...target, out };
+  };
 
-    const before = new Set(acked);
+  it('backs up while three clients keep applying, and again once everything is sent', async () => {
+    const load = startLoad(service.url, token, sims);
+    acked = load.acked;
+    await waitUntil(() => acked.length >= 10, '10 applications acknowledged', 60_000);
+    before = new Set(acked);
     const outA = await npm('backup', ['--out', backups], env);
     console.log(`backup under load:\n${outA}`);
     const duringBackup = acked.length - before.size;
     const afterA = acked.length;
-    await waitUntil(() => acked.length >= afterA + 5 || next >= LOAD_MAX, 'more applications after the backup', 60_000);
-    stop = true;
-    await load;
-    expect(failures).toEqual([]);
+    await waitUntil(() => acked.length >= afterA + 5 || load.done(), 'more applications after the backup', 60_000);
+    await load.stop();
+    expect(load.failures).toEqual([]);
     expect(duringBackup, 'the load went on while the backup ran').toBeGreaterThan(0);
 
-    // Everything sent, then backup B, the service still running.
+    // Everything sent (one SMS and one WeChat message a visitor), then backup B, the service still up.
     const visitorSms = () => sims.sms.messages().filter((m) => m.phone.startsWith('1391')).length;
     const counts = () => `${acked.length} applications, ${visitorSms()} SMS, ${sims.cloud.messages().length} WeChat messages`;
     await waitUntil(() => visitorSms() === acked.length && sims.cloud.messages().length === acked.length, 'every message sent', 120_000).catch((err: Error) => {
@@ -177,49 +205,44 @@ describe('backup of a running service under load, and restore', { timeout: 300_0
     });
     const outB = await npm('backup', ['--out', backups, '--keep', '2'], env);
     await service.stop();
-    const original = await readState(String(env.DATABASE_URL));
+    original = await readState(String(env.DATABASE_URL));
     expect(original.applications.sort((a, b) => a - b)).toEqual([...acked].sort((a, b) => a - b));
     expect(original.notifications.every((n) => n.status === 'sent')).toBe(true);
+    const written = (out: string) => /Backup written: (.+)$/m.exec(out)![1]!;
+    backupA = written(outA);
+    backupB = written(outB);
+  });
 
-    // A: taken under load.
-    const backupA = /Backup written: (.+)$/m.exec(outA)![1]!;
-    const targetA = await freshTarget(cleanup);
-    await npm('restore', [backupA], { PATH: process.env.PATH, NODE_ENV: 'test', DATABASE_URL: targetA.url, STORAGE_LOCAL_DIR: targetA.files });
-    const a = await readState(targetA.url);
-    const restoredA = new Set(a.applications);
+  it('the backup taken under load holds every acknowledged application, each notification as it was', async () => {
+    const a = await readState((await restoreInto(backupA)).url);
+    const restored = new Set(a.applications);
     expect(
-      [...before].filter((id) => !restoredA.has(id)),
+      [...before].filter((id) => !restored.has(id)),
       'acknowledged before the backup, missing from it',
     ).toEqual([]);
     expect(
       a.applications.filter((id) => !original.applications.includes(id)),
       'never acknowledged, yet restored',
     ).toEqual([]);
-    const byId = new Map(original.notifications.map((n) => [n.id, n]));
-    for (const id of a.applications) {
-      expect(a.notifications.filter((n) => n.app === id).map((n) => n.id)).toEqual(original.notifications.filter((n) => n.app === id).map((n) => n.id));
-    }
+    const ids = (state: State, app: number) => state.notifications.filter((n) => n.app === app).map((n) => n.id);
+    for (const app of a.applications) expect(ids(a, app), `application ${app}'s notifications`).toEqual(ids(original, app));
+    const now = new Map(original.notifications.map((n) => [n.id, n]));
     for (const n of a.notifications) {
-      const now = byId.get(n.id)!;
-      expect({ ...n, status: now.status, attempts: now.attempts, ref: now.ref }).toEqual(now);
-      if (n.status === 'sent') expect(n).toEqual(now);
+      const later = now.get(n.id)!;
+      expect({ ...n, status: later.status, attempts: later.attempts, ref: later.ref }).toEqual(later);
+      // Sent then is sent for good; anything else was still waiting in the outbox.
+      if (n.status === 'sent') expect(n).toEqual(later);
       else expect(n.status, `notification ${n.id}`).toBe('pending');
     }
     expect(a.landed).toEqual(original.landed);
+  });
 
-    // B: taken at rest: the same database, exactly, and the files; a service started on it serves them.
-    const backupB = /Backup written: (.+)$/m.exec(outB)![1]!;
-    const targetB = await freshTarget(cleanup);
-    const restoredOut = await npm('restore', [backupB], {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      DATABASE_URL: targetB.url,
-      STORAGE_LOCAL_DIR: targetB.files,
-    });
-    expect(restoredOut).toContain(`${acked.length} applications, notifications {"sent":${2 * acked.length}}`);
-    expect(await readState(targetB.url)).toEqual(original);
+  it('the backup taken at rest is the database exactly, with the files; a service started on it serves them', async () => {
+    const target = await restoreInto(backupB);
+    expect(target.out).toContain(`${acked.length} applications, notifications {"sent":${2 * acked.length}}`);
+    expect(await readState(target.url)).toEqual(original);
     const port = await freePort();
-    const restored = new ServiceProcess(port, () => ({ ...env, PORT: String(port), DATABASE_URL: targetB.url, STORAGE_LOCAL_DIR: targetB.files }));
+    const restored = new ServiceProcess(port, () => ({ ...env, PORT: String(port), DATABASE_URL: target.url, STORAGE_LOCAL_DIR: target.files }));
     await restored.start();
     try {
       const mine = await call(restored.url, 'GET', '/v1/auth/records?size=100', { token });
@@ -227,7 +250,8 @@ describe('backup of a running service under load, and restore', { timeout: 300_0
       expect(mine.body.page.count).toBe(acked.length);
       const avatar = await fetch(`${restored.url}${avatarPath}`);
       expect(avatar.status).toBe(200);
-      expect(Buffer.from(await avatar.arrayBuffer()).equals(readFileSync(join(String(env.STORAGE_LOCAL_DIR), avatarPath.slice('/files/'.length))))).toBe(true);
+      const landed = readFileSync(join(String(env.STORAGE_LOCAL_DIR), avatarPath.slice('/files/'.length)));
+      expect(Buffer.from(await avatar.arrayBuffer()).equals(landed)).toBe(true);
     } finally {
       await restored.stop();
     }
