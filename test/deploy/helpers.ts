@@ -90,7 +90,7 @@ export function renderSite(template: string, o: SiteOptions): string {
   replace(/ssl_certificate_key \S+;/g, `ssl_certificate_key ${o.key};`, 1);
   replace('server 127.0.0.1:3000;', `server 127.0.0.1:${o.upstreamPort};`, 1);
   replace('alias /opt/laifang/web/dist/', `alias ${o.webDist}/`, 2);
-  replace('root /etc/laifang/wechat-verify;', `root ${o.verifyDir};`, 1);
+  replace('root /var/www/wechat-verify;', `root ${o.verifyDir};`, 1);
   replace('_log /var/log/nginx/', `_log ${o.logDir}/`, 2);
   replace('root /var/www/letsencrypt;', `root ${o.acmeDir};`, 1);
   const listens = text.match(/^\s*listen\s+[^;]+;/gm) ?? [];
