@@ -12,7 +12,7 @@ import { startWechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simul
 import { openDatabase } from '../../src/db/client.js';
 import { futureWindow, openTestDatabase, STAFF, testDbKind, type Sims } from '../helpers/harness.js';
 import { call, freePort, ServiceProcess, serviceEnv, waitUntil } from '../helpers/service-process.js';
-import { ROOT } from './helpers.js';
+import { program, ROOT } from './helpers.js';
 
 /**
  * `npm run backup` of a running service under load, and `npm run restore` into a fresh
@@ -122,7 +122,16 @@ function startLoad(url: string, token: string, sims: Sims) {
   };
 }
 
-describe('backup of a running service under load, and restore', { timeout: 300_000 }, () => {
+/** PostgreSQL backups need pg_dump and pg_restore (postgresql-client). */
+const pgTools = testDbKind() === 'pg' ? [program('pg_dump'), program('pg_restore')].find((p) => p.state !== 'present') : undefined;
+
+describe.runIf(pgTools?.state === 'missing-fail')('backup of PostgreSQL', () => {
+  it('needs pg_dump and pg_restore in CI', () => {
+    expect(pgTools?.state, 'CI must install postgresql-client (scripts/ci-deploy-prereqs.sh)').toBe('present');
+  });
+});
+
+describe.runIf(pgTools === undefined)('backup of a running service under load, and restore', { timeout: 300_000 }, () => {
   let sims: Sims;
   let service: ServiceProcess;
   let env: NodeJS.ProcessEnv;

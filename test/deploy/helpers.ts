@@ -29,6 +29,13 @@ export function program(name: string): ProgramState {
   return { state, path: null };
 }
 
+/** nginx, and openssl for the test's certificate: present, or what is missing decides (skip or fail). */
+export function nginxProgram(): ProgramState {
+  const nginx = program('nginx');
+  const openssl = program('openssl');
+  return nginx.state !== 'present' ? nginx : openssl.state !== 'present' ? openssl : nginx;
+}
+
 /** A self-signed certificate for 127.0.0.1, as openssl makes it; `pem` is what a client trusts. */
 export function selfSignedCertificate(dir: string): { cert: string; key: string; pem: string } {
   const cert = join(dir, 'cert.pem');

@@ -9,7 +9,7 @@ import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { CHROMIUM, chromiumState, smsCodeFrom } from '../e2e/service.js';
 import { openTestDatabase, testLogger } from '../helpers/harness.js';
 import { freePort } from '../helpers/service-process.js';
-import { program, ROOT, startNginx, type Nginx } from './helpers.js';
+import { nginxProgram, ROOT, startNginx, type Nginx } from './helpers.js';
 
 /**
  * The README's newcomer flow in Debian's Chromium, through deploy/nginx/laifang.conf over HTTPS
@@ -20,7 +20,7 @@ import { program, ROOT, startNginx, type Nginx } from './helpers.js';
  * Runs once (the PGlite project), like test/e2e.
  */
 
-const nginxBin = program('nginx');
+const nginxBin = nginxProgram();
 const browser = chromiumState();
 const runs = process.env.LAIFANG_TEST_DB !== 'pg';
 

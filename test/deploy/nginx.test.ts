@@ -11,7 +11,7 @@ import { startWechatCloudSimulator } from '../../src/adapters/wechat-cloud/simul
 import { startWechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
 import { futureWindow, openTestDatabase, STAFF, type Sims } from '../helpers/harness.js';
 import { freePort, ServiceProcess, serviceEnv, waitUntil } from '../helpers/service-process.js';
-import { program, ROOT, send, startNginx, type Nginx } from './helpers.js';
+import { nginxProgram, ROOT, send, startNginx, type Nginx } from './helpers.js';
 
 /**
  * deploy/nginx/laifang.conf in front of the service as a process, configured as the README's
@@ -23,7 +23,7 @@ import { program, ROOT, send, startNginx, type Nginx } from './helpers.js';
  * The H5 pages in a browser through nginx: nginx-h5.test.ts.
  */
 
-const nginxBin = program('nginx');
+const nginxBin = nginxProgram();
 const LIMIT = 5;
 
 describe.runIf(nginxBin.state === 'missing-fail')('nginx in front of the service', () => {
