@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { randomSecret } from '../config.js';
 import { openDatabase, type Database } from '../db/client.js';
+import { startBackupSocket } from '../db/online-backup.js';
 import { appState } from '../db/schema.js';
 import type { Step } from './steps.js';
 
@@ -9,6 +10,9 @@ export async function openDatabaseStep(step: Step, given: Database | undefined):
   const database = given ?? (await openDatabase(step.config.databaseUrl));
   step.closers.add(() => database.close());
   await database.migrate();
+  // `npm run backup` of the embedded database asks this process for a copy (ADR 0008).
+  const backups = await startBackupSocket({ database, databaseUrl: step.config.databaseUrl, logger: step.logger });
+  step.closers.add(() => backups.close());
   const secret = step.config.sessionSecret ?? (await storedSecret(database, step.now));
   return { database, secret };
 }
