@@ -161,6 +161,9 @@ describe(`SIGKILL under load (${testDbKind()})`, () => {
       expect(audit.unsettled.map((r) => `${r.id}:${r.channel}:${r.status}`)).toEqual([]);
       expect(audit.missing.map((r) => `${r.id}:${r.channel}`)).toEqual([]);
       expect(audit.orphans).toEqual([]);
+      // No SMS twice: a row claimed again after a kill asks Aliyun (QuerySendDetails, by its
+      // OutId) before it sends, and finds the copy its killed sender had handed over.
+      expect(audit.duplicates.filter((d) => d.row.channel === 'sms').map((d) => d.row.key)).toEqual([]);
       // A copy twice only across a kill: the first accepted before a kill, the last after it,
       // and the row was claimed more than once.
       for (const d of audit.duplicates) {

@@ -138,6 +138,7 @@ export function auditFigures(a: Audit): Record<string, unknown> {
     sent: a.sent,
     skipped: a.skipped,
     duplicates: a.duplicates.length,
+    duplicateSms: a.duplicates.filter((d) => d.row.channel === 'sms').length,
     recordLagMs: summary(a.recordLagMs),
   };
 }
