@@ -31,7 +31,7 @@ const STATUS: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   STAFF_NOT_FOUND: 404,
   CONFLICT: 409,
-  // Turnstile (issue 3): the device is authenticated and the request well formed, but this pass
+  // Turnstile: the device is authenticated and the request well formed, but this pass
   // does not admit now — a refusal, like FORBIDDEN (docs/api-contract-frontdesk.md).
   PASS_INVALID: 403,
   PASS_NOT_YET_VALID: 403,

@@ -78,7 +78,7 @@ export const rateCounters = pgTable(
   (t) => [primaryKey({ columns: [t.bucket, t.windowStart] }), index('rate_counters_window_idx').on(t.windowStart)],
 );
 
-/** Kiosks and turnstile readers (issue 3). Only a SHA-256 of the 256-bit token is kept. */
+/** Kiosks and turnstile readers. Only a SHA-256 of the 256-bit token is kept. */
 export const devices = pgTable('devices', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
   name: varchar('name', { length: 64 }).notNull(),

@@ -32,7 +32,7 @@ export const applications = pgTable(
     isAuth: smallint('is_auth').notNull(),
     authTime: bigint('auth_time', { mode: 'number' }),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
-    /** Front desk (issue 3): first kiosk sign-in and check-out (explicit or at window end), Unix seconds. */
+    /** Front desk: first kiosk sign-in and check-out (explicit or at window end), Unix seconds. */
     signinTime: bigint('signin_time', { mode: 'number' }),
     signoutTime: bigint('signout_time', { mode: 'number' }),
   },
@@ -135,7 +135,7 @@ export const notifications = pgTable(
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
   // A record's messages are found by the leading column of the dedupe index (there is no index
-  // on application_id alone: it cost two index entries more per application, issue 5).
+  // on application_id alone: it cost two index entries more per application).
   (t) => [
     index('notifications_due_idx')
       .on(t.dueAt, t.id)
@@ -145,7 +145,7 @@ export const notifications = pgTable(
 );
 
 /**
- * One QR pass per person of a signed-in visit (issue 3): the visitor (position 1) and each
+ * One QR pass per person of a signed-in visit: the visitor (position 1) and each
  * companion, positions as in application_people. The token is never stored: it is
  * HMAC(server key, token_salt) (docs/api-contract-frontdesk.md "Passes"), so that the kiosk can
  * show it again; `token_hash` (SHA-256 of the token) is what the turnstile looks up. The Koala

@@ -2,7 +2,7 @@ import type { Database } from './client.js';
 import type { Logger } from '../log.js';
 
 /**
- * Table upkeep (issue 5). The outbox and counter tables are rewritten all day: a notification
+ * Table upkeep. The outbox and counter tables are rewritten all day: a notification
  * row is inserted, claimed and recorded; counters are upserted per request; Koala visitor jobs
  * are pg-boss rows. Each change leaves a dead row version and dead index entries until VACUUM.
  * PostgreSQL's autovacuum visits a table at most once a minute, and only once a fifth of it is

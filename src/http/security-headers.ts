@@ -4,7 +4,7 @@ import helmet, { type HelmetOptions } from 'helmet';
 /**
  * Helmet's headers, computed once. Without nonces they are the same on every answer, but
  * @fastify/helmet builds a helmet middleware (and parses the CSP directives) on every request:
- * ~6 % of a cached records page's CPU (issue 5). Here helmet itself runs once, against a
+ * ~6 % of a cached records page's CPU. Here helmet itself runs once, against a
  * response that only records what it sets, and every answer gets that record.
  */
 export function securityHeaders(options: HelmetOptions): Readonly<Record<string, string>> {

@@ -190,7 +190,7 @@ export async function startAliyunSmsSimulator(opts: AliyunSmsSimulatorOptions = 
 
     // Only a genuine request spends its nonce (a forged one must not block the real sender).
     // The map is in the order nonces were first seen: only its expired head is dropped (walking
-    // all of it on every request made each SMS cost O(SMS in the last 15 minutes), issue 5).
+    // all of it on every request would make each SMS cost O(SMS in the last 15 minutes)).
     const nowMs = Date.now();
     for (const [n, seen] of nonces) {
       if (nowMs - seen <= DATE_SKEW_MS) break;

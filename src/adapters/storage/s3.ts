@@ -2,26 +2,21 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from 
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { UpstreamError } from '../../errors.js';
 import { statusError } from '../http.js';
+import type { Config } from '../../config.js';
 import { assertValidKey } from './local.js';
 import type { StoragePort } from './port.js';
 
-export interface S3StorageOptions {
-  /** S3-compatible endpoint (Aliyun OSS, MinIO); omitted = AWS. */
-  endpoint?: string;
-  region: string;
-  bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  /** Base of public URLs (a CDN or the bucket's public domain); derived when omitted. */
-  publicUrl?: string;
-  /** Path-style (`endpoint/bucket/key`, MinIO, s3rver) or virtual-hosted (Aliyun OSS). */
-  forcePathStyle: boolean;
-  /** Per-request deadline; default 10 s. */
-  timeoutMs?: number;
-  /** A private bucket: browsers get presigned GET URLs valid `signedUrlTtlSeconds` (default 900). */
+/**
+ * The S3 settings of the configuration (endpoint omitted = AWS; `publicUrl` derived when
+ * omitted; path-style for MinIO and s3rver, virtual-hosted for Aliyun OSS; a private bucket gets
+ * presigned GET URLs valid `signedUrlTtlSeconds`, default 900), and a per-request deadline
+ * (default 10 s).
+ */
+export type S3StorageOptions = Omit<Extract<Config['storage'], { driver: 's3' }>, 'driver' | 'private' | 'signedUrlTtlSeconds'> & {
   private?: boolean;
   signedUrlTtlSeconds?: number;
-}
+  timeoutMs?: number;
+};
 
 /** Keys are content hashes: a key's bytes never change, so browsers may keep them for a year. */
 const CACHE_CONTROL = 'public, max-age=31536000, immutable';
