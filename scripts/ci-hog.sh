@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command beside a CPU hog: N busy processes (default: one per core) at the command's own
-# priority, so the command gets about half the machine. CI runs the whole suite this way as
-# proof that it passes on a machine whose cores are busy with other work ("One house" issue).
+# priority, so the command gets about half the machine: `npm run test:busy` runs the whole
+# suite this way, and .ci/run does when LAIFANG_CI_HOG is set.
 #
 #   scripts/ci-hog.sh npm test        # LAIFANG_CI_HOG=0 runs the command alone
 #
