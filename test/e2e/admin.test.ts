@@ -1,14 +1,13 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { H5_DIST_DIR } from '../../src/http/h5-pages.js';
 // @ts-expect-error -- a plain .mjs script without types
 import { firstPageJs } from '../../scripts/web-size.mjs';
 import { anApplication, aStaff, httpApi } from '../helpers/factories.js';
-import { CHROMIUM, chromiumState, settled, startSimulatedService } from './service.js';
+import { chromiumState, launchBrowser, settled, startSimulatedService } from './service.js';
 
 /**
  * The admin console (/admin/) in Debian's Chromium, desktop-sized, against the service in
@@ -33,7 +32,7 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'missing-fail')
 describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('admin console (browser)', { timeout: 60_000 }, () => {
   let service: Awaited<ReturnType<typeof startSimulatedService>>;
   let context: BrowserContext;
-  let profile: string;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;
   const pageProblems: string[] = [];
   const ids: Record<string, number> = {};
@@ -49,27 +48,8 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
   }
 
   beforeAll(async () => {
-    profile = mkdtempSync(join(tmpdir(), 'laifang-chromium-admin-'));
-    [service, context] = await Promise.all([
-      startSimulatedService(),
-      chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
-        viewport: { width: 1280, height: 800 },
-        locale: 'zh-CN',
-        timezoneId: 'Asia/Shanghai',
-      }),
-    ]);
-    context.setDefaultTimeout(10_000);
+    [service, browser] = await Promise.all([startSimulatedService(), launchBrowser({ viewport: { width: 1280, height: 800 } })]);
+    context = browser.context;
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (err) => pageProblems.push(`page error: ${err.message}`));
     page.on('console', (msg) => {
@@ -91,10 +71,9 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
     expect((await call('POST', '/v1/visit/signin', { device: kiosk, body: { phone: '13700000033' } })).status).toBe(200);
   }, 90_000);
   afterAll(async () => {
-    expect(pageProblems).toEqual([]);
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await service?.close();
+    expect(pageProblems).toEqual([]);
   });
 
   const shot = async (name: string) => {

@@ -49,9 +49,9 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     if (SHOTS) mkdirSync(SHOTS, { recursive: true });
   }, 90_000);
   afterAll(async () => {
-    expect(pageProblems).toEqual([]);
     await phone?.close();
     await service?.close();
+    expect(pageProblems).toEqual([]);
   });
 
   const shot = async (name: string) => {

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { loadConfig } from '../../src/config.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { openTestDatabase, testLogger } from '../helpers/harness.js';
@@ -43,37 +43,64 @@ export async function startSimulatedService(): Promise<{ runtime: Runtime; base:
   };
 }
 
-/** Debian's Chromium, headless, with a fresh profile, as a 375×667 phone in Beijing time. */
-export async function launchPhone(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/** How long a browser may take to close before its processes are killed. */
+const CLOSE_GRACE_MS = 15_000;
+
+/**
+ * Debian's Chromium, headless, with a fresh profile, in Beijing time. Closing never hangs a
+ * test's teardown: a browser that does not close within the grace period is killed by its
+ * profile directory, which every one of its processes carries on its command line.
+ */
+export async function launchBrowser(
+  options: Pick<BrowserContextOptions, 'viewport' | 'deviceScaleFactor' | 'isMobile' | 'hasTouch' | 'userAgent' | 'ignoreHTTPSErrors'>,
+): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'laifang-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-    viewport: { width: 375, height: 667 },
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
+    args: CHROMIUM_ARGS,
     locale: 'zh-CN',
     timezoneId: 'Asia/Shanghai',
-    userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50',
+    ...options,
   });
   context.setDefaultTimeout(10_000);
   return {
     context,
     async close() {
-      await context.close();
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        context.close().then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS))),
+      ]);
+      clearTimeout(timer);
+      if (!closed) {
+        console.warn(`Chromium did not close within ${CLOSE_GRACE_MS} ms; killing the processes of ${profile}`);
+        spawnSync('pkill', ['-KILL', '-f', `--user-data-dir=${profile}`]);
+      }
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** A 375×667 phone inside WeChat. */
+export function launchPhone(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  return launchBrowser({
+    viewport: { width: 375, height: 667 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50',
+  });
 }
 
 /** Whether the browser tests can run here; in CI a missing Chromium is a failure, not a skip. */
