@@ -5,8 +5,10 @@ import { defineConfig } from 'vitest/config';
  * - all (default, `npm test`): every test file, on PGlite and, when TEST_DATABASE_URL is set,
  *   on PostgreSQL too.
  * - fast (`npm run test:fast`): the API, unit, admin, visits, adapters and security tests on
- *   PGlite only — no processes killed or restarted, no browser, no build, no schema fuzzing.
- *   CI runs it first so that a plain mistake fails in about a minute.
+ *   PGlite only, in this process: no process started, killed or restarted (so no deployment
+ *   recipes and no admin CLI), no browser, no build, no schema fuzzing. CI runs it first so
+ *   that a plain mistake fails early.
+ * - deploy (`npm run test:deploy`): test/deploy (nginx, systemd, backups, migrations checked).
  * - faults (`npm run test:faults`): test/faults (crashes, outages, replicas), both databases.
  * - e2e (`npm run test:e2e`): test/e2e (Chromium and the served pages), both databases.
  */
@@ -15,11 +17,12 @@ const TIERS = {
   fast: {
     include: ['test/**/*.test.ts'],
     // fuzz: 60 hostile requests per route × every route; worth its time, but not in the first minute.
-    exclude: ['test/faults/**', 'test/e2e/**', 'test/build/**', 'test/security/fuzz.test.ts'],
+    exclude: ['test/faults/**', 'test/e2e/**', 'test/build/**', 'test/deploy/**', 'test/admin/admin-cli.test.ts', 'test/security/fuzz.test.ts'],
     postgres: false,
   },
   faults: { include: ['test/faults/**/*.test.ts'], exclude: [] as string[], postgres: true },
   e2e: { include: ['test/e2e/**/*.test.ts'], exclude: [] as string[], postgres: true },
+  deploy: { include: ['test/deploy/**/*.test.ts'], exclude: [] as string[], postgres: true },
 } as const;
 type Tier = keyof typeof TIERS;
 

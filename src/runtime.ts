@@ -10,6 +10,7 @@ import type { PageCache } from './modules/applications/page-cache.js';
 import type { AdminAccounts } from './modules/admin/service.js';
 import type { Devices } from './modules/devices/service.js';
 import type { NotifyWorker } from './modules/notifications/worker.js';
+import type { RetentionSweeper } from './modules/privacy/retention.js';
 import { adminStep } from './runtime/admin.js';
 import { backgroundStep } from './runtime/background.js';
 import { openDatabaseStep } from './runtime/database.js';
@@ -49,6 +50,8 @@ export interface Runtime {
   pages: PageCache;
   /** The Koala visitor worker (tests wait on its finished job attempts). */
   koalaSync: KoalaSync;
+  /** The retention sweep (tests run one and wait for it). */
+  retention: RetentionSweeper;
   close(): Promise<void>;
 }
 
@@ -66,7 +69,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const { database, secret } = await openDatabaseStep(step, opts.database);
     const simulators = await simulatorsStep(step, opts.seedDemoBindings ?? false);
     const ports = await portsStep(step, simulators, database, secret);
-    const { queue, load, worker } = await backgroundStep(step, database, ports);
+    const { queue, load, worker, retention } = await backgroundStep(step, database, ports);
     const services = await servicesStep(step, database, ports, secret);
     const { visits, koalaSync } = await frontDeskStep(step, { database, queue, ports, audit: services.audit, secret });
     const adminApi = await adminStep(step, { database, ports, audit: services.audit, secret, seedDemo: opts.seedDemoBindings ?? false });
@@ -109,6 +112,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       admins: adminApi.accounts,
       pages,
       koalaSync,
+      retention,
       close: () => closers.close(),
     };
   } catch (err) {

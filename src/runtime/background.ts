@@ -3,7 +3,7 @@ import { startQueue, type Queue } from '../db/queue.js';
 import { startUpkeep } from '../db/upkeep.js';
 import { WebLoad } from '../http/load.js';
 import { startNotifyWorker, type NotifyWorker } from '../modules/notifications/worker.js';
-import { startRetention } from '../modules/privacy/retention.js';
+import { startRetention, type RetentionSweeper } from '../modules/privacy/retention.js';
 import { ensureKoalaSyncQueue } from '../modules/visits/koala-sync.js';
 import type { Ports } from './ports.js';
 import type { Step } from './steps.js';
@@ -14,6 +14,8 @@ export interface Background {
   load: WebLoad;
   /** The notification sender, or null with NOTIFY_SEND=false. */
   worker: NotifyWorker | null;
+  /** The retention sweep (tests run one and wait for it). */
+  retention: RetentionSweeper;
 }
 
 /** The job queue, the notification worker, retention and table upkeep. */
@@ -50,5 +52,5 @@ export async function backgroundStep(step: Step, database: Database, ports: Port
   // VACUUM of the outbox, queue, counter and application tables (PGlite has no autovacuum; PostgreSQL's comes too late for them).
   const upkeep = startUpkeep({ database, logger, hotSeconds: config.upkeepSeconds });
   closers.add(() => upkeep.stop());
-  return { queue, load, worker };
+  return { queue, load, worker, retention };
 }

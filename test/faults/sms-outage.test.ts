@@ -46,7 +46,9 @@ describe('SMS provider outage', () => {
     await h.waitFor(() => h.sims.sms.messages().length >= visitors.length, { timeoutMs: 20_000, what: 'delivery after recovery' });
     const lag = Date.now() - recovered;
     expect(lag).toBeLessThan(20_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Nothing more follows: a claim pass that began after the deliveries found nothing due, and
+    // every row claimed before it has ended (NotifyWorker.nextIdlePass).
+    await h.runtime.worker!.nextIdlePass();
     expect(
       h.sims.sms
         .messages()

@@ -22,6 +22,8 @@ export interface KoalaSimulatorOptions {
   /** Raw `data` of /subjects/purpose (any shape Koala may send); null = no list. */
   purposes?: unknown;
   sessionTtlMs?: number;
+  /** Clock for session lifetimes (tests); defaults to Date.now. */
+  now?: () => number;
   /** How an unknown or expired session is refused. */
   expiredAnswer?: ExpiredAnswer;
 }
@@ -63,6 +65,7 @@ export async function startKoalaSimulator(opts: KoalaSimulatorOptions = {}): Pro
   const username = opts.username ?? KOALA_SIM_USERNAME;
   const password = opts.password ?? KOALA_SIM_PASSWORD;
   const ttlMs = opts.sessionTtlMs ?? 30 * 60_000;
+  const now = opts.now ?? Date.now;
   let expiredAnswer: ExpiredAnswer = opts.expiredAnswer ?? 'status';
   let purposes: unknown = opts.purposes === undefined ? demoPurposes() : opts.purposes;
   let logins = 0;
@@ -92,7 +95,7 @@ export async function startKoalaSimulator(opts: KoalaSimulatorOptions = {}): Pro
     if (path.startsWith('/__sim/') || path.startsWith('/static/') || path === '/auth/login') return;
     const token = sessionOf(req);
     const expiresAt = token === null ? undefined : sessions.get(token);
-    if (expiresAt !== undefined && expiresAt > Date.now()) return;
+    if (expiresAt !== undefined && expiresAt > now()) return;
     if (token !== null) sessions.delete(token);
     if (expiredAnswer === 'html') return reply.code(200).header('content-type', 'text/html; charset=utf-8').send(LOGIN_PAGE);
     return fail(reply, 401, -401, '请先登录');
@@ -104,7 +107,7 @@ export async function startKoalaSimulator(opts: KoalaSimulatorOptions = {}): Pro
     const b = (req.body ?? {}) as Record<string, unknown>;
     if (b.username !== username || b.password !== password) return fail(reply, 200, -101, '用户名或密码错误');
     const token = randomBytes(16).toString('hex');
-    sessions.set(token, Date.now() + ttlMs);
+    sessions.set(token, now() + ttlMs);
     logins += 1;
     // Two cookies, as a real box may send more than the session: clients must keep them all.
     reply.header('set-cookie', [`${SESSION_COOKIE}=${token}; HttpOnly; Path=/`, 'koala_lang=zh_CN; Path=/']);
