@@ -12,6 +12,7 @@ import type autocannon from 'autocannon';
 import { measureColdStart, type ColdStartResult } from './lib/coldstart.js';
 import { applierPhone, datasetShape, hostName, hostPhone } from './lib/dataset.js';
 import { benchDbName, databaseExists, dbUrl, dropDatabase, parseSize } from './lib/db.js';
+import { exchangeCode } from './lib/sign-in.js';
 import { pick, runLoad, setQuietWait, waitForQuiet, type LoadResult } from './lib/load.js';
 import { processCpuSeconds, startChild, type Child } from './lib/proc.js';
 import type { SimEndpoints } from './lib/child.js';
@@ -122,12 +123,7 @@ async function mintSessions(service: Child, sims: Child, pairs: Array<[string, s
     'codes',
     pairs.map((p) => p[0]),
   );
-  const tokens = await mapLimit(codes, 16, async (code) => {
-    const res = await fetch(`${service.url}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
-    const body = (await res.json()) as { data?: { token: string } };
-    if (res.status !== 200 || !body.data) throw new Error(`POST /v1/session: ${res.status} ${JSON.stringify(body)}`);
-    return body.data.token;
-  });
+  const tokens = await mapLimit(codes, 16, (code) => exchangeCode(service.url, code));
   return pairs.map(([, phone], i) => ({ phone, token: tokens[i]! }));
 }
 

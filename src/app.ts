@@ -28,8 +28,10 @@ import type { Identity } from './modules/identity/service.js';
 import { privacyRoutes } from './modules/privacy/routes.js';
 import { createPrivacy } from './modules/privacy/service.js';
 import { DEMO_WECHAT_USERS } from './simulators.js';
-import { sessionRoutes } from './modules/session/routes.js';
+import { adminSessionEndRoutes, sessionRoutes } from './modules/session/routes.js';
 import type { RedeemedCodes } from './modules/session/redeemed-codes.js';
+import type { SessionRevocations } from './modules/session/revocations.js';
+import type { SessionEnder } from './modules/session/service.js';
 import type { SessionTokens } from './modules/session/tokens.js';
 import { smsCodeRoutes } from './modules/sms-codes/routes.js';
 import type { SmsCodes } from './modules/sms-codes/service.js';
@@ -44,6 +46,8 @@ export interface AppDeps {
   tokens: SessionTokens;
   oauth: WechatOAuthPort;
   redeemedCodes: RedeemedCodes;
+  revocations: SessionRevocations;
+  sessionEnder: SessionEnder;
   identity: Identity;
   bindings: Bindings;
   smsCodes: SmsCodes;
@@ -209,6 +213,7 @@ function registerFeatures(app: FastifyInstance, deps: AppDeps): void {
   const accounts = deps.adminApi?.accounts;
   installAuth(app, {
     tokens: deps.tokens,
+    revocations: deps.revocations,
     identity: deps.identity,
     nowSeconds,
     devices: deps.adminApi?.devices,
@@ -218,6 +223,8 @@ function registerFeatures(app: FastifyInstance, deps: AppDeps): void {
     oauth: deps.oauth,
     redeemed: deps.redeemedCodes,
     tokens: deps.tokens,
+    revocations: deps.revocations,
+    ender: deps.sessionEnder,
     nowSeconds,
     devLogin: config.simulated,
     demoUsers: DEMO_WECHAT_USERS,
@@ -229,6 +236,7 @@ function registerFeatures(app: FastifyInstance, deps: AppDeps): void {
   applicationRoutes(app, { applications: deps.applications, identity: deps.identity, purposes: deps.purposes });
   if (deps.visits) visitRoutes(app, { visits: deps.visits, identity: deps.identity });
   if (deps.adminApi) registerAdminApi(app, { db: deps.database.db, api: deps.adminApi });
+  if (deps.adminApi) adminSessionEndRoutes(app, { ender: deps.sessionEnder });
   // PIPL export / erasure of one phone number: admin only.
   if (deps.adminApi) privacyRoutes(app, { privacy: createPrivacy({ db: deps.database.db, audit: deps.adminApi.audit }) });
 }

@@ -78,6 +78,8 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const app = await buildApp({
       tokens: services.tokens,
       redeemedCodes: services.redeemedCodes,
+      revocations: services.revocations,
+      sessionEnder: services.sessionEnder,
       identity: services.identity,
       bindings: services.bindings,
       smsCodes: services.smsCodes,

@@ -18,6 +18,7 @@ import { randomSecret } from '../../src/config.js';
 import { generate } from '../generate.js';
 import { hostPhone } from './dataset.js';
 import { runLoad, type LoadResult } from './load.js';
+import { exchangeCode } from './sign-in.js';
 import { memoryOf } from './proc.js';
 import { integrationEnv } from '../../src/simulators.js';
 
@@ -207,12 +208,7 @@ export async function measureColdStart(opts: { runs: number; applications: numbe
         if (mode === 'integrations' && i === opts.runs - 1 && opts.loadSeconds > 0) {
           const phone = hostPhone(0);
           cloud.bind('bench-embedded', phone);
-          const res = await fetch(`${s.url}/v1/session`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ code: oauth.issueCode('bench-embedded') }),
-          });
-          const token = ((await res.json()) as { data: { token: string } }).data.token;
+          const token = await exchangeCode(s.url, oauth.issueCode('bench-embedded'));
           const load = await runLoad({
             name: 'embedded GET /v1/visit/records',
             url: s.url,

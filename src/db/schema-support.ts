@@ -67,6 +67,21 @@ export const redeemedOAuthCodes = pgTable(
   (t) => [index('redeemed_oauth_codes_at_idx').on(t.redeemedAt)],
 );
 
+/**
+ * Phone sessions ended early, per WeChat openid: a session token issued (`iat`, database clock,
+ * milliseconds) at or before `revoked_before` is refused. Every replica keeps the rows of the
+ * last SESSION_TTL in memory and reads the ones changed since its last look every 2 s (the
+ * index); older rows no longer matter (every token they end has expired) and are swept.
+ */
+export const sessionRevocations = pgTable(
+  'session_revocations',
+  {
+    weixinUserId: varchar('weixin_user_id', { length: 128 }).primaryKey(),
+    revokedBefore: bigint('revoked_before', { mode: 'number' }).notNull(),
+  },
+  (t) => [index('session_revocations_at_idx').on(t.revokedBefore)],
+);
+
 /** Fixed-window counters shared by every replica (per-address request limit). */
 export const rateCounters = pgTable(
   'rate_counters',

@@ -1,7 +1,19 @@
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
 import { LIMITS } from '../limits.js';
-import { smsCodes, staffCache, landedFiles, appState, redeemedOAuthCodes, rateCounters, devices, admins, auditLog, settings } from './schema-support.js';
+import {
+  smsCodes,
+  staffCache,
+  landedFiles,
+  appState,
+  redeemedOAuthCodes,
+  sessionRevocations,
+  rateCounters,
+  devices,
+  admins,
+  auditLog,
+  settings,
+} from './schema-support.js';
 
 export * from './schema-support.js';
 
@@ -184,6 +196,7 @@ export const schema = {
   landedFiles,
   appState,
   redeemedOAuthCodes,
+  sessionRevocations,
   rateCounters,
   notifications,
   devices,

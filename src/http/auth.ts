@@ -49,8 +49,10 @@ declare module 'fastify' {
  * feature, the composition root (app.ts) passes the real ones in.
  */
 export interface AuthDeps {
-  /** Phone sessions: the WeChat openid (`sub`) of a valid, unexpired token, else null. */
-  tokens: { verify(token: string, nowSeconds: number): { sub: string } | null };
+  /** Phone sessions: the WeChat openid (`sub`) and issue time (`iat`) of a valid, unexpired token, else null. */
+  tokens: { verify(token: string, nowSeconds: number): { sub: string; iat: number } | null };
+  /** Phone sessions ended early (unbinding, "sign out everywhere", an admin); answered from memory. */
+  revocations: { isRevoked(weixinUserId: string, issuedAt: number): boolean };
   /** The phone bound to a WeChat (403 NOT_BOUND when none): checks parameters that name the caller. */
   identity: { requirePhone(weixinUserId: string): Promise<string> };
   nowSeconds: () => number;
@@ -132,6 +134,7 @@ export function installAuth(app: FastifyInstance, deps: AuthDeps): void {
     if (!kinds.includes('session')) throw new AppError('UNAUTHENTICATED', `微信会话不能用于此接口：需要${needs}`);
     const claims = deps.tokens.verify(token, deps.nowSeconds());
     if (!claims) throw new AppError('UNAUTHENTICATED', '会话无效或已过期，请重新登录');
+    if (deps.revocations.isRevoked(claims.sub, claims.iat)) throw new AppError('UNAUTHENTICATED', '会话已结束（已退出登录或解除绑定），请重新登录');
     req.weixinUserId = claims.sub;
   });
 

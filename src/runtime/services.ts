@@ -6,6 +6,8 @@ import { createAudit, type Audit } from '../modules/audit/service.js';
 import { createBindings, type Bindings } from '../modules/binding/service.js';
 import { createIdentity, type Identity } from '../modules/identity/service.js';
 import { createRedeemedCodes, type RedeemedCodes } from '../modules/session/redeemed-codes.js';
+import { startSessionRevocations, type SessionRevocations } from '../modules/session/revocations.js';
+import { createSessionEnder, type SessionEnder } from '../modules/session/service.js';
 import { createSessionTokens, type SessionTokens } from '../modules/session/tokens.js';
 import { createSmsCodes, type SmsCodes } from '../modules/sms-codes/service.js';
 import { createAvatars } from '../modules/staff/avatars.js';
@@ -21,6 +23,9 @@ import type { Step } from './steps.js';
 export interface Services {
   tokens: SessionTokens;
   redeemedCodes: RedeemedCodes;
+  /** Sessions ended early, and ending them (audited). */
+  revocations: SessionRevocations;
+  sessionEnder: SessionEnder;
   identity: Identity;
   bindings: Bindings;
   smsCodes: SmsCodes;
@@ -33,10 +38,14 @@ export interface Services {
 
 /** The features of the phone pages: sessions, bindings, staff, SMS codes, applications. */
 export async function servicesStep(step: Step, database: Database, ports: Ports, secret: string): Promise<Services> {
-  const { config, logger, now } = step;
+  const { config, logger, now, closers } = step;
   const db = database.db;
   const tokens = createSessionTokens(secret, config.sessionTtlSeconds);
   const redeemedCodes = createRedeemedCodes({ db, secret, now });
+  const revocations = await startSessionRevocations({ db, logger, ttlSeconds: config.sessionTtlSeconds });
+  closers.add(() => revocations.stop());
+  const audit = createAudit({ db, now });
+  const sessionEnder = createSessionEnder({ db, audit, revocations });
   const identity = createIdentity({ cloud: ports.cloud, now });
   const staff = createStaffDirectory({
     db,
@@ -50,8 +59,7 @@ export async function servicesStep(step: Step, database: Database, ports: Ports,
   const purposes = createPurposes({ db, koala: ports.koala, logger, now, cacheSeconds: config.koalaCacheSeconds });
   const template = async () => (await ports.templates.current()).sms.verification_code;
   const smsCodes = createSmsCodes({ db, sms: ports.sms, template, secret, logger, now });
-  const bindings = createBindings({ cloud: ports.cloud, identity, staff, avatars, smsCodes, verifyPhone: config.bindVerifyPhone });
-  const audit = createAudit({ db, now });
+  const bindings = createBindings({ cloud: ports.cloud, identity, staff, avatars, smsCodes, sessions: sessionEnder, verifyPhone: config.bindVerifyPhone });
   const pages = await recordPages(step, database);
   const applications = createApplications({
     pages,
@@ -65,7 +73,7 @@ export async function servicesStep(step: Step, database: Database, ports: Ports,
     applyPerHour: config.applyPerHour,
     now,
   });
-  return { tokens, redeemedCodes, identity, bindings, smsCodes, purposes, audit, applications, pages };
+  return { tokens, redeemedCodes, revocations, sessionEnder, identity, bindings, smsCodes, purposes, audit, applications, pages };
 }
 
 /**

@@ -563,12 +563,15 @@ describe('3.3 / 3.4 visitor binding', () => {
 });
 
 describe('3.5 unbind', () => {
-  it('unbinds the own WeChat: {} and the cloud service no longer has it; then nothing is bound', async () => {
-    const { token } = await staffSession('wx-leaving', STAFF.lina);
+  it('unbinds the own WeChat: {} and the cloud service no longer has it; its sessions end; then nothing is bound', async () => {
+    const { token: old } = await staffSession('wx-leaving', STAFF.lina);
     expect(cloudPhone('wx-leaving')).toBe(STAFF.lina.phone);
-    expect(await unbind(token, 'wx-leaving')).toMatchObject({ status: 200, body: ok({}) });
+    expect(await unbind(old, 'wx-leaving')).toMatchObject({ status: 200, body: ok({}) });
     expect(cloudPhone('wx-leaving')).toBeUndefined();
     expect(h.sims.cloud.server.received.some((r) => r.method === 'DELETE' && r.path === '/v2/wechat/binding/wx-leaving')).toBe(true);
+    // Every session of that WeChat ended with the binding (test/security/session-revocation.test.ts).
+    expectFailure(await staffStatus(old), 401, 'UNAUTHENTICATED');
+    const token = await h.session('wx-leaving');
     expect((await staffStatus(token)).body).toEqual(ok({}));
     expect((await visitorStatus(token)).body).toEqual(ok({}));
     expectFailure(await whoAmI(token), 404, 'NOT_BOUND');

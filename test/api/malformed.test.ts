@@ -302,7 +302,7 @@ const POST_SUBJECT: Case[] = [
   { method: 'POST', url: '/v1/subject', label: 'no session with garbage', payload: '{garbage', status: 401 },
 ];
 
-const sessionBody = () => ({ code: 'abc' });
+const sessionBody = () => ({ code: 'abc', state: '' });
 const POST_SESSION: Case[] = [
   ...bodyCases('POST', '/v1/session', 'visitor').map((c) => ({ ...c, token: undefined })),
   ...fieldCases('POST', '/v1/session', 'visitor', sessionBody, 'code', [
@@ -312,7 +312,7 @@ const POST_SESSION: Case[] = [
     ['600 characters', 'c'.repeat(600)],
     ...ODD_TEXT,
   ]).map((c) => ({ ...c, token: undefined })),
-  { method: 'POST', url: '/v1/session', label: 'an unknown code', body: { code: 'never-issued' }, status: 401 },
+  { method: 'POST', url: '/v1/session', label: 'an unknown code', body: { code: 'never-issued', state: '' }, status: 401 },
 ];
 
 const POST_SESSION_DEV: Case[] = [
@@ -564,7 +564,7 @@ const COERCED_SMS_PHONE = 13912340000;
 describe('strict body types on every route', () => {
   const cases: Case[] = [
     { method: 'POST', url: '/v1/sms/code', token: 'visitor', label: 'phone as a number', body: { phone: COERCED_SMS_PHONE }, names: 'phone' },
-    { method: 'POST', url: '/v1/session', label: 'code as a number', body: { code: 12345 }, names: 'code' },
+    { method: 'POST', url: '/v1/session', label: 'code as a number', body: { code: 12345, state: '' }, names: 'code' },
     {
       method: 'POST',
       url: '/v1/visitor/binding',

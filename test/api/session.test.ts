@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness, type Reply } from '../helpers/harness.js';
+import { startRound } from '../helpers/oauth.js';
 
 /** api-contract.md §2 (identity), §1/§6 (envelopes). */
 
@@ -56,11 +57,17 @@ function forge(payload: unknown, secret: string): string {
 
 const SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
+/** POST /v1/session as a browser that started its own OAuth round (its state cookie and state). */
+async function signIn(code: string): Promise<Reply> {
+  const round = await startRound(h.post);
+  return h.request('POST', '/v1/session', { body: { code, state: round.state }, headers: { cookie: round.cookie } });
+}
+
 describe('POST /v1/session', () => {
   it('exchanges a fresh OAuth code for a session: token, expires_at, weixinUserId', async () => {
     const code = h.sims.oauth.issueCode('wx-session-1');
     const before = Math.floor(now() / 1000);
-    const res = await h.request('POST', '/v1/session', { body: { code } });
+    const res = await signIn(code);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ code: 0, err_msg: '', data: { token: expect.any(String), expires_at: expect.any(Number), weixinUserId: 'wx-session-1' } });
     expect(Number.isInteger(res.body.data.expires_at)).toBe(true);
@@ -80,28 +87,35 @@ describe('POST /v1/session', () => {
 
   it('a code works once: the second exchange is 401 UNAUTHENTICATED', async () => {
     const code = h.sims.oauth.issueCode('wx-session-2');
-    expect((await h.request('POST', '/v1/session', { body: { code } })).status).toBe(200);
-    expectFailure(await h.request('POST', '/v1/session', { body: { code } }), 401, 'UNAUTHENTICATED');
+    expect((await signIn(code)).status).toBe(200);
+    expectFailure(await signIn(code), 401, 'UNAUTHENTICATED');
   });
 
   it('a code works once here even if the OAuth endpoint would take it again', async () => {
     // An endpoint (or proxy) that answers every exchange of this code with the same openid.
     const lenient = JSON.stringify({ access_token: 'AT', expires_in: 7200, openid: 'wx-lenient', scope: 'snsapi_base' });
     h.sims.oauth.server.setFault({ status: 200, body: lenient, times: 2, path: '/sns/oauth2/access_token' });
-    const first = await h.request('POST', '/v1/session', { body: { code: 'reused-code' } });
+    const first = await signIn('reused-code');
     expect(first.status).toBe(200);
     expect(first.body.data.weixinUserId).toBe('wx-lenient');
-    const second = await h.request('POST', '/v1/session', { body: { code: 'reused-code' } });
+    const second = await signIn('reused-code');
     expect(second.status).toBe(401);
     expect(second.body).toMatchObject({ code: 401, error: 'UNAUTHENTICATED' });
   });
 
   it('a code WeChat does not know is 401 UNAUTHENTICATED', async () => {
-    expectFailure(await h.request('POST', '/v1/session', { body: { code: 'no-such-code' } }), 401, 'UNAUTHENTICATED');
+    expectFailure(await signIn('no-such-code'), 401, 'UNAUTHENTICATED');
   });
 
   it('a missing or malformed code is 400 naming `code`', async () => {
-    for (const body of [{}, { code: { a: 1 } }, { code: ['a', 'b'] }, { code: '' }, { code: 'x'.repeat(600) }, { weixinUserId: 'wx-any' }]) {
+    for (const body of [
+      { state: '' },
+      { code: { a: 1 }, state: '' },
+      { code: ['a', 'b'], state: '' },
+      { code: '', state: '' },
+      { code: 'x'.repeat(600), state: '' },
+      { weixinUserId: 'wx-any', state: '' },
+    ]) {
       const res = await h.request('POST', '/v1/session', { body });
       expect([body, res.status, res.body.error]).toEqual([body, 400, 'VALIDATION_FAILED']);
       expectFailure(res, 400, 'VALIDATION_FAILED');
@@ -116,20 +130,20 @@ describe('POST /v1/session', () => {
     const code = oauth.issueCode('wx-session-3');
 
     oauth.server.setFault({ status: 0, times: 1 });
-    expectFailure(await h.request('POST', '/v1/session', { body: { code } }), 503, 'UPSTREAM_UNAVAILABLE');
+    expectFailure(await signIn(code), 503, 'UPSTREAM_UNAVAILABLE');
     oauth.server.setFault({ status: 503, times: 1 });
-    expectFailure(await h.request('POST', '/v1/session', { body: { code } }), 503, 'UPSTREAM_UNAVAILABLE');
+    expectFailure(await signIn(code), 503, 'UPSTREAM_UNAVAILABLE');
     oauth.server.setFault({ status: 500, times: 1 });
-    expectFailure(await h.request('POST', '/v1/session', { body: { code } }), 502, 'UPSTREAM_FAILED');
+    expectFailure(await signIn(code), 502, 'UPSTREAM_FAILED');
     oauth.server.setFault({ status: 200, times: 1, body: JSON.stringify({ errcode: -1, errmsg: 'system error, rid: 1-2' }) });
-    expectFailure(await h.request('POST', '/v1/session', { body: { code } }), 503, 'UPSTREAM_UNAVAILABLE');
+    expectFailure(await signIn(code), 503, 'UPSTREAM_UNAVAILABLE');
     oauth.server.setFault({ status: 200, times: 1, body: JSON.stringify({ errcode: 40125, errmsg: 'invalid appsecret, rid: 1-2' }) });
-    expectFailure(await h.request('POST', '/v1/session', { body: { code } }), 502, 'UPSTREAM_FAILED');
+    expectFailure(await signIn(code), 502, 'UPSTREAM_FAILED');
     oauth.server.setFault({ status: 200, times: 1, body: '<html>gateway</html>', contentType: 'text/html' });
-    expectFailure(await h.request('POST', '/v1/session', { body: { code } }), 502, 'UPSTREAM_FAILED');
+    expectFailure(await signIn(code), 502, 'UPSTREAM_FAILED');
 
     // None of those reached WeChat's code check: the code still works.
-    const res = await h.request('POST', '/v1/session', { body: { code } });
+    const res = await signIn(code);
     expect(res.status).toBe(200);
     expect(res.body.data.weixinUserId).toBe('wx-session-3');
   });
@@ -197,7 +211,7 @@ describe('Bearer sessions', () => {
 
   it('an expired session is 401 (SESSION_TTL): expires_at is when', async () => {
     const code = h.sims.oauth.issueCode('wx-expiring');
-    const { body } = await h.request('POST', '/v1/session', { body: { code } });
+    const { body } = await signIn(code);
     const { token, expires_at: expiresAt } = body.data as { token: string; expires_at: number };
     const saved = offset;
     try {
@@ -317,8 +331,11 @@ describe('routes, order of checks and caller parameters', () => {
     }
     for (const q of ['', `?weixinUserId=${me}`]) expectFailure(await h.request('GET', `/v1/wechat/is_binding${q}`, { token }), 404, 'NOT_BOUND');
     expect((await h.request('DELETE', `/v1/subject/binding/${me}`, { token })).body).toEqual({ code: 0, err_msg: '', data: {} });
+    // Unbinding ended the session; a new one carries on.
+    expectFailure(await h.request('GET', '/v1/visitor/binding', { token }), 401, 'UNAUTHENTICATED');
+    const again = await h.session(me);
     // Body: the own weixinUserId passes on to the business rules (here: no SMS code).
-    const own = await h.request('POST', '/v1/visitor/binding', { token, body: { phone: '13900000001', weixinUserId: me } });
+    const own = await h.request('POST', '/v1/visitor/binding', { token: again, body: { phone: '13900000001', weixinUserId: me } });
     expectFailure(own, 400, 'SMS_CODE_INVALID');
   });
 });

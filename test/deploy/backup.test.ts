@@ -11,6 +11,7 @@ import { startWechatCloudSimulator } from '../../src/adapters/wechat-cloud/simul
 import { startWechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
 import { openDatabase } from '../../src/db/client.js';
 import { futureWindow, openTestDatabase, STAFF, testDbKind, type Sims } from '../helpers/harness.js';
+import { fetchPost, oauthSignIn } from '../helpers/oauth.js';
 import { call, freePort, ServiceProcess, serviceEnv, waitUntil } from '../helpers/service-process.js';
 import { program, ROOT } from './helpers.js';
 
@@ -167,7 +168,7 @@ describe.runIf(pgTools === undefined)('backup of a running service under load, a
     service = new ServiceProcess(port, () => env);
     await service.start();
     cloud.bind('wx-backup-host', STAFF.zhangwei.phone);
-    const session = await call(service.url, 'POST', '/v1/session', { body: { code: oauth.issueCode('wx-backup-host') } });
+    const session = await oauthSignIn(fetchPost(service.url), oauth, 'wx-backup-host');
     token = session.body.data.token;
     // The host's profile lands his Koala avatar in the storage folder.
     const profile = await call(service.url, 'GET', '/v1/subject/binding', { token });

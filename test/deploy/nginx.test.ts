@@ -10,6 +10,7 @@ import { startAliyunSmsSimulator } from '../../src/adapters/sms/simulator.js';
 import { startWechatCloudSimulator } from '../../src/adapters/wechat-cloud/simulator.js';
 import { startWechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
 import { futureWindow, openTestDatabase, STAFF, type Sims } from '../helpers/harness.js';
+import { oauthSignIn, type Post } from '../helpers/oauth.js';
 import { freePort, ServiceProcess, serviceEnv, waitUntil } from '../helpers/service-process.js';
 import { nginxProgram, ROOT, send, startNginx, type Nginx } from './helpers.js';
 
@@ -136,9 +137,14 @@ describe.runIf(nginxBin.state === 'present')('nginx + TLS in front of the servic
     const from = '127.0.0.2';
     sims.cloud.bind('wx-nginx-visitor', '13900000001');
     sims.cloud.bind('wx-nginx-companion', '13900000002');
-    const session = await at('/v1/session', { from, body: { code: sims.oauth.issueCode('wx-nginx-staff') } });
-    expect(session.status, session.text).toBe(200);
-    const token = session.json.data.token as string;
+    // Through nginx as a browser: the state cookie, WeChat's round trip, the exchange.
+    const post: Post = async (path, body, headers) => {
+      const a = await at(path, { from, method: 'POST', body: body ?? {}, headers });
+      return { status: a.status, body: a.json, setCookie: a.headers['set-cookie'] };
+    };
+    const session = await oauthSignIn(post, sims.oauth, 'wx-nginx-staff');
+    expect(session.status, JSON.stringify(session.body)).toBe(200);
+    const token = session.body.data.token as string;
     const auth = { authorization: `Bearer ${token}` };
     expect((await at('/v1/sms/code', { from, headers: auth, body: { phone: STAFF.zhangwei.phone } })).status).toBe(200);
     const bound = await at('/v1/subject/binding', {

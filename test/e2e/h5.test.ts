@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anApplication, aStaff, aVisitor, httpApi } from '../helpers/factories.js';
 import { startHarness } from '../helpers/harness.js';
+import { startRound, throughWechat } from '../helpers/oauth.js';
 import { freePort } from '../helpers/service-process.js';
 import { chromiumState, launchPhone, settled, smsCodeFrom, startSimulatedService } from './service.js';
 
@@ -309,7 +310,18 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     await page.getByText('微信昵称 · 139****0005').waitFor();
     await page.getByRole('button', { name: '解除绑定' }).click();
     await page.getByRole('button', { name: '解除绑定' }).last().click();
-    await expect.poll(() => page.url()).toMatch(/#\/bind$/);
+    // Unbinding ended this WeChat's sessions: sign in again, then on to binding.
+    await page.getByText('已解除绑定，此微信在所有设备上的登录均已退出。请重新登录后再绑定。').waitFor();
+    await expect.poll(() => page.url()).toMatch(/#\/login\?ended=unbind&to=%2Fbind$/);
+    expect(await page.evaluate(() => localStorage.getItem('laifang.session'))).toBeNull();
+  });
+
+  it('signs out everywhere: every session of the WeChat ends, this one too', async () => {
+    await signInAs('demo-visitor-wangwu');
+    await page.getByRole('button', { name: '退出所有设备' }).click();
+    await page.getByRole('button', { name: '全部退出' }).click();
+    await page.getByText('已退出此微信在所有设备上的登录。').waitFor();
+    expect(await page.evaluate(() => localStorage.getItem('laifang.session'))).toBeNull();
   });
 
   it('in WeChat: the entry page goes through OAuth (snsapi_base) and exchanges the code for a session', async () => {
@@ -321,14 +333,15 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
       const base = `http://127.0.0.1:${port}`;
       await aVisitor(h, { openid: 'wx-openid-e2e', phone: '13900000007' });
       const authorizeUrls: URL[] = [];
-      // Stand in for open.weixin.qq.com: WeChat sends the browser back to redirect_uri with a code.
+      // open.weixin.qq.com is the OAuth simulator's authorize: it sends the browser back to
+      // redirect_uri with a code for the WeChat user holding the phone, and the state unchanged.
       await page.route('https://open.weixin.qq.com/**', async (route) => {
         const url = new URL(route.request().url());
         authorizeUrls.push(url);
-        const back = new URL(url.searchParams.get('redirect_uri') ?? '');
-        back.searchParams.set('code', h.sims.oauth.issueCode('wx-openid-e2e'));
-        back.searchParams.set('state', url.searchParams.get('state') ?? '');
-        await route.fulfill({ status: 302, headers: { location: back.toString() } });
+        const sim = new URL(`${h.sims.oauth.url}${url.pathname}${url.search}`);
+        sim.searchParams.set('sim_openid', 'wx-openid-e2e');
+        const res = await fetch(sim, { redirect: 'manual' });
+        await route.fulfill({ status: res.status, headers: { location: res.headers.get('location') ?? '' } });
       });
       await page.goto(`${base}/h5/#/records`);
       await page.getByRole('tab', { name: '与我相关' }).waitFor();
@@ -341,7 +354,25 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
         response_type: 'code',
         redirect_uri: `${base}/h5/`,
       });
+      // The state is this browser's, kept in a cookie the page's scripts cannot read.
+      expect(q.get('state')).toMatch(/^[0-9a-f]{32}$/);
+      expect(await page.evaluate(() => document.cookie)).not.toContain(q.get('state'));
       await page.getByText('还没有与您相关的来访').waitFor();
+
+      // Login CSRF: someone's own code and state (their round, their cookie), sent as a link. In
+      // this browser the state is not its own: nobody is signed in, the page says why, and
+      // "重新登录" starts a round of this browser's own.
+      const attacker = throughWechat(h.sims.oauth, 'wx-openid-attacker', (await startRound(h.post)).state);
+      await page.evaluate(() => localStorage.clear());
+      await page.goto(`${base}/h5/?code=${attacker.code}&state=${attacker.state}#/`);
+      await page.getByText('此登录链接不是在您的浏览器中发起的（可能是他人发来的链接），为保护您的账号，未登录。请重新登录').waitFor();
+      expect(await page.evaluate(() => localStorage.getItem('laifang.session'))).toBeNull();
+      expect(page.url()).toBe(`${base}/h5/#/login`); // the foreign code is gone from the address
+      await page.getByRole('button', { name: '重新登录' }).click();
+      await page.getByText('申请来访').first().waitFor();
+      expect(authorizeUrls).toHaveLength(2);
+      const session = await page.evaluate(() => JSON.parse(localStorage.getItem('laifang.session') ?? 'null') as { weixinUserId: string } | null);
+      expect(session?.weixinUserId).toBe('wx-openid-e2e');
     } finally {
       await page.unrouteAll();
       await h.close();

@@ -9,6 +9,7 @@ import { startAliyunSmsSimulator } from '../../src/adapters/sms/simulator.js';
 import { startWechatCloudSimulator } from '../../src/adapters/wechat-cloud/simulator.js';
 import { startWechatOAuthSimulator } from '../../src/adapters/wechat-oauth/simulator.js';
 import { futureWindow, openTestDatabase, STAFF, type Sims } from '../helpers/harness.js';
+import { fetchPost, oauthSignIn } from '../helpers/oauth.js';
 import { integrationEnv } from '../../src/simulators.js';
 
 /**
@@ -91,7 +92,7 @@ async function call(method: string, path: string, body?: unknown, token?: string
 }
 
 async function session(openid: string): Promise<string> {
-  const res = await call('POST', '/v1/session', { code: sims.oauth.issueCode(openid) });
+  const res = await oauthSignIn(fetchPost(`http://127.0.0.1:${port}`), sims.oauth, openid);
   return res.body.data.token;
 }
 

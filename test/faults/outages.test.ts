@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fault, SimServer } from '../../src/adapters/simulator.js';
 import { newPhone, notificationsOf } from '../helpers/apply.js';
 import { futureWindow, STAFF, startHarness, type Harness, type Reply } from '../helpers/harness.js';
+import { startRound, throughWechat } from '../helpers/oauth.js';
 import { HIGH_SMS_CAPS } from '../helpers/service-process.js';
 
 /**
@@ -88,6 +89,13 @@ function expectUpstreamEnvelope(res: Reply, what: string): void {
   expect(JSON.stringify(res.body)).not.toMatch(/\bat \S+\.[jt]s|select |insert |stack|TypeError|SyntaxError/i);
 }
 
+/** POST /v1/session as a browser that went through WeChat for this openid. */
+async function signIn(openid: string): Promise<Reply> {
+  const round = await startRound(h.post);
+  const back = throughWechat(h.sims.oauth, openid, round.state);
+  return h.request('POST', '/v1/session', { body: back, headers: { cookie: round.cookie } });
+}
+
 interface Check {
   what: string;
   run: () => Promise<Reply>;
@@ -121,7 +129,7 @@ function needing(system: System): Check[] {
     case 'sms':
       return [{ what: 'POST /v1/sms/code', run: () => h.request('POST', '/v1/sms/code', { token: visitor, body: { phone: newPhone('137') } }) }];
     case 'oauth':
-      return [{ what: 'POST /v1/session', run: () => h.request('POST', '/v1/session', { body: { code: h.sims.oauth.issueCode('wx-out-oauth') } }) }];
+      return [{ what: 'POST /v1/session', run: () => signIn('wx-out-oauth') }];
   }
 }
 
@@ -139,7 +147,7 @@ function unaffected(system: System): Check[] {
       // A new session needs OAuth only (the binding is asked for by the routes that need it).
       return [
         { what: 'GET /readyz', run: () => h.request('GET', '/readyz') },
-        { what: 'POST /v1/session', run: () => h.request('POST', '/v1/session', { body: { code: h.sims.oauth.issueCode(`wx-out-s-${nameSeq++}`) } }) },
+        { what: 'POST /v1/session', run: () => signIn(`wx-out-s-${nameSeq++}`) },
       ];
     case 'sms':
       return [records, isBinding];

@@ -14,6 +14,7 @@ import { openDatabase, type Database } from '../../src/db/client.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { integrationEnv } from '../../src/simulators.js';
+import { oauthSignIn, type Post } from './oauth.js';
 
 export type DbKind = 'pglite' | 'pg';
 
@@ -52,7 +53,9 @@ export interface Harness {
     url: string,
     opts?: { token?: string; body?: unknown; headers?: Record<string, string>; payload?: string },
   ): Promise<Reply<T>>;
-  /** A session for this WeChat openid through the real OAuth code exchange. */
+  /** A POST as a browser sends it (for test/helpers/oauth.ts). */
+  post: Post;
+  /** A session for this WeChat openid through the real OAuth round (state cookie, WeChat, code exchange). */
   session(weixinUserId: string): Promise<string>;
   /** Binds openid ↔ phone directly in the cloud simulator (as if bound elsewhere) and returns a session. */
   bound(weixinUserId: string, phone: string): Promise<string>;
@@ -174,11 +177,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       // on a machine whose cores are busy the OAuth simulator may miss the 2 s upstream timeout,
       // so a 503 UPSTREAM_UNAVAILABLE is tried again with a new code (a code works once).
       for (let attempt = 1; ; attempt++) {
-        const code = oauth.issueCode(weixinUserId);
-        const res = await harness.request('POST', '/v1/session', { body: { code } });
+        const res = await oauthSignIn(harness.post, oauth, weixinUserId);
         if (res.status === 200) return res.body.data.token as string;
         if (res.status !== 503 || attempt >= 3) throw new Error(`session failed: ${JSON.stringify(res.body)}`);
       }
+    },
+    async post(path, body, headers) {
+      const res = await harness.request('POST', path, { body, headers });
+      return { status: res.status, body: res.body, setCookie: res.headers['set-cookie'] };
     },
     async bound(weixinUserId, phone) {
       cloud.bind(weixinUserId, phone);

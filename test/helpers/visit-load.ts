@@ -1,4 +1,5 @@
 import { futureWindow, STAFF, type Sims } from './harness.js';
+import { fetchPost, oauthSignIn } from './oauth.js';
 import { call, sleep, type CallResult } from './service-process.js';
 
 /**
@@ -37,7 +38,7 @@ export function newLedger(): LoadLedger {
 /** Sessions through the real OAuth exchange; they are signed tokens, so they outlive restarts. */
 export async function makeActors(base: string, sims: Pick<Sims, 'oauth' | 'cloud'>, tag: string, visitorCount = 4): Promise<Actors> {
   const session = async (openid: string): Promise<string> => {
-    const res = await call(base, 'POST', '/v1/session', { body: { code: sims.oauth.issueCode(openid) } });
+    const res = await oauthSignIn(fetchPost(base), sims.oauth, openid);
     if (res.status !== 200) throw new Error(`session for ${openid}: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.data.token as string;
   };

@@ -13,6 +13,8 @@ export interface WechatOAuthClientOptions {
 }
 
 const SYSTEM = 'wechat-oauth';
+/** What the user is told when WeChat refuses their code: they go through OAuth again. */
+const CODE_REFUSED = '微信登录凭证无效或已过期，请重新登录';
 
 /** The user's code is bad, used, expired or missing: they must go through OAuth again (401). */
 const CODE_ERRORS = new Set([
@@ -51,7 +53,7 @@ export function createWechatOAuthClient(opts: WechatOAuthClientOptions): WechatO
 
   return {
     async exchangeCode(code: string) {
-      if (code.trim() === '') throw new AppError('UNAUTHENTICATED', undefined, { detail: 'empty OAuth code' });
+      if (code.trim() === '') throw new AppError('UNAUTHENTICATED', CODE_REFUSED, { detail: 'empty OAuth code' });
       const query = new URLSearchParams({ appid: opts.appId, secret: opts.appSecret, code, grant_type: 'authorization_code' });
       const res = await httpCall(SYSTEM, `${endpoint}?${query.toString()}`, { timeoutMs: opts.timeoutMs, headers: { accept: 'application/json' } });
       if (res.status !== 200) throw statusError(SYSTEM, res.status, what);
@@ -66,7 +68,7 @@ export function createWechatOAuthClient(opts: WechatOAuthClientOptions): WechatO
         const detail = `${what}: errcode ${errcode} ${errmsg}`;
         if (CODE_ERRORS.has(errcode)) {
           log.info({ system: SYSTEM, errcode }, 'WeChat refused the OAuth code');
-          throw new AppError('UNAUTHENTICATED', undefined, { detail });
+          throw new AppError('UNAUTHENTICATED', CODE_REFUSED, { detail });
         }
         if (BUSY_ERRORS.has(errcode)) {
           log.warn({ system: SYSTEM, errcode, errmsg }, 'WeChat OAuth is busy');

@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { createSimServer, type SimServer } from '../simulator.js';
 
 /**
- * WeChat web OAuth's `sns/oauth2/access_token` over HTTP (api-contract.md §8), with WeChat's
+ * WeChat web OAuth over HTTP (api-contract.md §8). `GET /connect/oauth2/authorize` stands in for
+ * open.weixin.qq.com: it sends the browser back to `redirect_uri` with a code and the `state`
+ * it was given, unchanged, as WeChat does; the WeChat user is named by `sim_openid` (WeChat
+ * knows who holds the phone). `sns/oauth2/access_token` exchanges a code, with WeChat's
  * errcodes: 40013 bad appid, 40125 bad secret, 40002 bad grant_type, 41008 missing code,
- * 40029 unknown code, 40163 code already used, 42003 code expired. Codes come from
- * `issueCode(openid)` or `POST /__sim/oauth/codes {"openid"}` → `{"code"}` (standing in for the
- * user's trip through open.weixin.qq.com/connect/oauth2/authorize); each works once and
- * expires after 5 minutes, as WeChat's do.
+ * 40029 unknown code, 40163 code already used, 42003 code expired. Codes also come from
+ * `issueCode(openid)` or `POST /__sim/oauth/codes {"openid"}` → `{"code"}`; each works once
+ * and expires after 5 minutes, as WeChat's do.
  */
 export interface WechatOAuthSimulatorOptions {
   port?: number;
@@ -24,6 +26,8 @@ export interface WechatOAuthSimulator {
   appSecret: string;
   close(): Promise<void>;
   issueCode(openid: string): string;
+  /** Where WeChat sends the browser back for this authorize URL and user: `redirect_uri?code=…&state=…`. */
+  authorize(authorizeUrl: string, openid: string): string;
   /** Forgets all codes (and the request log and any fault). */
   reset(): void;
 }
@@ -48,6 +52,38 @@ export async function startWechatOAuthSimulator(opts: WechatOAuthSimulatorOption
     const code = randomBytes(16).toString('hex');
     codes.set(code, { openid, expiresAt: now() + CODE_TTL_MS, used: false });
     return code;
+  }
+
+  /** The redirect for an authorize request, or WeChat's error (shown on its own page, never redirected). */
+  function redirectFor(q: Record<string, unknown>, openid: string): { location: string } | { errcode: number; errmsg: string } {
+    const str = (k: string) => (typeof q[k] === 'string' ? (q[k] as string) : '');
+    if (str('appid') !== appId) return fail(40013, 'invalid appid');
+    if (str('response_type') !== 'code') return fail(10004, 'response_type must be code');
+    if (str('scope') !== 'snsapi_base' && str('scope') !== 'snsapi_userinfo') return fail(10005, 'invalid scope');
+    let back: URL;
+    try {
+      back = new URL(str('redirect_uri'));
+    } catch {
+      return fail(10003, 'redirect_uri invalid');
+    }
+    if (back.protocol !== 'http:' && back.protocol !== 'https:') return fail(10003, 'redirect_uri invalid');
+    if (openid === '') return fail(10009, 'no WeChat user (sim_openid missing)');
+    back.searchParams.set('code', issueCode(openid));
+    back.searchParams.set('state', str('state'));
+    return { location: back.toString() };
+  }
+
+  app.get('/connect/oauth2/authorize', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const answer = redirectFor(q, typeof q.sim_openid === 'string' ? q.sim_openid : '');
+    if ('location' in answer) return reply.code(302).header('location', answer.location).send();
+    return reply.code(400).send(answer);
+  });
+
+  function authorize(authorizeUrl: string, openid: string): string {
+    const answer = redirectFor(Object.fromEntries(new URL(authorizeUrl).searchParams), openid);
+    if (!('location' in answer)) throw new Error(`WeChat OAuth refused the authorize URL: ${answer.errcode} ${answer.errmsg}`);
+    return answer.location;
   }
 
   // WeChat answers every outcome with HTTP 200; only the body tells them apart.
@@ -88,5 +124,5 @@ export async function startWechatOAuthSimulator(opts: WechatOAuthSimulatorOption
   }
 
   const url = await server.listen(opts.port ?? 0);
-  return { url, server, appId, appSecret, close: () => server.close(), issueCode, reset };
+  return { url, server, appId, appSecret, close: () => server.close(), issueCode, authorize, reset };
 }

@@ -3,7 +3,8 @@ import { auditRepo, type AuditFilter } from './repo.js';
 
 export type { AuditFilter } from './repo.js';
 
-export type ActorKind = 'admin' | 'device' | 'staff' | 'visitor' | 'system';
+/** `wechat`: a WeChat user acting on their own sessions (id: the openid). */
+export type ActorKind = 'admin' | 'device' | 'staff' | 'visitor' | 'wechat' | 'system';
 
 export interface AuditEntry {
   actor: { kind: ActorKind; id: string };

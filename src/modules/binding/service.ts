@@ -2,6 +2,7 @@ import type { WechatCloudPort } from '../../adapters/wechat-cloud/port.js';
 import { AppError } from '../../errors.js';
 import { phoneField } from '../../phone.js';
 import type { Identity } from '../identity/service.js';
+import type { SessionEnder } from '../session/service.js';
 import type { SmsCodes } from '../sms-codes/service.js';
 import type { Avatars } from '../staff/avatars.js';
 import { mustBeStaff, type StaffDirectory, type StaffMember } from '../staff/directory.js';
@@ -37,6 +38,8 @@ export interface BindingsDeps {
   staff: StaffDirectory;
   avatars: Avatars;
   smsCodes: SmsCodes;
+  /** Unbinding ends every session of the WeChat user. */
+  sessions: SessionEnder;
   /** Binding needs the SMS code sent to the phone (§3.0). */
   verifyPhone: boolean;
 }
@@ -64,9 +67,12 @@ export function createBindings(deps: BindingsDeps): Bindings {
       return { nick: binding.nick, avatar: binding.avatar, phone: binding.phone };
     },
 
+    // Every session of this WeChat ends with its binding (whoever else holds one, on any
+    // device); the caller signs in again. Unbinding again, when ending them failed, ends them.
     async unbind(weixinUserId) {
       await deps.cloud.unbind(weixinUserId);
       identity.remember(weixinUserId, null);
+      await deps.sessions.endAll({ kind: 'wechat', id: weixinUserId }, weixinUserId, 'unbind');
     },
 
     async whoAmI(weixinUserId) {

@@ -5,6 +5,8 @@ export interface SessionClaims {
   sub: string;
   /** Expiry, Unix seconds. */
   exp: number;
+  /** Issued at, milliseconds on the database's clock (compared with revocations); 0 when absent. */
+  iat: number;
 }
 
 /**
@@ -12,7 +14,8 @@ export interface SessionClaims {
  * verifies them with the shared secret and nothing is stored per session.
  */
 export interface SessionTokens {
-  issue(weixinUserId: string, nowSeconds: number): { token: string; expiresAt: number };
+  /** `issuedAt`: ms on the database's clock (SessionRevocations.issuedAt); 0 for a token no revocation will spare. */
+  issue(weixinUserId: string, nowSeconds: number, issuedAt?: number): { token: string; expiresAt: number };
   /** The claims of a valid, unexpired token; null for anything else. */
   verify(token: string, nowSeconds: number): SessionClaims | null;
 }
@@ -54,14 +57,14 @@ const VERIFIED_MAX = 10_000;
 
 export function createSessionTokens(secret: string, ttlSeconds: number): SessionTokens {
   const signed = createSignedClaims(secret, 'laifang/session/v1', 'v1.');
-  // The tokens are stateless (no revocation): a token verified once verifies again until it
-  // expires, so the HMAC and the JSON are done once per token, not per request (per request they
-  // cost 10 % of a cached records page's CPU). Only valid tokens are remembered: garbage sent by
-  // anyone cannot fill the map. Oldest first out.
+  // A token verified once verifies again until it expires (revocations are checked apart, in
+  // memory, by SessionRevocations), so the HMAC and the JSON are done once per token, not per
+  // request (per request they cost 10 % of a cached records page's CPU). Only valid tokens are
+  // remembered: garbage sent by anyone cannot fill the map. Oldest first out.
   const verified = new Map<string, SessionClaims>();
   return {
-    issue(weixinUserId, nowSeconds) {
-      const claims: SessionClaims = { sub: weixinUserId, exp: nowSeconds + ttlSeconds };
+    issue(weixinUserId, nowSeconds, issuedAt = 0) {
+      const claims: SessionClaims = { sub: weixinUserId, exp: nowSeconds + ttlSeconds, iat: issuedAt };
       return { token: signed.seal(claims), expiresAt: claims.exp };
     },
     verify(token, nowSeconds) {
@@ -73,9 +76,9 @@ export function createSessionTokens(secret: string, ttlSeconds: number): Session
       }
       const claims = signed.open(token);
       if (!claims) return null;
-      const { sub, exp } = claims;
+      const { sub, exp, iat } = claims;
       if (typeof sub !== 'string' || sub === '' || typeof exp !== 'number' || exp <= nowSeconds) return null;
-      const result: SessionClaims = Object.freeze({ sub, exp });
+      const result: SessionClaims = Object.freeze({ sub, exp, iat: typeof iat === 'number' && Number.isFinite(iat) ? iat : 0 });
       if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
       verified.set(token, result);
       return result;
