@@ -34,6 +34,8 @@ function accepts(spec) {
       return '`postgres://…` or `pglite://…`';
     case 'origins':
       return 'origins, comma-separated';
+    case 'proxies':
+      return '`false`, or addresses or CIDRs, comma-separated';
     default:
       return 'text';
   }

@@ -72,7 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installTransport(app, deps);
   await registerCors(app, deps.config);
   await registerRateLimit(app, deps);
-  await registerDocs(app);
+  await registerDocs(app, deps.config.apiDocs);
   await registerFiles(app, deps.config);
   await registerH5Pages(app);
   registerHealth(app, deps);
@@ -92,7 +92,8 @@ function createFastify(deps: AppDeps): FastifyInstance {
     // restarting under load, test/faults/sigkill-load): a slow start beats a failed one.
     pluginTimeout: 60_000,
     bodyLimit: 64 * 1024,
-    trustProxy: deps.config.trustProxy,
+    // Only the named proxies: the client is the right-most X-Forwarded-For address not one of them.
+    trustProxy: deps.config.trustProxy.length > 0 ? deps.config.trustProxy : false,
     ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
     // A 128-character weixinUserId in a path must reach the route's schema (default limit: 100).
     routerOptions: { maxParamLength: 256 },
@@ -160,8 +161,11 @@ async function registerRateLimit(app: FastifyInstance, deps: AppDeps): Promise<v
   });
 }
 
-/** OpenAPI from the routes' schemas, and Swagger UI at /docs. */
-async function registerDocs(app: FastifyInstance): Promise<void> {
+/**
+ * OpenAPI from the routes' schemas (app.swagger(), which `npm run gen:api` and the tests read),
+ * served with Swagger UI at /docs only when API_DOCS is on (off by default in production).
+ */
+async function registerDocs(app: FastifyInstance, served: boolean): Promise<void> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'Laifang (来访) API', version: '1.0.0', description: 'WeChat H5 visitor appointments. Contract: shared/spec/api-contract.md' },
@@ -174,7 +178,7 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  if (served) await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 }
 
 /** Landed files under /files/ when they are stored locally. */

@@ -7,7 +7,9 @@ import {
   listenAddress,
   notifySend,
   oneProcessOnly,
-  productionRules,
+  apiDocs,
+  productionGuards,
+  secretRules,
   storage,
   templateIds,
   webConcurrency,
@@ -39,7 +41,8 @@ export function loadConfig(env: Env = process.env): Config {
   const templates = templateIds(r, outside.simulated);
   const files = storage(r);
   const sessionSecret = r.read('SESSION_SECRET') ?? null;
-  productionRules(r, envName, outside.simulated, sessionSecret);
+  secretRules(r, envName, outside.simulated, sessionSecret);
+  productionGuards(r, envName);
   const oneProcess = oneProcessOnly(databaseUrl, outside.simulated);
 
   const config: Config = {
@@ -47,6 +50,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     host,
     trustProxy: r.read('TRUST_PROXY'),
+    apiDocs: apiDocs(r, envName),
     publicUrl,
     databaseUrl,
     sessionSecret,
@@ -84,6 +88,7 @@ export function loadConfig(env: Env = process.env): Config {
     upkeepSeconds: r.read('UPKEEP_INTERVAL_S'),
     webConcurrency: webConcurrency(r, oneProcess),
     recordsCache: { maxBytes: r.read('RECORDS_CACHE_MB') * 1024 * 1024, ttlSeconds: r.read('RECORDS_CACHE_SECONDS') },
+    warnings: r.warnings,
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -85,7 +85,7 @@ function banner(config: Config, runtime: Runtime, address: string): string[] {
     `Laifang (来访) is listening on ${address}`,
     `  H5 pages (open on a phone, or a browser at 375 px): ${base}/h5/${built('index.html')}`,
     `  Admin console: ${base}/admin/${built(join('admin', 'admin.html'))}`,
-    `  API docs (OpenAPI / Swagger UI): ${base}/docs`,
+    config.apiDocs ? `  API docs (OpenAPI / Swagger UI): ${base}/docs` : '  API docs: off (API_DOCS=true serves them at /docs)',
     `  Health: ${base}/healthz   Ready: ${base}/readyz`,
     `  Database: ${config.databaseUrl.startsWith('pglite://') ? config.databaseUrl : 'PostgreSQL'}`,
   ];
@@ -145,7 +145,7 @@ function runPrimary(config: Config): void {
     announced = true;
     const host = address.address && address.address !== '0.0.0.0' ? address.address : config.host;
     console.log(
-      `\nLaifang (来访) is listening on http://${host.includes(':') ? `[${host}]` : host}:${address.port} with ${n} worker processes (WEB_CONCURRENCY)\n  API docs: ${config.publicUrl}/docs   Ready: ${config.publicUrl}/readyz\n`,
+      `\nLaifang (来访) is listening on http://${host.includes(':') ? `[${host}]` : host}:${address.port} with ${n} worker processes (WEB_CONCURRENCY)\n  ${config.apiDocs ? `API docs: ${config.publicUrl}/docs   ` : ''}Ready: ${config.publicUrl}/readyz\n`,
     );
   });
   cluster.on('exit', (worker, code, signal) => {

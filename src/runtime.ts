@@ -64,6 +64,8 @@ export interface Runtime {
 export async function createRuntime(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const closers = new Closers(logger);
+  // Settings the configuration allows but that weaken the service: said at every start.
+  for (const warning of config.warnings) logger.warn({ config: true }, warning);
   const step: Step = { config, logger, now: opts.now ?? Date.now, closers };
   try {
     const { database, secret } = await openDatabaseStep(step, opts.database);

@@ -1,5 +1,39 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, randomSecret, TEMPLATE_NAMES } from '../src/config.js';
+
+/** The real integrations (addresses that are never called here). */
+const REAL: Record<string, string> = {
+  KOALA_URL: 'http://koala.local',
+  KOALA_USERNAME: 'admin@corp',
+  KOALA_PASSWORD: 'koala-pw',
+  WECHAT_CLOUD_URL: 'http://cloud.local',
+  WECHAT_APP_ID: 'wx123',
+  WECHAT_APP_SECRET: 'app-secret',
+  ALIYUN_ACCESS_KEY_ID: 'ak',
+  ALIYUN_ACCESS_KEY_SECRET: 'sk',
+  SMS_SIGN_NAME: '来访',
+  ...Object.fromEntries(
+    TEMPLATE_NAMES.flatMap((n) => [
+      [`SMS_TPL_${n.toUpperCase()}`, `SMS_${n}`],
+      [`WECHAT_TPL_${n.toUpperCase()}`, `WX_${n}`],
+    ]),
+  ),
+};
+const PRODUCTION = { ...REAL, NODE_ENV: 'production', SESSION_SECRET: randomSecret() };
+
+/** The problems loadConfig lists, one a line. */
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message
+      .split('\n')
+      .filter((l) => l.startsWith('  - '))
+      .map((l) => l.slice(4));
+  }
+}
 
 describe('configuration', () => {
   it('runs simulated with nothing configured, with the contract defaults', () => {
@@ -69,5 +103,80 @@ describe('configuration', () => {
     });
     expect(c.bindVerifyPhone).toBe(false);
     expect(c.storage).toMatchObject({ driver: 's3', bucket: 'b', forcePathStyle: false });
+  });
+
+  it('needs SESSION_SECRET with the real integrations in any environment, saying how to make one', () => {
+    expect(loadConfig(PRODUCTION).simulated).toBe(false);
+    for (const env of [{}, { NODE_ENV: 'development' }, { NODE_ENV: 'test' }] as Array<Record<string, string>>) {
+      const problems = problemsOf({ ...REAL, ...env });
+      expect(problems).toEqual([expect.stringMatching(/^SESSION_SECRET is required with the real integrations: .*openssl rand -hex 32/)]);
+    }
+    expect(problemsOf({ ...PRODUCTION, SESSION_SECRET: '' })).toEqual([
+      expect.stringMatching(/^SESSION_SECRET is required in production: .*openssl rand -hex 32/),
+    ]);
+    // Simulated, the secret may still come from the database.
+    expect(loadConfig({}).sessionSecret).toBeNull();
+  });
+
+  it('refuses a SESSION_SECRET that is long but not random with the real integrations', () => {
+    const weak = {
+      ['a'.repeat(64)]: /only 1 different characters/,
+      ['ab'.repeat(20)]: /only 2 different characters/,
+      ['changeme-changeme-changeme-changeme']: /repeats a piece of 9 characters/,
+      ['0123456789abcdef0123456789abcdef']: /repeats a piece of 16 characters/,
+      ['abcdefghijklmnopqrstuvwxyz012345']: /run of consecutive characters/,
+      ['aaaaaaaaaaaaaaaaaaaaaaaaaabcdefg']: /about \d+ bits of randomness/,
+    };
+    for (const [secret, why] of Object.entries(weak)) {
+      for (const env of [PRODUCTION, { ...REAL, NODE_ENV: 'test' }]) {
+        const problems = problemsOf({ ...env, SESSION_SECRET: secret });
+        expect(problems, secret).toHaveLength(1);
+        expect(problems[0]).toMatch(/^SESSION_SECRET is too weak to sign sessions with \(/);
+        expect(problems[0]).toMatch(why);
+        expect(problems[0]).toMatch(/openssl rand -hex 32/);
+        expect(problems[0]).not.toContain(secret); // never echoed
+      }
+    }
+    // Random ones pass, as short as 32 hex characters; simulated, only the length is checked.
+    for (let i = 0; i < 200; i++) expect(problemsOf({ ...PRODUCTION, SESSION_SECRET: randomSecret().slice(0, 32) })).toEqual([]);
+    expect(loadConfig({ SESSION_SECRET: 'a'.repeat(32) }).sessionSecret).toBe('a'.repeat(32));
+  });
+
+  it('production refuses BIND_VERIFY_PHONE=false and says that RATE_LIMIT_PER_MINUTE=0 leaves requests unlimited', () => {
+    expect(problemsOf({ ...PRODUCTION, BIND_VERIFY_PHONE: 'false' })).toEqual([
+      expect.stringMatching(/^BIND_VERIFY_PHONE=false is refused in production: .*Remove it \(the default is true\)\.$/),
+    ]);
+    expect(loadConfig(PRODUCTION).warnings).toEqual([]);
+    const unlimited = loadConfig({ ...PRODUCTION, RATE_LIMIT_PER_MINUTE: '0' });
+    expect(unlimited.rateLimitPerMinute).toBe(0);
+    expect(unlimited.warnings).toEqual([expect.stringMatching(/^RATE_LIMIT_PER_MINUTE=0: requests are not limited per client address\./)]);
+    // Outside production both are the operator's (tests run without the limit, some without SMS codes).
+    expect(loadConfig({ ...REAL, SESSION_SECRET: randomSecret(), BIND_VERIFY_PHONE: 'false', RATE_LIMIT_PER_MINUTE: '0' }).warnings).toEqual([]);
+  });
+
+  it('serves /docs by default except in production, where API_DOCS=true turns it on', () => {
+    expect(loadConfig({}).apiDocs).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).apiDocs).toBe(true);
+    expect(loadConfig({ API_DOCS: 'false' }).apiDocs).toBe(false);
+    expect(loadConfig(PRODUCTION).apiDocs).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, API_DOCS: 'true' }).apiDocs).toBe(true);
+    expect(problemsOf({ API_DOCS: 'perhaps' })).toEqual(['API_DOCS="perhaps" must be true or false.']);
+  });
+
+  it('TRUST_PROXY names the proxies; true and hop counts are refused, saying what to set', () => {
+    expect(loadConfig({}).trustProxy).toEqual([]);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toEqual([]);
+    expect(loadConfig({ TRUST_PROXY: '127.0.0.1' }).trustProxy).toEqual(['127.0.0.1']);
+    expect(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8, ::1 ,fd00::/8, loopback' }).trustProxy).toEqual(['10.0.0.0/8', '::1', 'fd00::/8', 'loopback']);
+    for (const value of ['true', 'TRUE', 'yes']) {
+      expect(problemsOf({ TRUST_PROXY: value })).toEqual([
+        expect.stringMatching(new RegExp(`^TRUST_PROXY=${value} would trust every hop, .*TRUST_PROXY=127\\.0\\.0\\.1 for nginx on this machine`)),
+      ]);
+    }
+    expect(problemsOf({ TRUST_PROXY: '2' })).toEqual([expect.stringMatching(/^TRUST_PROXY=2: a number of hops cannot tell a proxy from a client/)]);
+    expect(problemsOf({ TRUST_PROXY: '127.0.0.1, nginx.local, 10.0.0.0/33' })).toEqual([
+      'TRUST_PROXY: "nginx.local" must be an IP address, a CIDR such as 10.0.0.0/8, or loopback, linklocal or uniquelocal.',
+      'TRUST_PROXY: "10.0.0.0/33" must be an IP address, a CIDR such as 10.0.0.0/8, or loopback, linklocal or uniquelocal.',
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 
 /**
@@ -29,7 +30,9 @@ export type EnumSpec = Common & { kind: 'enum'; values: readonly string[]; defau
 export type DatabaseUrlSpec = Common & { kind: 'database-url'; default: string };
 /** A comma-separated list of exact browser origins. */
 export type OriginsSpec = Common & { kind: 'origins' };
-export type Spec = IntSpec | BoolSpec | UrlSpec | TextSpec | SecretSpec | EnumSpec | DatabaseUrlSpec | OriginsSpec;
+/** The reverse proxies trusted to say who the client is: addresses or CIDRs, comma-separated; `false` = none. */
+export type ProxiesSpec = Common & { kind: 'proxies' };
+export type Spec = IntSpec | BoolSpec | UrlSpec | TextSpec | SecretSpec | EnumSpec | DatabaseUrlSpec | OriginsSpec | ProxiesSpec;
 
 /** The type a variable of that spec is read as. */
 export type ValueOf<S> = S extends { kind: 'int' }
@@ -38,7 +41,7 @@ export type ValueOf<S> = S extends { kind: 'int' }
     ? boolean
     : S extends { kind: 'enum'; values: readonly (infer V)[] }
       ? V
-      : S extends { kind: 'origins' }
+      : S extends { kind: 'origins' | 'proxies' }
         ? string[]
         : S extends { default: string }
           ? string
@@ -87,6 +90,8 @@ export function parseValue(name: string, spec: Spec, raw: string): Parsed {
       };
     case 'origins':
       return parseOrigins(name, raw);
+    case 'proxies':
+      return parseProxies(name, raw);
   }
 }
 
@@ -120,6 +125,39 @@ function parseOrigins(name: string, raw: string): Parsed {
   return { value, problems };
 }
 
+/** proxy-addr's names for address ranges (Fastify compiles the list with it). */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * `127.0.0.1`, `10.0.0.0/8, ::1`, `loopback` → those proxies are trusted: the client is the
+ * right-most address of X-Forwarded-For that is not one of them. `true` (every hop) and hop
+ * counts are refused: with them a client that reaches the service, or writes X-Forwarded-For
+ * itself, chooses the address the per-address limits count.
+ */
+function parseProxies(name: string, raw: string): Parsed {
+  if (/^(false|0|no|off)$/i.test(raw)) return { value: [], problems: [] };
+  const fix = `name the proxy instead: ${name}=127.0.0.1 for nginx on this machine, or its addresses or CIDRs, comma-separated`;
+  if (/^(true|yes|on)$/i.test(raw))
+    return {
+      problems: [`${name}=${raw} would trust every hop, so a client could choose the address the per-address limits count (X-Forwarded-For); ${fix}.`],
+    };
+  if (/^\d+$/.test(raw)) return { problems: [`${name}=${raw}: a number of hops cannot tell a proxy from a client that reached the service itself; ${fix}.`] };
+  const value: string[] = [];
+  const problems: string[] = [];
+  for (const item of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const [address = '', prefix, ...rest] = item.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (PROXY_RANGES.includes(item) || (family !== 0 && prefixOk && rest.length === 0)) value.push(item);
+    else problems.push(`${name}: ${JSON.stringify(item)} must be an IP address, a CIDR such as 10.0.0.0/8, or ${orList(PROXY_RANGES)}.`);
+  }
+  return { value, problems };
+}
+
 /** `a`, `a or b`, `a, b or c`. */
 export function orList(items: readonly string[]): string {
   return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
@@ -129,6 +167,7 @@ export function orList(items: readonly string[]): string {
 function defaultOf(spec: Spec): unknown {
   switch (spec.kind) {
     case 'origins':
+    case 'proxies':
       return [];
     case 'secret':
       return undefined;
@@ -144,6 +183,8 @@ function defaultOf(spec: Spec): unknown {
  */
 export class EnvReader<V extends Record<string, Spec>> {
   readonly problems: string[] = [];
+  /** What is allowed but weakens the service: logged at every start. */
+  readonly warnings: string[] = [];
   private readonly parsed = new Map<string, { value?: unknown }>();
 
   constructor(
@@ -186,6 +227,10 @@ export class EnvReader<V extends Record<string, Spec>> {
 
   problem(message: string): void {
     this.problems.push(message);
+  }
+
+  warn(message: string): void {
+    this.warnings.push(message);
   }
 
   private spec(name: string): Spec {

@@ -1,4 +1,5 @@
 import type { EnvReader } from './kinds.js';
+import { secretWeakness } from './secret-strength.js';
 import { TEMPLATE_NAMES, type Config, type TemplateName } from './shape.js';
 import type { Variables } from './variables.js';
 
@@ -93,14 +94,51 @@ export function storage(r: Reader): Config['storage'] {
   return { driver: 'local', dir: r.read('STORAGE_LOCAL_DIR') };
 }
 
-/** Production runs against the real systems, with a secret of its own. */
-export function productionRules(r: Reader, env: Config['env'], simulated: boolean, sessionSecret: string | null): void {
-  if (env !== 'production') return;
-  if (simulated)
+const NEW_SECRET = 'SESSION_SECRET=$(openssl rand -hex 32)';
+
+/**
+ * Production runs against the real systems; real systems (in any environment) need a secret of
+ * their own, in the configuration: one generated into the database would be readable by
+ * whoever reads the database (a backup, a replica), who could then forge sessions. A secret
+ * that is long but not random (src/config/secret-strength.ts) is refused for the same reason.
+ */
+export function secretRules(r: Reader, env: Config['env'], simulated: boolean, sessionSecret: string | null): void {
+  if (env === 'production' && simulated)
     r.problem(
       'NODE_ENV=production refuses to run with simulated integrations: set KOALA_URL, WECHAT_CLOUD_URL, WECHAT_APP_ID/SECRET and the Aliyun SMS settings.',
     );
-  if (!sessionSecret) r.problem('SESSION_SECRET is required in production (try: openssl rand -hex 32).');
+  if (!sessionSecret) {
+    if (env === 'production') r.problem(`SESSION_SECRET is required in production: set ${NEW_SECRET}.`);
+    else if (!simulated)
+      r.problem(
+        `SESSION_SECRET is required with the real integrations: without it the signing key would be kept in the database, where whoever reads it could forge sessions. Set ${NEW_SECRET}.`,
+      );
+    return;
+  }
+  const weakness = simulated ? null : secretWeakness(sessionSecret);
+  if (weakness) r.problem(`SESSION_SECRET is too weak to sign sessions with (${weakness}): set a random one, ${NEW_SECRET}.`);
+}
+
+/**
+ * Production keeps the protections of real users: bindings prove the phone by SMS (refused
+ * off: anybody could bind an employee's number and act as them), and a disabled request limit
+ * is said at every start (allowed: nginx or a firewall may limit instead).
+ */
+export function productionGuards(r: Reader, env: Config['env']): void {
+  if (env !== 'production') return;
+  if (!r.read('BIND_VERIFY_PHONE'))
+    r.problem(
+      "BIND_VERIFY_PHONE=false is refused in production: without an SMS code anybody could bind an employee's phone number and act in their name. Remove it (the default is true).",
+    );
+  if (r.read('RATE_LIMIT_PER_MINUTE') === 0)
+    r.warn(
+      'RATE_LIMIT_PER_MINUTE=0: requests are not limited per client address. Only acceptable when nginx or a firewall limits them; otherwise set it (default 1200).',
+    );
+}
+
+/** The API's description at /docs and /docs/json: on by default, off by default in production. */
+export function apiDocs(r: Reader, env: Config['env']): boolean {
+  return r.given('API_DOCS') ?? env !== 'production';
 }
 
 /** The embedded database and the simulators live in this process: no other process can share the work. */

@@ -6,8 +6,13 @@ export interface Config {
   env: 'production' | 'development' | 'test';
   port: number;
   host: string;
-  /** Trust X-Forwarded-For from a reverse proxy (the per-address rate limit then sees the client). */
-  trustProxy: boolean;
+  /**
+   * The reverse proxies (addresses, CIDRs) whose X-Forwarded-For is believed: the client is the
+   * right-most address that is not one of them. Empty: the connection's own address.
+   */
+  trustProxy: string[];
+  /** Swagger UI at /docs and the OpenAPI document at /docs/json (API_DOCS). */
+  apiDocs: boolean;
   publicUrl: string;
   databaseUrl: string;
   /** null outside production until the database provides one (stored per data directory). */
@@ -77,6 +82,8 @@ export interface Config {
   upkeepSeconds: number;
   /** Record-list pages kept per phone in each replica, invalidated by the database; 0 MB = off. */
   recordsCache: { maxBytes: number; ttlSeconds: number };
+  /** Settings allowed but weakening the service, logged at every start. */
+  warnings: string[];
 }
 
 /** The events a message is sent for; each has an SMS template code and a WeChat template id. */

@@ -13,12 +13,24 @@ const server = {
   NODE_ENV: {
     kind: 'text',
     shown: '`development`',
-    meaning: '`production` refuses simulated integrations and needs `SESSION_SECRET`; `test` logs nothing by default.',
+    meaning:
+      '`production` refuses simulated integrations, `BIND_VERIFY_PHONE=false` and a missing or weak `SESSION_SECRET`, and hides `/docs`; `test` logs nothing by default.',
   },
   PORT: { kind: 'int', min: 0, max: 65535, default: 3000, meaning: 'The port the service listens on.' },
   HOST: { kind: 'text', default: '127.0.0.1', meaning: 'The address it listens on (`0.0.0.0`: every interface).' },
   PUBLIC_URL: { kind: 'url', shown: '`http://HOST:PORT`', meaning: 'The address users reach; avatars and message links are built on it.' },
-  TRUST_PROXY: { kind: 'bool', default: false, meaning: '`true` behind nginx: `X-Forwarded-For` is trusted, so the per-address rate limit sees the client.' },
+  TRUST_PROXY: {
+    kind: 'proxies',
+    shown: 'false: none',
+    meaning:
+      'The reverse proxies whose `X-Forwarded-For` is believed, so the per-address limits see the client: `127.0.0.1` behind nginx on this machine. `true` and hop counts are refused.',
+  },
+  API_DOCS: {
+    kind: 'bool',
+    default: true,
+    shown: 'true (false with `NODE_ENV=production`)',
+    meaning: 'Swagger UI at `/docs` and the OpenAPI document at `/docs/json`.',
+  },
   LOG_LEVEL: {
     kind: 'text',
     shown: '`info` (`silent` with `NODE_ENV=test`)',
@@ -44,8 +56,8 @@ const sessionsAndLimits = {
     kind: 'secret',
     minLength: 32,
     hint: 'try: openssl rand -hex 32',
-    shown: 'generated once per database; required in production',
-    meaning: 'Signs session and admin tokens and derives the other keys (`openssl rand -hex 32`).',
+    shown: 'required with the integrations; simulated: generated once per database',
+    meaning: 'Signs session and admin tokens and derives the other keys (`openssl rand -hex 32`); with the integrations a non-random one is refused.',
   },
   SESSION_TTL: {
     kind: 'int',

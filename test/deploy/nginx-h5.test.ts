@@ -14,7 +14,7 @@ import { nginxProgram, ROOT, startNginx, type Nginx } from './helpers.js';
 /**
  * The README's newcomer flow in Debian's Chromium, through deploy/nginx/laifang.conf over HTTPS
  * (a self-signed certificate: the browser is told to accept it) with the service as `npm start`
- * runs it (simulated) plus TRUST_PROXY=true and PUBLIC_URL on the HTTPS address: sign in from
+ * runs it (simulated) plus TRUST_PROXY=127.0.0.1 (nginx) and PUBLIC_URL on the HTTPS address: sign in from
  * the login picker, bind as demo staff with the SMS code, invite a visitor, switch to the
  * visitor, who sees the invitation. Every script comes from nginx gzipped, cached for a year.
  * Runs once (the PGlite project), like test/e2e.
@@ -57,7 +57,7 @@ describe.runIf(runs && nginxBin.state === 'present' && browser === 'present')('H
       PORT: String(port),
       HOST: '127.0.0.1',
       PUBLIC_URL: `https://127.0.0.1:${httpsPort}`,
-      TRUST_PROXY: 'true',
+      TRUST_PROXY: '127.0.0.1',
       DATABASE_URL: db.url,
       STORAGE_LOCAL_DIR: files,
       RATE_LIMIT_PER_MINUTE: '0',

@@ -16,16 +16,26 @@ import { nginxProgram, ROOT, send, startNginx, type Nginx } from './helpers.js';
 
 /**
  * deploy/nginx/laifang.conf in front of the service as a process, configured as the README's
- * "Deploying" steps configure it (TRUST_PROXY=true, PUBLIC_URL on HTTPS, real integrations —
- * here their simulators): TLS and HTTP/2, plain HTTP sent to HTTPS, the hashed assets from disk
- * (gzipped, cached a year) and the rest from the service, the API acceptance through it, and the
- * per-address limit keyed on the client nginx saw — never nginx's own address, never a header
- * the client wrote. Every client here is a loopback address of its own (127.0.0.2, .3, …).
+ * "Deploying" steps configure it (TRUST_PROXY=127.0.0.1 as in deploy/laifang.env.example,
+ * PUBLIC_URL on HTTPS, real integrations — here their simulators): TLS and HTTP/2, plain HTTP
+ * sent to HTTPS, the hashed assets from disk (gzipped, cached a year) and the rest from the
+ * service, the API acceptance through it, and the per-address limits (requests, admin login)
+ * keyed on the client nginx saw — never nginx's own address, never a header the client wrote,
+ * even one that reaches the service without nginx. Every client here is a loopback address of
+ * its own (127.0.0.2, .3, …); nginx reaches the service from 127.0.0.1.
  * The H5 pages in a browser through nginx: nginx-h5.test.ts.
  */
 
 const nginxBin = nginxProgram();
 const LIMIT = 5;
+const ADMIN = { username: 'ops', password: 'nginx-test-admin-password' };
+
+/** A setting of deploy/laifang.env.example, as the README has the operator install it. */
+function exampleSetting(name: string): string {
+  const value = new RegExp(`^${name}=(.*)$`, 'm').exec(readFileSync(join(ROOT, 'deploy/laifang.env.example'), 'utf8'))?.[1];
+  if (value === undefined) throw new Error(`deploy/laifang.env.example has no ${name}`);
+  return value;
+}
 
 describe.runIf(nginxBin.state === 'missing-fail')('nginx in front of the service', () => {
   it('needs nginx in CI', () => {
@@ -66,7 +76,13 @@ describe.runIf(nginxBin.state === 'present')('nginx + TLS in front of the servic
       databaseUrl: db.url,
       sims,
       storageDir,
-      extra: { TRUST_PROXY: 'true', RATE_LIMIT_PER_MINUTE: String(LIMIT), PUBLIC_URL: `https://127.0.0.1:${httpsPort}` },
+      extra: {
+        TRUST_PROXY: exampleSetting('TRUST_PROXY'),
+        RATE_LIMIT_PER_MINUTE: String(LIMIT),
+        PUBLIC_URL: `https://127.0.0.1:${httpsPort}`,
+        ADMIN_USERNAME: ADMIN.username,
+        ADMIN_PASSWORD: ADMIN.password,
+      },
     });
     service = new ServiceProcess(port, () => env);
     [, nginx] = await Promise.all([service.start(), startNginx(nginxBin.path!, port, { httpsPort })]);
@@ -192,6 +208,25 @@ describe.runIf(nginxBin.state === 'present')('nginx + TLS in front of the servic
     const other = await probe('127.0.0.4', '203.0.113.1');
     expect(other.status).toBe(401);
     expect(other.json).toMatchObject({ code: 401 });
+  });
+
+  it('believes X-Forwarded-For only from nginx: a client reaching the service itself is limited by its own address', async () => {
+    const direct = (forged: string) =>
+      send(`${service.url}/v1/subject/binding`, { localAddress: '127.0.0.14', headers: { 'x-forwarded-for': forged, forwarded: `for=${forged}` } });
+    const statuses: number[] = [];
+    for (let i = 1; i <= LIMIT + 1; i++) statuses.push((await direct(`203.0.113.${100 + i}`)).status);
+    expect(statuses.slice(0, LIMIT)).toEqual(Array(LIMIT).fill(401));
+    expect(statuses[LIMIT]).toBe(429);
+  });
+
+  it('the admin login counts the client nginx saw, not the address it forges', async () => {
+    const from = '127.0.0.13';
+    const login = await at('/v1/admin/session', { from, headers: { 'x-forwarded-for': '198.51.100.7' }, body: ADMIN });
+    expect(login.status, login.text).toBe(200);
+    const token = login.json.data.token as string;
+    const audit = await at('/v1/audit?action=admin.login', { from, headers: { authorization: `Bearer ${token}` } });
+    expect(audit.status, audit.text).toBe(200);
+    expect(audit.json.data.map((e: { detail: { address: string } }) => e.detail.address)).toEqual([from]);
   });
 
   it('serves the official account’s MP_verify file from the folder WeChat’s check reads', async () => {

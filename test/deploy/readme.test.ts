@@ -39,6 +39,13 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg')('README "Deploying"', () =>
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 
+  it('gives the TRUST_PROXY of the example configuration, the proxy that nginx is', () => {
+    const example = /^TRUST_PROXY=(.*)$/m.exec(readFileSync(join(ROOT, 'deploy/laifang.env.example'), 'utf8'))?.[1];
+    expect(example).toBe('127.0.0.1');
+    expect(section).toContain(`\`TRUST_PROXY=${example}\``);
+    expect(section).not.toMatch(/TRUST_PROXY=true`/);
+  });
+
   it('pins in .nvmrc the Node.js major version the tests run on, and says it', () => {
     const pinned = readFileSync(join(ROOT, '.nvmrc'), 'utf8').trim();
     expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, randomSecret } from '../../src/config.js';
 import { program, ROOT } from './helpers.js';
 
 /**
@@ -81,11 +81,13 @@ describe.runIf(runs)('systemd units and the files they name', () => {
     for (const [key, values] of example) {
       const value = values.at(-1)!;
       // The blanks are the operator's to fill: anything valid will do here.
-      env[key] = value !== '' ? value : key.endsWith('_URL') ? 'https://example.test' : key === 'SESSION_SECRET' ? 'f'.repeat(64) : 'filled-in-value';
+      env[key] = value !== '' ? value : key.endsWith('_URL') ? 'https://example.test' : key === 'SESSION_SECRET' ? randomSecret() : 'filled-in-value';
     }
     // Every variable production requires is in the example (a missing one throws, naming it).
     const config = loadConfig(env);
-    expect(config).toMatchObject({ env: 'production', trustProxy: true, host: '127.0.0.1', simulated: false });
+    // nginx on this machine is the one proxy believed; /docs is not served.
+    expect(config).toMatchObject({ env: 'production', trustProxy: ['127.0.0.1'], apiDocs: false, host: '127.0.0.1', simulated: false });
+    expect(config.warnings).toEqual([]);
     // The embedded database and the files in the state directory, the only place the service may write.
     expect(config.databaseUrl).toBe(`pglite:///var/lib/${one(service, 'StateDirectory')}/db`);
     expect(config.storage).toMatchObject({ driver: 'local', dir: `/var/lib/${one(service, 'StateDirectory')}/files` });
@@ -95,8 +97,9 @@ describe.runIf(runs)('systemd units and the files they name', () => {
       .join('\n');
     expect(site).toContain(`server ${config.host}:${config.port};`);
     expect(site).toContain(`server_name ${new URL(config.publicUrl).hostname};`);
-    expect(site).toContain('proxy_set_header X-Forwarded-For $remote_addr;');
-    expect(site).not.toContain('$proxy_add_x_forwarded_for');
+    // nginx appends the address it saw; the service takes the right-most one not its proxy's.
+    expect(site).toContain('proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;');
+    expect(site).toContain(`server ${config.trustProxy[0]}:${config.port};`);
     // The backup writes where its unit may write.
     expect(one(backup, 'ExecStart')).toContain(`--out ${one(backup, 'ReadWritePaths')} `);
   });

@@ -7,6 +7,7 @@ import { VARIABLES } from '../../src/config/variables.js';
 /** A configuration that reads every variable: the real integrations, S3 storage, PostgreSQL. */
 const FULL: Record<string, string> = {
   DATABASE_URL: 'postgres://db.local/laifang',
+  SESSION_SECRET: '7f3c9a1e5b2d8046c1e9f7a3b5d20e84',
   KOALA_URL: 'http://koala.local',
   KOALA_USERNAME: 'admin@corp',
   KOALA_PASSWORD: 'koala-pw',

@@ -27,6 +27,15 @@ export const adminRepo = {
     return created?.id ?? null;
   },
 
+  /** Deletes the admin if its password hash is still `passwordHash`; its id, or null when nothing matched. */
+  async deleteWithHash(tx: Db, id: number, passwordHash: string): Promise<number | null> {
+    const [row] = await tx
+      .delete(admins)
+      .where(and(eq(admins.id, id), eq(admins.passwordHash, passwordHash)))
+      .returning({ id: admins.id });
+    return row?.id ?? null;
+  },
+
   async byUsername(db: Db, username: string): Promise<AdminRow | null> {
     const [row] = await db.select().from(admins).where(eq(admins.username, username)).limit(1);
     return row ?? null;

@@ -21,8 +21,8 @@ export interface AdminSession {
 export interface AdminAccounts {
   /** Creates an admin (CONFLICT when the username is taken); audited when `by` is given. */
   create(input: { username: string; password: string }, by?: { kind: 'admin' | 'system'; id: string }): Promise<{ id: number; username: string }>;
-  /** Creates the first admin if there is none yet; false when an admin already existed. */
-  ensureFirst(input: { username: string; password: string }): Promise<boolean>;
+  /** Creates the first admin if there is none yet; false when an admin already existed. `source` is audited. */
+  ensureFirst(input: { username: string; password: string }, source?: string): Promise<boolean>;
   login(username: string, password: string, address: string): Promise<AdminSession>;
   authenticate(token: string): Promise<AdminPrincipal | null>;
   /** Ends every session of the admin (the version in the tokens no longer matches) and returns a new one. */
@@ -57,7 +57,7 @@ export function createAdminAccounts(deps: AdminAccountsDeps): AdminAccounts {
   const a: Accounts = { ...deps, limit: createLoginLimit({ db: deps.db, now: deps.now }), dummy: () => (dummy ??= dummyHash()) };
   return {
     create: (input, by) => create(a, input, by),
-    ensureFirst: (input) => ensureFirst(a, input),
+    ensureFirst: (input, source) => ensureFirst(a, input, source ?? 'ADMIN_USERNAME'),
     login: (username, password, address) => login(a, username, password, address),
     async authenticate(token) {
       const claims = deps.tokens.verify(token, seconds(a));
@@ -94,7 +94,7 @@ async function create(a: Accounts, { username, password }: { username: string; p
   });
 }
 
-async function ensureFirst(a: Accounts, input: { username: string; password: string }): Promise<boolean> {
+async function ensureFirst(a: Accounts, input: { username: string; password: string }, source: string): Promise<boolean> {
   if ((await adminRepo.count(a.db)) > 0) return false;
   checkNewAdmin(input.username, input.password);
   const passwordHash = await hashPassword(input.password);
@@ -109,7 +109,7 @@ async function ensureFirst(a: Accounts, input: { username: string; password: str
       action: 'admin.create',
       targetType: 'admin',
       targetId: String(id),
-      detail: { username: input.username, source: 'ADMIN_USERNAME' },
+      detail: { username: input.username, source },
     });
     return true;
   });
