@@ -22,8 +22,9 @@ const putServers = (body: unknown, token = admin.token) => h.request('PUT', '/v1
 const getServers = async () => (await h.request('GET', '/v1/config/servers', { token: admin.token })).body.data;
 /** 3.1 re-reads the employee from Koala: one call to the Koala in force, finished when it answers. */
 const koalaCall = async () => expect((await h.request('GET', '/v1/subject/binding', { token: staff })).status).toBe(200);
-/** 3.6 asks the cloud service in force who the caller is. */
-const cloudCall = async () => h.request('GET', '/v1/wechat/is_binding', { token: staff });
+let unbound = 0;
+/** 3.6 asks the cloud service in force who the caller is (a WeChat never seen before: nothing cached). */
+const cloudCall = async () => h.request('GET', '/v1/wechat/is_binding', { token: await h.session(`wx-secrets-new-${++unbound}`) });
 
 beforeAll(async () => {
   [rogueKoala, rogueCloud] = await Promise.all([
@@ -84,7 +85,7 @@ describe('cloud_url', () => {
     expectError(res, 400, 'VALIDATION_FAILED');
     expect(res.body.err_msg).toContain('admin_password');
     expect((await getServers()).cloud_url).toBe(h.sims.cloud.url);
-    expect((await cloudCall()).status).toBe(200);
+    expect((await cloudCall()).status).toBe(404);
     expect(rogueCloud.server.received).toEqual([]);
   });
 
