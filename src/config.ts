@@ -56,6 +56,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionSecret,
     sessionTtlSeconds: r.read('SESSION_TTL'),
     applyPerHour: r.read('APPLY_PER_HOUR'),
+    visitWindow: { maxHours: r.read('MAX_VISIT_HOURS'), maxDaysAhead: r.read('MAX_DAYS_AHEAD') },
     rateLimitPerMinute: r.read('RATE_LIMIT_PER_MINUTE'),
     bindVerifyPhone: r.read('BIND_VERIFY_PHONE'),
     logLevel: r.read('LOG_LEVEL') ?? (envName === 'test' ? 'silent' : 'info'),

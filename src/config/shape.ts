@@ -19,6 +19,8 @@ export interface Config {
   sessionSecret: string | null;
   sessionTtlSeconds: number;
   applyPerHour: number;
+  /** The longest visit window (hours) and how far ahead a visit may start (days). */
+  visitWindow: { maxHours: number; maxDaysAhead: number };
   rateLimitPerMinute: number;
   bindVerifyPhone: boolean;
   logLevel: string;

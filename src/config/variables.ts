@@ -1,3 +1,4 @@
+import { VISIT_WINDOW } from '../limits.js';
 import type { Spec, TextSpec } from './kinds.js';
 import { TEMPLATE_NAMES, type TemplateName } from './shape.js';
 
@@ -68,6 +69,20 @@ const sessionsAndLimits = {
     meaning: 'How long a session token is valid, in seconds.',
   },
   APPLY_PER_HOUR: { kind: 'int', min: 1, max: 100_000, default: 20, meaning: 'Applications one caller may submit in an hour.' },
+  MAX_VISIT_HOURS: {
+    kind: 'int',
+    min: 1,
+    max: 744,
+    default: VISIT_WINDOW.maxHours,
+    meaning: 'The longest visit window an application may ask for, in hours: its passes and Koala visitors last no longer.',
+  },
+  MAX_DAYS_AHEAD: {
+    kind: 'int',
+    min: 1,
+    max: 366,
+    default: VISIT_WINDOW.maxDaysAhead,
+    meaning: 'How many days ahead a visit may start (its record is kept until retention after its end).',
+  },
   RATE_LIMIT_PER_MINUTE: { kind: 'int', min: 0, max: 10_000_000, default: 1200, meaning: 'Requests per client address in a minute; 0 = off.' },
   BIND_VERIFY_PHONE: { kind: 'bool', default: true, meaning: 'Bindings need an SMS code sent to the phone.' },
   SMS_PER_PHONE_PER_HOUR: {

@@ -71,6 +71,7 @@ export async function servicesStep(step: Step, database: Database, ports: Ports,
     audit,
     recordsUrl: `${config.publicUrl}/h5/#/records`,
     applyPerHour: config.applyPerHour,
+    visitWindow: config.visitWindow,
     now,
   });
   return { tokens, redeemedCodes, revocations, sessionEnder, identity, bindings, smsCodes, purposes, audit, applications, pages };

@@ -15,6 +15,7 @@ const KOALA_B = { username: 'koala-b@corp', password: 'koala-b-secret-Zq81!' };
 let h: Harness;
 let logs: string[];
 let admin: string;
+let adminPassword: string;
 let staff: string;
 let koalaB: KoalaSimulator;
 let cloudB: WechatCloudSimulator;
@@ -27,7 +28,7 @@ beforeAll(async () => {
   logs = cap.lines;
   [koalaB, cloudB] = await Promise.all([startKoalaSimulator(KOALA_B), startWechatCloudSimulator()]);
   h = await startHarness({ logger: cap.logger, sms: { limits: null } });
-  admin = (await adminLogin(h)).token;
+  ({ token: admin, password: adminPassword } = await adminLogin(h));
   staff = await h.bound('wx-config-staff', STAFF.zhangwei.phone);
 }, 60_000);
 afterAll(async () => {
@@ -107,13 +108,13 @@ describe('servers', () => {
     expect(koalaB.logins).toBe(2);
   });
 
-  it('PUT a new cloud URL: WeChat calls go there from the next call on', async () => {
-    expect((await putServers({ cloud_url: cloudB.url })).status).toBe(200);
+  it("PUT a new cloud URL (with the admin's own password): WeChat calls go there from the next call on", async () => {
+    expect((await putServers({ cloud_url: cloudB.url, admin_password: adminPassword })).status).toBe(200);
     const before = cloudB.server.received.length;
     await h.request('GET', '/v1/wechat/is_binding', { token: await h.session('wx-config-someone') });
     expect(cloudB.server.received.length).toBeGreaterThan(before);
     // Back to the harness's cloud, where the test bindings live.
-    expect((await putServers({ cloud_url: h.sims.cloud.url })).status).toBe(200);
+    expect((await putServers({ cloud_url: h.sims.cloud.url, admin_password: adminPassword })).status).toBe(200);
   });
 });
 

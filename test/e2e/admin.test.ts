@@ -183,6 +183,36 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
     await page.getByRole('alert').getByText('模板 ID 只能是 1–64 个字母、数字、_ 或 -').waitFor();
   });
 
+  it('asks for the Koala password with a new Koala address, and for the admin password with a new cloud address', async () => {
+    const before = (await call('GET', '/v1/config/servers', { token: await adminToken() })).body.data;
+    const save = () => page.getByRole('button', { name: '保存服务器设置' }).click();
+    // A new Koala address without the password: refused in the page, nothing sent.
+    await field('koala_url').fill('http://127.0.0.1:9');
+    await expect.poll(() => field('koala_password').getAttribute('placeholder')).toContain('请重新输入 Koala 密码');
+    await save();
+    await page.getByRole('alert').getByText('修改 Koala 地址时必须重新输入 Koala 密码').waitFor();
+    await field('koala_url').fill(before.koala_url);
+    // A new cloud address: the admin's own password is asked for, and checked by the server.
+    expect(await field('admin_password').count()).toBe(0);
+    await field('cloud_url').fill('http://127.0.0.1:9');
+    await save();
+    await page.getByRole('alert').getByText('修改微信云服务地址时必须输入您的管理员密码').waitFor();
+    await field('admin_password').fill('not-my-password');
+    await save();
+    await page.getByRole('alert').getByText('管理员密码错误，未保存').waitFor();
+    expect((await call('GET', '/v1/config/servers', { token: await adminToken() })).body.data).toEqual(before);
+    await field('admin_password').fill('laifang-demo-admin');
+    await save();
+    await page.getByText('服务器设置已保存').waitFor();
+    expect((await call('GET', '/v1/config/servers', { token: await adminToken() })).body.data.cloud_url).toBe('http://127.0.0.1:9');
+    // And back, the same way.
+    await field('cloud_url').fill(before.cloud_url);
+    await field('admin_password').fill('laifang-demo-admin');
+    await save();
+    await expect.poll(async () => (await call('GET', '/v1/config/servers', { token: await adminToken() })).body.data.cloud_url).toBe(before.cloud_url);
+    expect(await field('admin_password').count()).toBe(0);
+  });
+
   it('registers a device and shows its token once; revokes it after confirmation', async () => {
     await page.getByRole('link', { name: '设备' }).click();
     await page.locator('tbody tr', { hasText: '测试签到机' }).waitFor();

@@ -124,6 +124,11 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     await page.getByRole('button', { name: '发送邀请' }).click();
     await page.getByText('请填写姓名（不超过 32 个字）').waitFor();
     expect(applyPosts).toHaveLength(0);
+    // A hidden character (here a right-to-left override) is refused by the server's own rule.
+    await field('name').fill('王\u202e五');
+    await page.getByRole('button', { name: '发送邀请' }).click();
+    await page.getByText('姓名含有看不见的字符').waitFor();
+    expect(applyPosts).toHaveLength(0);
 
     await field('name').fill('王五');
     await field('phone').fill('13900000001');
@@ -181,12 +186,15 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     await field('name').fill('王五');
     await field('interviewee').fill('李娜');
     await field('interviewee_phone').fill('13800000009');
-    // The window pickers: the end moved to 23:mm of its day (later than before, so still valid).
+    // The window pickers: the end moved to 23:mm of its day, or to 02:mm when the default window
+    // crosses midnight (later than before, and at most a day long, so still valid).
+    const day = async (name: string) => (await field(name).inputValue()).slice(0, 10);
+    const hour = (await day('start_time')) === (await day('end_time')) ? '23' : '02';
     await field('end_time').click();
     await page.getByRole('button', { name: '下一步' }).click();
-    await page.locator('.van-picker-column__item', { hasText: '23时' }).click();
+    await page.locator('.van-picker-column__item', { hasText: `${hour}时` }).click();
     await page.getByRole('button', { name: '确定' }).click();
-    await expect.poll(() => field('end_time').inputValue()).toMatch(/^\d{4}-\d{2}-\d{2} 23:(00|30)$/);
+    await expect.poll(() => field('end_time').inputValue()).toMatch(new RegExp(`^\\d{4}-\\d{2}-\\d{2} ${hour}:(00|30)$`));
     await page.getByRole('button', { name: '提交申请' }).click();
     await page.getByRole('alert').getByText('公司员工名单里没有这位被访人，请核对被访人的姓名和手机号').waitFor();
     await field('interviewee_phone').fill('13800000002');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TEMPLATE_NAMES, type Config } from '../../src/config.js';
 import { authorizedFacts, buildApplication, phonesOf, type BuildInput } from '../../src/modules/applications/build.js';
 import { RECORD_KEYS } from '../../src/modules/applications/schemas.js';
+import { VISIT_WINDOW } from '../../src/limits.js';
 import { validateApplication } from '../../src/modules/applications/validate.js';
 
 const NOW = 1_800_000_000;
@@ -27,6 +28,7 @@ function input(kind: 'invitation' | 'request', extra: Partial<BuildInput> = {}):
       retinues: [{ name: '甲', phone: COMPANION }],
     },
     NOW,
+    VISIT_WINDOW,
   );
   return {
     caller: { weixinUserId: 'wx-1', phone: kind === 'invitation' ? HOST : VISITOR },

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { LIMITS } from '../../src/limits.js';
+import { LIMITS, VISIT_WINDOW } from '../../src/limits.js';
 import type { ApplyInput } from '../../src/modules/applications/schemas.js';
-import { choosePurpose, kindOf, textField, validateApplication } from '../../src/modules/applications/validate.js';
+import { choosePurpose, kindOf, textField, validateApplication as validateWith } from '../../src/modules/applications/validate.js';
+
+const validateApplication = (input: ApplyInput, now: number) => validateWith(input, now, VISIT_WINDOW);
 
 const NOW = 1_800_000_000;
 const HOST = '13800000001';
@@ -75,6 +77,32 @@ describe('validateApplication (3.7, pure)', () => {
     expect(validateApplication(body({ remark: '一\n二\t三' }), NOW).remark).toBe('一\n二\t三');
   });
 
+  it('bidi overrides, zero-width and other format characters are refused in every text field, named with the character', () => {
+    const hidden = ['\u202e', '\u202a', '\u2066', '\u2069', '\u200b', '\u200c', '\u200d', '\u200e', '\u2060', '\u00ad', '\u2028', '\u0085', '\u{e0041}'];
+    for (const ch of hidden) {
+      for (const [field, extra] of [
+        ['name', { name: `王${ch}五` }],
+        ['interviewee', { interviewee: `张${ch}伟` }],
+        ['come_from', { come_from: `某${ch}公司` }],
+        ['remark', { remark: `备${ch}注` }],
+        ['retinues[0].name', { retinues: [{ name: `甲${ch}乙`, phone: '13900000002' }] }],
+      ] as Array<[string, Partial<ApplyInput>]>) {
+        const f = failure(() => validateApplication(body(extra), NOW));
+        expect(f.code).toBe('VALIDATION_FAILED');
+        expect(f.message).toContain(field);
+        expect(f.message).toContain(`U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`);
+      }
+    }
+  });
+
+  it('text is kept in NFC: a decomposed name is stored composed, and counted so', () => {
+    const v = validateApplication(body({ name: 'Jose\u0301', come_from: ' Cafe\u0301 ' }), NOW);
+    expect(v.name).toBe('Jos\u00e9');
+    expect(v.comeFrom).toBe('Caf\u00e9');
+    // 32 composed characters typed decomposed (64 code points) are 32 characters.
+    expect(textField('name', 'e\u0301'.repeat(32), 1, 32)).toBe('\u00e9'.repeat(32));
+  });
+
   it('phones through phoneField: the field is named', () => {
     expect(failure(() => validateApplication(body({ phone: '12345' }), NOW)).message).toContain('phone');
     expect(failure(() => validateApplication(body({ interviewee_phone: 'x' }), NOW)).message).toContain('interviewee_phone');
@@ -85,6 +113,27 @@ describe('validateApplication (3.7, pure)', () => {
     expect(failure(() => validateApplication(body({ start_time: NOW + 10, end_time: NOW + 10 }), NOW)).message).toContain('end_time');
     expect(failure(() => validateApplication(body({ start_time: NOW - 100, end_time: NOW }), NOW)).message).toContain('end_time');
     expect(validateApplication(body({ start_time: NOW - 100, end_time: NOW + 1 }), NOW).endTime).toBe(NOW + 1);
+  });
+
+  it('the window lasts at most MAX_VISIT_HOURS and starts within MAX_DAYS_AHEAD days', () => {
+    const H = 3600;
+    const DAY = 86_400;
+    expect(validateApplication(body({ start_time: NOW + H, end_time: NOW + H + 24 * H }), NOW).endTime).toBe(NOW + 25 * H);
+    const long = failure(() => validateApplication(body({ start_time: NOW + H, end_time: NOW + H + 24 * H + 1 }), NOW));
+    expect(long).toEqual({ code: 'VALIDATION_FAILED', message: '字段 end_time：一次来访最长 24 小时' });
+    // 1970 to 2100: too long, whatever else.
+    expect(failure(() => validateApplication(body({ start_time: 0, end_time: 4_102_444_800 }), NOW)).message).toContain('24 小时');
+    // A visit in progress may be applied for (the contract asks only for a future end), so it started at most a day ago.
+    expect(validateApplication(body({ start_time: NOW - 23 * H, end_time: NOW + H }), NOW).startTime).toBe(NOW - 23 * H);
+    expect(failure(() => validateApplication(body({ start_time: NOW - 24 * H, end_time: NOW + H }), NOW)).message).toContain('24 小时');
+    expect(validateApplication(body({ start_time: NOW + 90 * DAY, end_time: NOW + 90 * DAY + H }), NOW).startTime).toBe(NOW + 90 * DAY);
+    const far = failure(() => validateApplication(body({ start_time: NOW + 90 * DAY + 1, end_time: NOW + 90 * DAY + H }), NOW));
+    expect(far).toEqual({ code: 'VALIDATION_FAILED', message: '字段 start_time：来访开始时间最晚为 90 天之后' });
+    // The configured limits, not the defaults.
+    expect(failure(() => validateWith(body({ start_time: NOW + H, end_time: NOW + 3 * H }), NOW, { maxHours: 1, maxDaysAhead: 1 })).message).toContain(
+      '1 小时',
+    );
+    expect(validateWith(body({ start_time: NOW + H, end_time: NOW + 40 * H }), NOW, { maxHours: 48, maxDaysAhead: 1 }).endTime).toBe(NOW + 40 * H);
   });
 
   it('one phone per person, after normalisation', () => {

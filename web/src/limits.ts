@@ -1,5 +1,6 @@
 /**
- * The field limits of the forms: the server's own definition (src/limits.ts), which its request
- * schemas, operations and columns use too. Imported from here, so the pages name one path.
+ * The field limits of the forms and the one rule for typed text (hidden characters, length):
+ * the server's own definitions (src/limits.ts), which its request schemas, operations and
+ * columns use too. Imported from here, so the pages name one path.
  */
-export { LIMITS } from '../../src/limits';
+export { LIMITS, normalizeText, textProblem } from '../../src/limits';

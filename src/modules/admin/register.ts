@@ -35,7 +35,13 @@ export function registerAdminApi(app: FastifyInstance, deps: { db: Db; api: Admi
   settingsRoutes(app, {
     servers: api.servers,
     templates: api.templates,
-    changes: createSettingsChanges({ db, audit, servers: api.servers, templates: api.templates }),
+    changes: createSettingsChanges({
+      db,
+      audit,
+      servers: api.servers,
+      templates: api.templates,
+      confirmAdmin: (id, password, address) => api.accounts.confirmPassword(id, password, address),
+    }),
   });
   deviceRoutes(app, { devices: api.devices, management: createDeviceManagement({ db, devices: api.devices, audit }) });
   adminRecordRoutes(app, { records: createAdminRecordService({ db, audit }) });

@@ -25,6 +25,12 @@ export interface AdminAccounts {
   ensureFirst(input: { username: string; password: string }, source?: string): Promise<boolean>;
   login(username: string, password: string, address: string): Promise<AdminSession>;
   authenticate(token: string): Promise<AdminPrincipal | null>;
+  /**
+   * An admin's own password typed again for a sensitive change: FORBIDDEN when wrong. Wrong
+   * ones count against the login limits (per username and address), so a stolen token cannot
+   * be used to guess the password.
+   */
+  confirmPassword(adminId: number, password: string, address: string): Promise<void>;
   /** Ends every session of the admin (the version in the tokens no longer matches) and returns a new one. */
   changePassword(adminId: number, oldPassword: string, newPassword: string): Promise<AdminSession>;
 }
@@ -66,8 +72,17 @@ export function createAdminAccounts(deps: AdminAccountsDeps): AdminAccounts {
       if (!row || row.sessionVersion !== claims.ver) return null;
       return { id: row.id, username: row.username };
     },
+    confirmPassword: (adminId, password, address) => confirmPassword(a, adminId, password, address),
     changePassword: (adminId, oldPassword, newPassword) => changePassword(a, adminId, oldPassword, newPassword),
   };
+}
+
+async function confirmPassword(a: Accounts, adminId: number, password: string, address: string): Promise<void> {
+  const row = await adminRepo.byId(a.db, adminId);
+  if (!row) throw new AppError('UNAUTHENTICATED', '管理员不存在');
+  await a.limit.attempt(row.username, address);
+  if (!(await verifyPassword(password, row.passwordHash))) throw new AppError('FORBIDDEN', '管理员密码错误');
+  await a.limit.succeeded(row.username, address);
 }
 
 const seconds = (a: AdminAccountsDeps) => Math.floor(a.now() / 1000);

@@ -18,6 +18,20 @@ const ServersSchema = Type.Object({
   stored: Type.Array(Type.String(), { description: 'fields that come from the database (the others from the environment)' }),
 });
 
+/** A change of servers; a new koala_url or cloud_url needs the proof beside it (settings/servers.ts). */
+const ServersBody = Type.Object(
+  {
+    koala_url: Type.Optional(Type.String({ maxLength: 512 })),
+    koala_username: Type.Optional(Type.String({ maxLength: 128 })),
+    koala_password: Type.Optional(Type.String({ maxLength: 256, description: 'omit or send "******" to keep the stored one; required with a new koala_url' })),
+    cloud_url: Type.Optional(Type.String({ maxLength: 512 })),
+    admin_password: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 256, description: "the caller's own admin password; required with a new cloud_url, checked whenever sent" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 const TemplateId = Type.Union([Type.String({ maxLength: 64 }), Type.Null()]);
 const TemplateIds = Type.Object({ sms: Type.Optional(TemplateId), wechat: Type.Optional(TemplateId) }, { additionalProperties: false });
 const TemplateView = Type.Object({ sms: Type.String(), wechat: Type.String(), sms_source: Type.String(), wechat_source: Type.String() });
@@ -55,20 +69,15 @@ export function settingsRoutes(app: FastifyInstance, deps: SettingsRouteDeps): v
       schema: {
         tags: ['admin'],
         summary: 'Change the Koala address/account or the cloud URL; used from the next call on',
+        description:
+          'A new koala_url needs koala_password in the same request (the stored password is never sent to a new address); ' +
+          "a new cloud_url needs admin_password, the caller's own password (the cloud service answers every binding lookup).",
         security: BearerAuth,
-        body: Type.Object(
-          {
-            koala_url: Type.Optional(Type.String({ maxLength: 512 })),
-            koala_username: Type.Optional(Type.String({ maxLength: 128 })),
-            koala_password: Type.Optional(Type.String({ maxLength: 256, description: 'omit or send "******" to keep the stored one' })),
-            cloud_url: Type.Optional(Type.String({ maxLength: 512 })),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 200: Envelope(ServersSchema), ...errorResponses(400, 401) },
+        body: ServersBody,
+        response: { 200: Envelope(ServersSchema), ...errorResponses(400, 401, 403, 429) },
       },
     },
-    async (req) => ok(await deps.changes.updateServers(actor(adminOf(req).id), req.body)),
+    async (req) => ok(await deps.changes.updateServers({ id: adminOf(req).id, address: req.ip }, req.body)),
   );
 
   r.get(

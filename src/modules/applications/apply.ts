@@ -8,7 +8,7 @@ import { keyClaim, type IdempotencyKeys, type KeyClaim } from './idempotency.js'
 import type { PageCache } from './page-cache.js';
 import { applyWindowRepo } from './repo/windows.js';
 import type { ApplicationRecord, ApplyInput } from './schemas.js';
-import { choosePurpose, kindOf, validateApplication, type ApplicationKind, type ValidApplication } from './validate.js';
+import { choosePurpose, kindOf, validateApplication, type ApplicationKind, type ValidApplication, type VisitWindowLimits } from './validate.js';
 import { rateLimited, retryAfter } from './window.js';
 import type { ApplicationWriter } from './writer.js';
 
@@ -25,6 +25,7 @@ export interface ApplyDeps {
   templates: () => Promise<Config['templates']>;
   recordsUrl: string;
   perHour: number;
+  visitWindow: VisitWindowLimits;
   /** Whether a staff invitation's authorization is audited. */
   audited: boolean;
   pages?: PageCache;
@@ -82,7 +83,7 @@ export function createApply(deps: ApplyDeps): Apply {
     const earlier = claim && (await deps.keys.replay(claim));
     if (earlier) return earlier;
 
-    const valid = validateApplication(input, nowSeconds());
+    const valid = validateApplication(input, nowSeconds(), deps.visitWindow);
     const purpose = choosePurpose(await deps.purposes.list(), input.purpose);
     const kind = kindOf(caller.phone, valid);
     const host = await resolveHost(caller.phone, kind, valid);

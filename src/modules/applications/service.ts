@@ -7,6 +7,7 @@ import { createApply, type Apply } from './apply.js';
 import { createAuthorize, type Authorize } from './authorize.js';
 import { createIdempotencyKeys } from './idempotency.js';
 import { createPageJson, type PageJson } from './list.js';
+import type { VisitWindowLimits } from './validate.js';
 import type { PageCache } from './page-cache.js';
 import { createApplicationWriter } from './writer.js';
 
@@ -21,6 +22,8 @@ export interface ApplicationsDeps {
   audit?: Audit;
   recordsUrl: string;
   applyPerHour: number;
+  /** The longest visit window and how far ahead it may start (every application passes them). */
+  visitWindow: VisitWindowLimits;
   /** Record-list pages; this process's own writes invalidate their phones as soon as they commit. */
   pages?: PageCache;
   now: () => number;
@@ -44,6 +47,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       templates: () => templates(database.db),
       recordsUrl,
       perHour: deps.applyPerHour,
+      visitWindow: deps.visitWindow,
       audited: deps.audit !== undefined,
       pages,
       now,

@@ -1,5 +1,5 @@
 import { AppError } from '../../errors.js';
-import { LIMITS } from '../../limits.js';
+import { LIMITS, normalizeText, textProblem } from '../../limits.js';
 import { phoneField } from '../../phone.js';
 import type { ApplyInput } from './schemas.js';
 
@@ -29,22 +29,40 @@ export interface Purpose {
   value: number;
 }
 
-/** C0/C1 control characters (NUL cannot even be stored) and unpaired UTF-16 surrogates. */
-const NOT_TEXT = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
-/** The same, but line breaks and tabs are text in a remark. */
-const NOT_MULTILINE_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]|\p{Cs}/u;
+/** The longest window (hours) and how far ahead it may start (days): `MAX_VISIT_HOURS`, `MAX_DAYS_AHEAD`. */
+export interface VisitWindowLimits {
+  maxHours: number;
+  maxDaysAhead: number;
+}
 
-/** Trimmed text of `min`–`max` characters (code points, not UTF-16 units). */
+/**
+ * Typed text as it is kept (NFC, trimmed) of `min`–`max` characters (code points, not UTF-16
+ * units), without hidden characters (src/limits.ts: controls, bidi overrides, zero-width, …;
+ * a multiline remark keeps tabs and line breaks). Every text field of an application passes here.
+ */
 export function textField(field: string, value: string | undefined, min: number, max: number, multiline = false): string {
-  const v = (value ?? '').trim();
-  if ((multiline ? NOT_MULTILINE_TEXT : NOT_TEXT).test(v)) throw new AppError('VALIDATION_FAILED', `字段 ${field} 含有不可见的控制字符或无效字符`);
-  if (v.length < min) throw new AppError('VALIDATION_FAILED', `字段 ${field} 不能为空`);
-  if ([...v].length > max) throw new AppError('VALIDATION_FAILED', `字段 ${field} 不能超过 ${max} 个字`);
+  const v = normalizeText(value ?? '');
+  const problem = textProblem(v, min, max, multiline);
+  if (problem?.kind === 'hidden') throw new AppError('VALIDATION_FAILED', `字段 ${field} 含有不可见字符或控制字符（${problem.character}），请删除后再提交`);
+  if (problem?.kind === 'empty') throw new AppError('VALIDATION_FAILED', `字段 ${field} 不能为空`);
+  if (problem?.kind === 'too_long') throw new AppError('VALIDATION_FAILED', `字段 ${field} 不能超过 ${max} 个字`);
   return v;
 }
 
+/**
+ * The visit window (seconds): it ends after it starts and in the future (the contract), lasts
+ * at most `maxHours` (so it also started at most that long ago) and starts within `maxDaysAhead`
+ * days. A pass admits, and a Koala visitor lasts, only within it.
+ */
+export function checkWindow(start: number, end: number, now: number, limits: VisitWindowLimits): void {
+  if (start >= end) throw new AppError('VALIDATION_FAILED', '字段 end_time 必须晚于 start_time');
+  if (end <= now) throw new AppError('VALIDATION_FAILED', '字段 end_time 必须是将来的时间');
+  if (end - start > limits.maxHours * 3600) throw new AppError('VALIDATION_FAILED', `字段 end_time：一次来访最长 ${limits.maxHours} 小时`);
+  if (start > now + limits.maxDaysAhead * 86_400) throw new AppError('VALIDATION_FAILED', `字段 start_time：来访开始时间最晚为 ${limits.maxDaysAhead} 天之后`);
+}
+
 /** The fields of a request body, checked and normalised; `now` in Unix seconds. */
-export function validateApplication(input: ApplyInput, now: number): ValidApplication {
+export function validateApplication(input: ApplyInput, now: number, window: VisitWindowLimits): ValidApplication {
   const valid: ValidApplication = {
     name: textField('name', input.name, 1, LIMITS.personName),
     interviewee: textField('interviewee', input.interviewee, 1, LIMITS.personName),
@@ -59,8 +77,7 @@ export function validateApplication(input: ApplyInput, now: number): ValidApplic
     startTime: input.start_time,
     endTime: input.end_time,
   };
-  if (valid.startTime >= valid.endTime) throw new AppError('VALIDATION_FAILED', '字段 end_time 必须晚于 start_time');
-  if (valid.endTime <= now) throw new AppError('VALIDATION_FAILED', '字段 end_time 必须是将来的时间');
+  checkWindow(valid.startTime, valid.endTime, now, window);
   if (valid.phone === valid.hostPhone) throw new AppError('VALIDATION_FAILED', '字段 phone 不能与被访人手机号 interviewee_phone 相同');
   const seen = new Set([valid.phone, valid.hostPhone]);
   valid.retinues.forEach((r, i) => {

@@ -8,6 +8,11 @@ export const settingsRepo = {
     const [row] = await db.select({ value: settings.value }).from(settings).where(eq(settings.key, key)).limit(1);
     return row ? (row.value as T) : null;
   },
+  /** As read, the row locked until the transaction `tx` ends (no row: nothing to lock, null). */
+  async readForUpdate<T>(tx: Db, key: string): Promise<T | null> {
+    const [row] = await tx.select({ value: settings.value }).from(settings).where(eq(settings.key, key)).limit(1).for('update');
+    return row ? (row.value as T) : null;
+  },
   async write(db: Db, key: string, value: unknown, atSeconds: number): Promise<void> {
     await db
       .insert(settings)

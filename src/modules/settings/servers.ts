@@ -27,9 +27,15 @@ interface Stored {
 export interface ServersInput {
   koala_url?: string;
   koala_username?: string;
-  /** The mask (or absence) keeps the stored password. */
+  /** The mask (or absence) keeps the stored password; a new `koala_url` needs it in clear. */
   koala_password?: string;
   cloud_url?: string;
+}
+
+/** What the caller proved besides holding an admin token. */
+export interface ServersProof {
+  /** The admin typed their own password again (checked by the caller): needed for a new `cloud_url`. */
+  adminPassword: boolean;
 }
 
 export interface ServersView {
@@ -48,8 +54,12 @@ const KEY = 'servers';
 
 export interface ServerSettings {
   view(db?: Db): Promise<ServersView>;
-  /** Writes through `tx`; call refresh() once it has committed. Returns the names of changed fields. */
-  update(tx: Db, input: ServersInput): Promise<string[]>;
+  /**
+   * Writes through `tx`; call refresh() once it has committed. Returns the names of changed
+   * fields. A new Koala address needs the Koala password in the same input, a new cloud address
+   * the admin's own password (`proof`): a token alone never redirects a secret or the bindings.
+   */
+  update(tx: Db, input: ServersInput, proof: ServersProof): Promise<string[]>;
   /** The connection in force on this replica (no I/O: safe on any path, even inside a transaction). */
   current(): Servers;
   /** Re-reads the stored settings now. */
@@ -71,6 +81,22 @@ function httpUrl(field: string, raw: string): string {
     throw new AppError('VALIDATION_FAILED', `字段 ${field} 必须是不含账号、查询参数的 http:// 或 https:// 地址`);
   }
   return v.replace(/\/+$/, '');
+}
+
+const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
+/**
+ * A new Koala address only with the Koala password typed again (the stored one is never sent
+ * to a new address); a new cloud address only with the admin's own password (`proof`).
+ */
+function requireProof(was: Servers, next: Stored, input: ServersInput, proof: ServersProof): void {
+  const newPassword = input.koala_password !== undefined && input.koala_password !== PASSWORD_MASK && input.koala_password !== '';
+  if (next.koala_url !== undefined && !sameUrl(next.koala_url, was.koala.url) && !newPassword) {
+    throw new AppError('VALIDATION_FAILED', '修改 Koala 地址（koala_url）时必须重新输入 Koala 密码（koala_password）：已保存的密码不会发往新地址');
+  }
+  if (next.cloud_url !== undefined && !sameUrl(next.cloud_url, was.cloudUrl) && !proof.adminPassword) {
+    throw new AppError('VALIDATION_FAILED', '修改微信云服务地址（cloud_url）时必须输入您的管理员密码（admin_password）');
+  }
 }
 
 export function createServerSettings(deps: { db: Db; box: SecretBox; defaults: Servers; logger: Logger; now: () => number }): ServerSettings {
@@ -112,12 +138,15 @@ export function createServerSettings(deps: { db: Db; box: SecretBox; defaults: S
         stored: Object.keys(s).sort(),
       };
     },
-    async update(tx, input) {
-      const before = await load(tx);
+    async update(tx, input, proof) {
+      // Locked until `tx` ends: two changes at once apply one after the other.
+      const before = (await settingsRepo.readForUpdate<Stored>(tx, KEY)) ?? {};
       const next: Stored = { ...before };
       const changed: string[] = [];
+      const was = effective(before);
       if (input.koala_url !== undefined) next.koala_url = httpUrl('koala_url', input.koala_url);
       if (input.cloud_url !== undefined) next.cloud_url = httpUrl('cloud_url', input.cloud_url);
+      requireProof(was, next, input, proof);
       if (input.koala_username !== undefined) {
         const u = input.koala_username.trim();
         if (u === '') throw new AppError('VALIDATION_FAILED', '字段 koala_username 不能为空');
