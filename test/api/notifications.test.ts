@@ -10,9 +10,12 @@ let h: Harness;
 const HOST = STAFF.zhangwei;
 let hostToken: string;
 
-/** 2030-01-01 16:00 UTC is 2030-01-02 00:00 in Asia/Shanghai (a date boundary). */
-const START = Date.UTC(2030, 0, 1, 16, 0, 0) / 1000;
-const START_SHANGHAI = '2030-01-02 00:00';
+/**
+ * Midnight in Asia/Shanghai (16:00 UTC, a date boundary) two to three days ahead: within
+ * MAX_DAYS_AHEAD, and the date in the message is the next day's in China.
+ */
+const START = Math.floor(Date.now() / 86_400_000) * 86_400 + 2 * 86_400 + 16 * 3600;
+const START_SHANGHAI = `${new Date((START + 8 * 3600) * 1000).toISOString().slice(0, 10)} 00:00`;
 const WINDOW = { start_time: START, end_time: START + 2 * 3600 };
 
 beforeAll(async () => {
@@ -218,15 +221,17 @@ describe.concurrent('recipients and templates (§5 table)', () => {
 
   it('time is the start in Asia/Shanghai, YYYY-MM-DD HH:mm', async () => {
     const visitor = await person('时间');
-    const start = Date.UTC(2031, 5, 30, 23, 59, 0) / 1000; // 2031-07-01 07:59 in Shanghai
+    // 23:59 UTC three days ahead: 07:59 the next day in Shanghai.
+    const start = Math.floor(Date.now() / 86_400_000) * 86_400 + 3 * 86_400 + 23 * 3600 + 59 * 60;
+    const shanghai = `${new Date((start + 8 * 3600) * 1000).toISOString().slice(0, 10)} 07:59`;
     const res = await h.request('POST', '/v1/subject', {
       token: hostToken,
       body: { name: visitor.name, phone: visitor.phone, interviewee: HOST.name, interviewee_phone: HOST.phone, start_time: start, end_time: start + 60 },
     });
     expect(res.status).toBe(200);
     const rows = await settled(h, res.body.data.id);
-    expect(smsFor(rows)[0]!.params.time).toBe('2031-07-01 07:59');
-    expect((wechatTo(visitor.phone)[0]!.data as Record<string, string>).keyword3).toBe('2031-07-01 07:59');
+    expect(smsFor(rows)[0]!.params.time).toBe(shanghai);
+    expect((wechatTo(visitor.phone)[0]!.data as Record<string, string>).keyword3).toBe(shanghai);
   });
 
   it('a phone without WeChat gets the SMS alone; its WeChat message is recorded skipped and not retried', async () => {
