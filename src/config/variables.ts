@@ -67,6 +67,35 @@ const sessionsAndLimits = {
   },
   SMS_PER_PHONE_PER_DAY: { kind: 'int', min: 1, max: 1_000_000, default: 30, meaning: 'SMS actually sent to one phone in a day.' },
   SMS_GLOBAL_PER_HOUR: { kind: 'int', min: 1, max: 10_000_000, default: 2000, meaning: 'SMS actually sent by the whole service in an hour.' },
+  SMS_CODE_SHARE_PERCENT: {
+    kind: 'int',
+    min: 1,
+    max: 100,
+    default: 50,
+    meaning: 'The part of `SMS_GLOBAL_PER_HOUR` verification codes may use, in percent; notifications keep the rest.',
+  },
+  SMS_CODE_PHONES_PER_HOUR: { kind: 'int', min: 1, max: 1000, default: 3, meaning: 'Different phones one WeChat user may ask codes for in an hour.' },
+  SMS_CODE_PHONES_PER_ADDRESS_PER_HOUR: {
+    kind: 'int',
+    min: 0,
+    max: 1_000_000,
+    default: 30,
+    meaning: 'Different phones codes may be asked for from one client address in an hour; 0 = off (see `TRUST_PROXY`).',
+  },
+  HOST_MISSES_PER_HOUR: {
+    kind: 'int',
+    min: 1,
+    max: 100_000,
+    default: 5,
+    meaning: 'Visitor requests (3.7) one WeChat user may make in an hour naming a host Koala does not confirm; then 429.',
+  },
+  HOST_MISSES_PER_ADDRESS_PER_HOUR: {
+    kind: 'int',
+    min: 0,
+    max: 1_000_000,
+    default: 30,
+    meaning: 'The same from one client address; 0 = off.',
+  },
 } as const satisfies Table;
 
 const REQUIRED = 'required with the integrations';

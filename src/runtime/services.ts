@@ -49,7 +49,7 @@ export async function servicesStep(step: Step, database: Database, ports: Ports,
   const avatars = createAvatars({ db, koala: ports.koala, storage: ports.storage, logger, now, secret });
   const purposes = createPurposes({ db, koala: ports.koala, logger, now, cacheSeconds: config.koalaCacheSeconds });
   const template = async () => (await ports.templates.current()).sms.verification_code;
-  const smsCodes = createSmsCodes({ db, sms: ports.sms, template, secret, logger, now });
+  const smsCodes = createSmsCodes({ db, sms: ports.sms, template, secret, logger, now, limits: config.smsCodes });
   const bindings = createBindings({ cloud: ports.cloud, identity, staff, avatars, smsCodes, verifyPhone: config.bindVerifyPhone });
   const audit = createAudit({ db, now });
   const pages = await recordPages(step, database);
