@@ -63,6 +63,8 @@ export async function servicesStep(step: Step, database: Database, ports: Ports,
     audit,
     recordsUrl: `${config.publicUrl}/h5/#/records`,
     applyPerHour: config.applyPerHour,
+    hostMisses: config.hostMisses,
+    secret,
     now,
   });
   return { tokens, redeemedCodes, identity, bindings, smsCodes, purposes, audit, applications, pages };
