@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
-import { smsCodeRepo } from './repo.js';
+import { smsCodeRepo, type Counter } from './repo.js';
 import type { RequesterBook } from './requesters.js';
 
 /** A code's tries: its 5th wrong one spends it (§3.0). */
@@ -24,18 +24,21 @@ export interface ClaimDeps {
  * the others. Burning a code takes five WeChat users guessing together; the code's owner then
  * asks for a new one, and each of them may ask for few codes for that phone themselves.
  */
-async function comparable(deps: ClaimDeps, active: Array<{ id: number; expiresAt: Date }>, weixinUserId: string): Promise<number[]> {
+async function comparable(
+  deps: ClaimDeps,
+  active: Array<{ id: number; expiresAt: Date }>,
+  weixinUserId: string,
+): Promise<{ ids: number[]; guessed: Counter[] }> {
   const user = deps.book.user(weixinUserId);
   const owned = await smsCodeRepo.present(
     deps.db,
     active.map((c) => deps.book.owner(c.id, user)),
   );
   const foreign = active.filter((c) => !owned.has(deps.book.owner(c.id, user)));
-  const guesses = await smsCodeRepo.bump(
-    deps.db,
-    foreign.map((c) => ({ bucket: deps.book.guess(c.id, user), windowStart: c.expiresAt.getTime() })),
-  );
-  return active.filter((c) => owned.has(deps.book.owner(c.id, user)) || guesses.get(deps.book.guess(c.id, user)) === 1).map((c) => c.id);
+  const guessed = foreign.map((c) => ({ bucket: deps.book.guess(c.id, user), windowStart: c.expiresAt.getTime() }));
+  const guesses = await smsCodeRepo.bump(deps.db, guessed);
+  const ids = active.filter((c) => owned.has(deps.book.owner(c.id, user)) || guesses.get(deps.book.guess(c.id, user)) === 1).map((c) => c.id);
+  return { ids, guessed };
 }
 
 /**
@@ -47,15 +50,18 @@ export async function claimCode(deps: ClaimDeps, phone: string, code: string | u
   if (code === undefined) throw new AppError('SMS_CODE_INVALID', '请填写短信验证码（sms_code）');
   const now = new Date(deps.now());
   const active = await smsCodeRepo.active(deps.db, phone, now, MAX_WRONG_TRIES);
-  const tried = active.length > 0 ? await smsCodeRepo.takeTry(deps.db, await comparable(deps, active, weixinUserId), MAX_WRONG_TRIES) : [];
+  const { ids, guessed } = active.length > 0 ? await comparable(deps, active, weixinUserId) : { ids: [], guessed: [] };
+  const tried = await smsCodeRepo.takeTry(deps.db, ids, MAX_WRONG_TRIES);
   const given = /^\d{6}$/.test(code) ? Buffer.from(deps.hash(phone, code)) : null;
   const match = given && tried.find((r) => timingSafeEqual(Buffer.from(r.codeHash), given));
   if (match) {
-    // A right guess costs no try; only one request gets the row.
+    // A right guess costs no try, nor a stranger's one comparison (a binding refused for another
+    // reason gives the code back, to be used again); only one request gets the row.
     await smsCodeRepo.giveBackTry(
       deps.db,
       tried.map((r) => r.id),
     );
+    await smsCodeRepo.takeBack(deps.db, guessed);
     if (await smsCodeRepo.spend(deps.db, match.id, now)) return match.id;
     throw new AppError('SMS_CODE_INVALID', '短信验证码已被使用（sms_code）');
   }
