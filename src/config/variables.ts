@@ -72,7 +72,7 @@ const sessionsAndLimits = {
     min: 1,
     max: 100,
     default: 50,
-    meaning: 'The part of `SMS_GLOBAL_PER_HOUR` verification codes may use, in percent; notifications keep the rest.',
+    meaning: 'Percent of `SMS_GLOBAL_PER_HOUR` codes may use; notifications keep the rest.',
   },
   SMS_CODE_PHONES_PER_HOUR: { kind: 'int', min: 1, max: 1000, default: 3, meaning: 'Different phones one WeChat user may ask codes for in an hour.' },
   SMS_CODE_PHONES_PER_ADDRESS_PER_HOUR: {
@@ -80,22 +80,16 @@ const sessionsAndLimits = {
     min: 0,
     max: 1_000_000,
     default: 30,
-    meaning: 'Different phones codes may be asked for from one client address in an hour; 0 = off (see `TRUST_PROXY`).',
+    meaning: 'The same per client address (see `TRUST_PROXY`); 0 = off.',
   },
   HOST_MISSES_PER_HOUR: {
     kind: 'int',
     min: 1,
     max: 100_000,
     default: 5,
-    meaning: 'Visitor requests (3.7) one WeChat user may make in an hour naming a host Koala does not confirm; then 429.',
+    meaning: 'Visitor requests naming a host Koala does not confirm, per WeChat user an hour.',
   },
-  HOST_MISSES_PER_ADDRESS_PER_HOUR: {
-    kind: 'int',
-    min: 0,
-    max: 1_000_000,
-    default: 30,
-    meaning: 'The same from one client address; 0 = off.',
-  },
+  HOST_MISSES_PER_ADDRESS_PER_HOUR: { kind: 'int', min: 0, max: 1_000_000, default: 30, meaning: 'The same per client address; 0 = off.' },
 } as const satisfies Table;
 
 const REQUIRED = 'required with the integrations';
