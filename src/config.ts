@@ -85,6 +85,12 @@ export function loadConfig(env: Env = process.env): Config {
       perPhonePerDay: r.read('SMS_PER_PHONE_PER_DAY'),
       globalPerHour: r.read('SMS_GLOBAL_PER_HOUR'),
     },
+    smsCodes: {
+      phonesPerCallerPerHour: r.read('SMS_CODE_PHONES_PER_HOUR'),
+      phonesPerAddressPerHour: r.read('SMS_CODE_PHONES_PER_ADDRESS_PER_HOUR'),
+      globalSharePercent: r.read('SMS_CODE_SHARE_PERCENT'),
+    },
+    hostMisses: { perCallerPerHour: r.read('HOST_MISSES_PER_HOUR'), perAddressPerHour: r.read('HOST_MISSES_PER_ADDRESS_PER_HOUR') },
     retention: { days: r.read('RETENTION_DAYS'), sweepIntervalSeconds: r.read('RETENTION_SWEEP_S'), batchSize: r.read('RETENTION_BATCH') },
     upkeepSeconds: r.read('UPKEEP_INTERVAL_S'),
     webConcurrency: webConcurrency(r, oneProcess),

@@ -72,6 +72,13 @@ export interface Config {
    * hour, a day) and for the whole service (an hour), whatever route caused them.
    */
   smsCaps: { perPhonePerHour: number; perPhonePerDay: number; globalPerHour: number };
+  /**
+   * Verification codes (3.0) per requester: different phones a WeChat user, and a client address
+   * (0 = no limit), may ask codes for in an hour; the percent of `smsCaps.globalPerHour` codes may use.
+   */
+  smsCodes: { phonesPerCallerPerHour: number; phonesPerAddressPerHour: number; globalSharePercent: number };
+  /** Visitor requests naming a host Koala does not confirm, per WeChat user and per address (0 = no limit), an hour. */
+  hostMisses: { perCallerPerHour: number; perAddressPerHour: number };
   /** Visit records, companions and notifications are deleted this many days after the visit window ends. */
   retention: { days: number; sweepIntervalSeconds: number; batchSize: number };
   /**

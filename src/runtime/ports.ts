@@ -11,7 +11,7 @@ import type { WechatOAuthPort } from '../adapters/wechat-oauth/port.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../log.js';
-import { guardSms } from '../modules/notifications/sms-caps.js';
+import { codesPerHour, guardSms } from '../modules/notifications/sms-caps.js';
 import { createSecretBox } from '../modules/settings/secret-box.js';
 import { createServerSettings, livePort, type ServerSettings } from '../modules/settings/servers.js';
 import { createTemplateSettings, type TemplateSettings } from '../modules/settings/templates.js';
@@ -73,7 +73,8 @@ export async function portsStep(step: Step, sims: Simulators | null, database: D
         logger: logger.child({ upstream: 'wechat-cloud' }),
       }),
   );
-  const sms = guardSms({ database, sms: fixed.sms, caps: config.smsCaps, secret, now });
+  const codes = codesPerHour(config.smsCaps, config.smsCodes.globalSharePercent);
+  const sms = guardSms({ database, sms: fixed.sms, caps: config.smsCaps, codesPerHour: codes, secret, now });
   return { koala, cloud, oauth: fixed.oauth, sms, storage: await createStorage(config), servers, templates };
 }
 

@@ -58,7 +58,7 @@ export async function servicesStep(step: Step, database: Database, ports: Ports,
   const avatars = createAvatars({ db, koala: ports.koala, storage: ports.storage, logger, now, secret });
   const purposes = createPurposes({ db, koala: ports.koala, logger, now, cacheSeconds: config.koalaCacheSeconds });
   const template = async () => (await ports.templates.current()).sms.verification_code;
-  const smsCodes = createSmsCodes({ db, sms: ports.sms, template, secret, logger, now });
+  const smsCodes = createSmsCodes({ db, sms: ports.sms, template, secret, logger, now, limits: config.smsCodes });
   const bindings = createBindings({ cloud: ports.cloud, identity, staff, avatars, smsCodes, sessions: sessionEnder, verifyPhone: config.bindVerifyPhone });
   const pages = await recordPages(step, database);
   const applications = createApplications({
@@ -72,6 +72,8 @@ export async function servicesStep(step: Step, database: Database, ports: Ports,
     recordsUrl: `${config.publicUrl}/h5/#/records`,
     applyPerHour: config.applyPerHour,
     visitWindow: config.visitWindow,
+    hostMisses: config.hostMisses,
+    secret,
     now,
   });
   return { tokens, redeemedCodes, revocations, sessionEnder, identity, bindings, smsCodes, purposes, audit, applications, pages };

@@ -7,6 +7,11 @@ export interface SmsSendInput {
   params: Record<string, string>;
   /** Aliyun OutId: our notification id, so a delivery can be traced and de-duplicated. */
   outId?: string;
+  /**
+   * A verification code (3.0) rather than a notification: the SMS caps give codes at most a part
+   * of the service's hourly budget, so code requests can never use up the notifications' share.
+   */
+  kind?: 'code';
 }
 
 /**

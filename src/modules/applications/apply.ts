@@ -1,9 +1,10 @@
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
-import type { StaffDirectory } from '../staff/directory.js';
+import type { StaffDirectory, StaffMember } from '../staff/directory.js';
 import type { Purposes } from '../staff/purposes.js';
 import { buildApplication, phonesOf, type BuiltApplication, type Host } from './build.js';
+import type { HostMisses } from './host-misses.js';
 import { keyClaim, type IdempotencyKeys, type KeyClaim } from './idempotency.js';
 import type { PageCache } from './page-cache.js';
 import { applyWindowRepo } from './repo/windows.js';
@@ -15,6 +16,8 @@ import type { ApplicationWriter } from './writer.js';
 export interface Caller {
   weixinUserId: string;
   phone: string;
+  /** The client's address (the host-lookup limit counts per address too). */
+  address?: string;
 }
 
 export interface ApplyDeps {
@@ -32,6 +35,8 @@ export interface ApplyDeps {
   now: () => number;
   writer: ApplicationWriter;
   keys: IdempotencyKeys;
+  /** Visitor requests naming a host Koala does not confirm, counted per caller and address. */
+  hostMisses: HostMisses;
 }
 
 export type Apply = (caller: Caller, input: ApplyInput, idempotencyKey?: string) => Promise<ApplicationRecord>;
@@ -52,16 +57,33 @@ export function createApply(deps: ApplyDeps): Apply {
   }
 
   /** The host as Koala has it; a member of staff confirmed moments ago is answered from memory. */
-  async function resolveHost(callerPhone: string, kind: ApplicationKind, valid: ValidApplication): Promise<Host> {
+  async function resolveHost(caller: Caller, kind: ApplicationKind, valid: ValidApplication): Promise<Host> {
     const confirmed = kind === 'invitation' ? deps.staff.recentlyConfirmed(valid.hostPhone) : null;
     if (confirmed) return confirmed;
-    await refuseAtLimit(callerPhone);
-    const host =
-      kind === 'invitation'
-        ? await deps.staff.findByPhone(valid.hostPhone, { recentEnough: true })
-        : await deps.staff.findByNameAndPhone(valid.interviewee, valid.hostPhone);
-    if (!host)
-      throw new AppError('STAFF_NOT_FOUND', kind === 'invitation' ? '您不是考拉系统中的员工，不能发起邀请' : '被访人姓名与手机号不匹配，或不是本公司员工');
+    await refuseAtLimit(caller.phone);
+    if (kind === 'request') return namedHost(caller, valid);
+    const host = await deps.staff.findByPhone(valid.hostPhone, { recentEnough: true });
+    if (!host) throw new AppError('STAFF_NOT_FOUND', '您不是考拉系统中的员工，不能发起邀请');
+    return host;
+  }
+
+  /**
+   * The host a visitor names: the caller's misses are counted before Koala is asked (hostMisses),
+   * and a miss says only that the pair is not a member of staff — never which of name and phone
+   * is wrong.
+   */
+  async function namedHost(caller: Caller, valid: ValidApplication): Promise<Host> {
+    const takeBack = await deps.hostMisses.count(caller);
+    let host: StaffMember | null;
+    try {
+      host = await deps.staff.findByNameAndPhone(valid.interviewee, valid.hostPhone);
+    } catch (err) {
+      // Koala down: nobody learnt anything, so it is no miss.
+      await takeBack().catch(() => undefined);
+      throw err;
+    }
+    if (!host) throw new AppError('STAFF_NOT_FOUND', '没有找到这位被访人，请核对被访人的姓名和手机号');
+    await takeBack();
     return host;
   }
 
@@ -86,7 +108,7 @@ export function createApply(deps: ApplyDeps): Apply {
     const valid = validateApplication(input, nowSeconds(), deps.visitWindow);
     const purpose = choosePurpose(await deps.purposes.list(), input.purpose);
     const kind = kindOf(caller.phone, valid);
-    const host = await resolveHost(caller.phone, kind, valid);
+    const host = await resolveHost(caller, kind, valid);
     const templates = await deps.templates();
     const built = buildApplication({
       caller,

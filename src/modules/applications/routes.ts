@@ -67,7 +67,7 @@ function applyRoute(r: Router, { applications, identity }: RouteDeps): void {
       const weixinUserId = callerOf(req);
       const phone = await identity.requirePhone(weixinUserId);
       const key = req.headers['idempotency-key'];
-      return ok(await applications.apply({ weixinUserId, phone }, req.body, typeof key === 'string' ? key : undefined));
+      return ok(await applications.apply({ weixinUserId, phone, address: req.ip }, req.body, typeof key === 'string' ? key : undefined));
     },
   );
 }

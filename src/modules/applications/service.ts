@@ -4,6 +4,7 @@ import type { Audit } from '../audit/service.js';
 import type { StaffDirectory } from '../staff/directory.js';
 import type { Purposes } from '../staff/purposes.js';
 import { createApply, type Apply } from './apply.js';
+import { createHostMisses, type HostMissLimits } from './host-misses.js';
 import { createAuthorize, type Authorize } from './authorize.js';
 import { createIdempotencyKeys } from './idempotency.js';
 import { createPageJson, type PageJson } from './list.js';
@@ -24,6 +25,9 @@ export interface ApplicationsDeps {
   applyPerHour: number;
   /** The longest visit window and how far ahead it may start (every application passes them). */
   visitWindow: VisitWindowLimits;
+  /** Visitor requests naming a host Koala does not confirm (and the secret their keys derive from). */
+  hostMisses: HostMissLimits;
+  secret: string;
   /** Record-list pages; this process's own writes invalidate their phones as soon as they commit. */
   pages?: PageCache;
   now: () => number;
@@ -53,6 +57,7 @@ export function createApplications(deps: ApplicationsDeps): Applications {
       now,
       writer: createApplicationWriter({ database, perHour: deps.applyPerHour, now }),
       keys: createIdempotencyKeys({ db: database.db, now }),
+      hostMisses: createHostMisses({ database, secret: deps.secret, limits: deps.hostMisses, now }),
     }),
     pageJson: createPageJson({ database, pages }),
     authorize: createAuthorize({ database, templates, recordsUrl, audit: deps.audit, pages, now }),

@@ -63,7 +63,7 @@ export function createBindings(deps: BindingsDeps): Bindings {
 
     async bindVisitor(weixinUserId, input) {
       const phone = phoneField('phone', input.phone);
-      const binding = await withCode(deps, phone, input.sms_code, () => bind(deps, weixinUserId, phone));
+      const binding = await withCode(deps, weixinUserId, phone, input.sms_code, () => bind(deps, weixinUserId, phone));
       return { nick: binding.nick, avatar: binding.avatar, phone: binding.phone };
     },
 
@@ -90,7 +90,7 @@ async function bindStaff(deps: BindingsDeps, weixinUserId: string, input: { name
   const phone = phoneField('phone', input.phone);
   const name = input.name.trim();
   if (!name) throw new AppError('VALIDATION_FAILED', '字段 name 不能为空');
-  const member = await withCode(deps, phone, input.sms_code, async () => {
+  const member = await withCode(deps, weixinUserId, phone, input.sms_code, async () => {
     const found = mustBeStaff(await deps.staff.findByNameAndPhone(name, phone), '考拉系统中没有该姓名和手机号的员工');
     await bind(deps, weixinUserId, phone);
     return found;
@@ -112,8 +112,8 @@ async function profile(deps: Pick<BindingsDeps, 'avatars'>, member: StaffMember)
  * The code guarding a binding is checked before anything else and taken at once (so one code
  * binds once, however many requests carry it); `work` refused for any reason gives it back (§3.0).
  */
-async function withCode<T>(deps: BindingsDeps, phone: string, code: string | undefined, work: () => Promise<T>): Promise<T> {
-  const codeId = deps.verifyPhone ? await deps.smsCodes.claim(phone, code) : null;
+async function withCode<T>(deps: BindingsDeps, weixinUserId: string, phone: string, code: string | undefined, work: () => Promise<T>): Promise<T> {
+  const codeId = deps.verifyPhone ? await deps.smsCodes.claim(phone, code, weixinUserId) : null;
   try {
     return await work();
   } catch (err) {

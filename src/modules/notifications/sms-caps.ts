@@ -12,10 +12,15 @@ export interface SmsCaps {
   globalPerHour: number;
 }
 
+/** The part of `globalPerHour` verification codes may use (the rest is kept for notifications). */
+export function codesPerHour(caps: Pick<SmsCaps, 'globalPerHour'>, sharePercent: number): number {
+  return Math.max(1, Math.floor((caps.globalPerHour * sharePercent) / 100));
+}
+
 /** Thrown by a guarded SmsPort instead of sending: not transient, so nothing retries it. */
 export class SmsCapExceeded extends UpstreamError {
   constructor(
-    readonly scope: 'phone-hour' | 'phone-day' | 'global-hour',
+    readonly scope: 'phone-hour' | 'phone-day' | 'global-hour' | 'code-hour',
     retryAfterSeconds: number,
   ) {
     super('sms', 'RATE_LIMITED', `SMS cap reached (${scope}); not sent`, { transient: false, retryAfter: retryAfterSeconds });
@@ -34,12 +39,24 @@ const DAY = 86_400_000;
  * each window with one statement, and a send that fails, or that goes over a cap, gives its
  * units back (an outage must not use up a phone's allowance). Bucket names carry a keyed hash
  * of the phone, never the number itself.
+ *
+ * Verification codes (`kind: 'code'`) also take a unit of `codesPerHour`, a part of the global
+ * hour: anyone with a session can ask for codes, and without that part a flood of code requests
+ * would use up the global cap and silence every notification for the rest of the hour.
  */
-export function guardSms(deps: { database: Database; sms: SmsPort; caps: SmsCaps; secret: string; now: () => number }): SmsPort {
+export function guardSms(deps: {
+  database: Database;
+  sms: SmsPort;
+  caps: SmsCaps;
+  /** Codes an hour, at most (codesPerHour()); none: codes are held by the global cap alone. */
+  codesPerHour?: number;
+  secret: string;
+  now: () => number;
+}): SmsPort {
   const key = createHmac('sha256', deps.secret).update('laifang/sms-guard/v1').digest();
   const phoneTag = (phone: string) => createHmac('sha256', key).update(phone).digest('base64url').slice(0, 22);
 
-  function windows(phone: string, now: number) {
+  function windows(phone: string, now: number, code: boolean) {
     const tag = phoneTag(phone);
     // `window_start` holds the window's END for these buckets: the request limiter sweeps rows
     // whose window_start is two minutes old, which would otherwise drop an hour's count early;
@@ -49,6 +66,7 @@ export function guardSms(deps: { database: Database; sms: SmsPort; caps: SmsCaps
       { scope: 'phone-hour' as const, bucket: `sms:p:h:${tag}`, ms: HOUR, max: deps.caps.perPhonePerHour },
       { scope: 'phone-day' as const, bucket: `sms:p:d:${tag}`, ms: DAY, max: deps.caps.perPhonePerDay },
       { scope: 'global-hour' as const, bucket: 'sms:global:h', ms: HOUR, max: deps.caps.globalPerHour },
+      ...(code && deps.codesPerHour !== undefined ? [{ scope: 'code-hour' as const, bucket: 'sms:codes:h', ms: HOUR, max: deps.codesPerHour }] : []),
     ].map((w) => ({ ...w, end: (Math.floor(now / w.ms) + 1) * w.ms }));
   }
 
@@ -57,9 +75,9 @@ export function guardSms(deps: { database: Database; sms: SmsPort; caps: SmsCaps
    * rows (the global one is shared by every SMS) stay locked only while it runs, not across round
    * trips, so senders do not queue behind each other. Over a cap, the units are given back at once.
    */
-  async function reserve(phone: string): Promise<ReturnType<typeof windows>> {
+  async function reserve(phone: string, code: boolean): Promise<ReturnType<typeof windows>> {
     const now = deps.now();
-    const ws = windows(phone, now);
+    const ws = windows(phone, now, code);
     const hits = await incrementCounters(
       deps.database,
       ws.map((w) => ({ bucket: w.bucket, windowStart: w.end })),
@@ -82,7 +100,7 @@ export function guardSms(deps: { database: Database; sms: SmsPort; caps: SmsCaps
 
   return {
     async send(input) {
-      const ws = await reserve(input.phone);
+      const ws = await reserve(input.phone, input.kind === 'code');
       try {
         return await deps.sms.send(input);
       } catch (err) {
