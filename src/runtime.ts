@@ -85,6 +85,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       logger,
       database,
       oauth: ports.oauth,
+      storage: ports.storage,
       visits,
       now: step.now,
       isReady: () => ready,
