@@ -8,6 +8,7 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { WechatOAuthPort } from './adapters/wechat-oauth/port.js';
+import type { StoragePort } from './adapters/storage/port.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import { installAuth } from './http/auth.js';
@@ -62,6 +63,8 @@ export interface AppDeps {
   load?: WebLoad;
   /** An HTTP server that is already listening (main.ts answers /healthz on it while starting). */
   serverFactory?: FastifyServerOptions['serverFactory'];
+  /** Landed files (avatars): the PIPL erasure deletes a person's. */
+  storage: StoragePort;
   /** Admin API, devices and audit; absent: admin and device routes answer 401. */
   adminApi?: AdminApi;
 }
@@ -242,5 +245,5 @@ function registerFeatures(app: FastifyInstance, deps: AppDeps): void {
   if (deps.adminApi) registerAdminApi(app, { db: deps.database.db, api: deps.adminApi });
   if (deps.adminApi) adminSessionEndRoutes(app, { ender: deps.sessionEnder });
   // PIPL export / erasure of one phone number: admin only.
-  if (deps.adminApi) privacyRoutes(app, { privacy: createPrivacy({ db: deps.database.db, audit: deps.adminApi.audit }) });
+  if (deps.adminApi) privacyRoutes(app, { privacy: createPrivacy({ db: deps.database.db, audit: deps.adminApi.audit, storage: deps.storage }) });
 }

@@ -71,7 +71,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const { database, secret } = await openDatabaseStep(step, opts.database);
     const simulators = await simulatorsStep(step, opts.seedDemoBindings ?? false);
     const ports = await portsStep(step, simulators, database, secret);
-    const { queue, load, worker, retention } = await backgroundStep(step, database, ports);
+    const { queue, load, worker, retention } = await backgroundStep(step, database, ports, secret);
     const services = await servicesStep(step, database, ports, secret);
     const { visits, koalaSync } = await frontDeskStep(step, { database, queue, ports, audit: services.audit, secret });
     const adminApi = await adminStep(step, { database, ports, audit: services.audit, secret, seedDemo: opts.seedDemoBindings ?? false });
@@ -92,6 +92,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       logger,
       database,
       oauth: ports.oauth,
+      storage: ports.storage,
       visits,
       now: step.now,
       isReady: () => ready,

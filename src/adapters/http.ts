@@ -40,36 +40,6 @@ export async function httpCall(system: UpstreamSystem, url: string, opts: HttpCa
   return { status: res.status, headers: res.headers, text };
 }
 
-/** Binary GET (images) with the same deadline and error mapping. */
-export async function httpGetBytes(
-  system: UpstreamSystem,
-  url: string,
-  timeoutMs: number,
-  maxBytes: number,
-): Promise<{ status: number; contentType: string; body: Buffer }> {
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
-  } catch (err) {
-    throw new UpstreamError(system, 'UPSTREAM_UNAVAILABLE', `GET ${redactUrl(url)} failed: ${describeFetchError(err)}`, { cause: err });
-  }
-  const declared = Number(res.headers.get('content-length') ?? '0');
-  if (declared > maxBytes) {
-    await res.body?.cancel();
-    throw new UpstreamError(system, 'UPSTREAM_FAILED', `GET ${redactUrl(url)}: ${declared} bytes is over the ${maxBytes} limit`);
-  }
-  let body: Buffer;
-  try {
-    body = Buffer.from(await res.arrayBuffer());
-  } catch (err) {
-    throw new UpstreamError(system, 'UPSTREAM_UNAVAILABLE', `reading ${redactUrl(url)} failed: ${describeFetchError(err)}`, { cause: err });
-  }
-  if (body.length > maxBytes) {
-    throw new UpstreamError(system, 'UPSTREAM_FAILED', `GET ${redactUrl(url)}: ${body.length} bytes is over the ${maxBytes} limit`);
-  }
-  return { status: res.status, contentType: res.headers.get('content-type') ?? 'application/octet-stream', body };
-}
-
 /**
  * Maps an HTTP status the contract's way (§6): 502–504 mean "did not answer" (transient),
  * other 4xx/5xx mean "answered with an error".

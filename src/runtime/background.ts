@@ -5,6 +5,8 @@ import { WebLoad } from '../http/load.js';
 import { startNotifyWorker, type NotifyWorker } from '../modules/notifications/worker.js';
 import { startRetention, type RetentionSweeper } from '../modules/privacy/retention.js';
 import { ensureKoalaSyncQueue } from '../modules/visits/koala-sync.js';
+import { createPassViews } from '../modules/visits/pass-views.js';
+import { createPassKeys } from '../modules/visits/passes.js';
 import type { Ports } from './ports.js';
 import type { Step } from './steps.js';
 
@@ -19,7 +21,7 @@ export interface Background {
 }
 
 /** The job queue, the notification worker, retention and table upkeep. */
-export async function backgroundStep(step: Step, database: Database, ports: Ports): Promise<Background> {
+export async function backgroundStep(step: Step, database: Database, ports: Ports, secret: string): Promise<Background> {
   const { config, logger, now, closers } = step;
   // Queue set-up (pg-boss's schema and queues) one process at a time: it is DDL.
   const queue = await database.serialized(async () => {
@@ -29,12 +31,15 @@ export async function backgroundStep(step: Step, database: Database, ports: Port
   });
   closers.add(() => queue.stop());
   const load = new WebLoad();
+  // A pass message's link is made as it is sent (its key opens the pass: never stored in the outbox).
+  const passViews = createPassViews({ db: database.db, keys: createPassKeys(secret), logger, publicUrl: config.publicUrl });
   // NOTIFY_SEND=false: a web-only replica; another process claims from the same outbox.
   const worker = config.notify.send
     ? await startNotifyWorker({
         database,
         sms: ports.sms,
         wechat: ports.cloud,
+        passLink: (passId) => passViews.pageUrl(passId),
         logger,
         now,
         batchSize: config.notify.batchSize,

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalStorage } from '../../src/adapters/storage/local.js';
 import { createS3Storage } from '../../src/adapters/storage/s3.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { applicationPeople, applications, landedFiles, notifications, smsCodes } from '../../src/db/schema.js';
@@ -213,7 +214,8 @@ describe('export and erasure of one phone number (admin)', () => {
   });
 
   it('the service functions work without HTTP too (export of an unknown phone is empty)', async () => {
-    const privacy = createPrivacy({ db: h.database.db, audit: createAudit({ db: h.database.db, now: Date.now }) });
+    const storage = createLocalStorage({ dir: join(tmpdir(), 'laifang-privacy-unused'), publicBaseUrl: 'http://x' });
+    const privacy = createPrivacy({ db: h.database.db, audit: createAudit({ db: h.database.db, now: Date.now }), storage });
     const by = { kind: 'system' as const, id: 'privacy-test' };
     const empty = await privacy.exportPhone(by, newPhone());
     expect(empty).toMatchObject({ applications: [], companionOf: [], notifications: [], smsCodes: [], staff: null });

@@ -6,6 +6,8 @@ import { newPhone, notificationsOf, settled } from '../helpers/apply.js';
 import { STAFF } from '../helpers/harness.js';
 import { device, expectFailure, invite, koalaVisitorsOf, signin, startDesk, type Desk } from './helpers.js';
 
+const masked = (phone: string) => `${phone.slice(0, 3)}****${phone.slice(7)}`;
+
 let d: Desk;
 beforeAll(async () => {
   d = await startDesk();
@@ -23,15 +25,32 @@ describe('kiosk sign-in (front-desk acceptance)', () => {
     expect(data).toMatchObject({
       id: inv.id,
       name: inv.visitor.name,
-      phone: inv.visitor.phone,
+      phone: masked(inv.visitor.phone),
+      qrcode: '',
+      qrcode_img_url: '',
       interviewee: STAFF.zhangwei.name,
       start_time: inv.start_time,
       end_time: inv.end_time,
     });
-    expect(data.retinues.map((r: { name: string; phone: string }) => [r.name, r.phone])).toEqual(inv.companions.map((c) => [c.name, c.phone]));
+    // Only the typed phone's own pass in full; the others by name and masked phone.
+    expect(data.retinues.map((r: { name: string; phone: string }) => [r.name, r.phone])).toEqual([
+      [inv.companions[0]!.name, masked(inv.companions[0]!.phone)],
+      [inv.companions[1]!.name, inv.companions[1]!.phone],
+    ]);
+    expect(data.retinues[0].qrcode).toBe('');
 
-    // Three passes: each qrcode is {"id": <application>, "qrcode": <token>}, tokens distinct and long.
-    const people = [data, ...data.retinues];
+    // Three passes (each person's, by signing in with their own phone): each qrcode is {"id": <application>, "qrcode": <token>}, tokens distinct and long.
+    const ownPass = async (phone: string) => {
+      const r = await signin(d, phone);
+      expect(r.status).toBe(200);
+      return [r.body.data, ...r.body.data.retinues].find((p: { phone: string }) => p.phone === phone) as {
+        phone: string;
+        qrcode: string;
+        qrcode_img_url: string;
+        subject_id: number | null;
+      };
+    };
+    const people = [await ownPass(inv.visitor.phone), await ownPass(inv.companions[0]!.phone), data.retinues[1]];
     const tokens = people.map((p: { qrcode: string }) => {
       const q = JSON.parse(p.qrcode) as { id: number; qrcode: string };
       expect(Object.keys(q).sort()).toEqual(['id', 'qrcode']);
@@ -76,10 +95,10 @@ describe('kiosk sign-in (front-desk acceptance)', () => {
       .where(eq(auditLog.targetId, String(inv.id)));
     expect(audit.filter((a) => a.action === 'visit.signin').map((a) => a.actorKind)).toEqual(['device']);
 
-    // A second sign-in (another person's phone) returns the same passes and changes nothing.
+    // Signing in again (the same phone) returns the same passes and changes nothing but the audit log.
     const koalaBefore = d.h.sims.koala.visitors().length;
     const notesBefore = (await notificationsOf(d.h, inv.id)).length;
-    const again = await signin(d, inv.visitor.phone);
+    const again = await signin(d, inv.companions[1]!.phone);
     expect(again.status).toBe(200);
     const withoutSubjects = (v: { subject_id: unknown; retinues: Array<{ subject_id: unknown }> }) => ({
       ...v,
@@ -96,13 +115,23 @@ describe('kiosk sign-in (front-desk acceptance)', () => {
       .from(auditLog)
       .where(eq(auditLog.targetId, String(inv.id)));
     expect(auditAgain.filter((a) => a.action === 'visit.signin')).toHaveLength(1);
+    // Each repeat (two to collect the passes, one more above) is audited with the masked phone.
+    const repeats = auditAgain.filter((a) => a.action === 'visit.signin_repeat');
+    expect(repeats.map((a) => (a.detail as { phone: string }).phone)).toEqual(
+      [inv.visitor.phone, inv.companions[0]!.phone, inv.companions[1]!.phone].map(masked),
+    );
+    expect(repeats.every((a) => a.actorKind === 'device')).toBe(true);
   });
 
   it('concurrent sign-ins of one visit create one set of passes and one Koala visitor per person', async () => {
     const inv = await invite(d, { companions: 1 });
     const answers = await Promise.all([signin(d, inv.visitor.phone), signin(d, inv.companions[0]!.phone), signin(d, inv.visitor.phone)]);
     for (const a of answers) expect(a.status, JSON.stringify(a.body)).toBe(200);
-    expect(new Set(answers.map((a) => JSON.stringify([a.body.data.qrcode, a.body.data.retinues[0].qrcode]))).size).toBe(1);
+    // Each answer shows the typed phone's pass: the two visitor answers the same one.
+    expect(answers[0]!.body.data.qrcode).not.toBe('');
+    expect(answers[2]!.body.data.qrcode).toBe(answers[0]!.body.data.qrcode);
+    expect(answers[1]!.body.data.qrcode).toBe('');
+    expect(answers[1]!.body.data.retinues[0].qrcode).not.toBe('');
     const rows = await d.h.database.db.select().from(visitPasses).where(eq(visitPasses.applicationId, inv.id));
     expect(rows).toHaveLength(2);
     await d.h.waitFor(() => koalaVisitorsOf(d, inv.id).length === 2, { what: 'two Koala visitors' });

@@ -54,7 +54,7 @@ describe('check-out (front-desk acceptance)', () => {
     expect((await auditOf(inv.id)).filter((a) => a.includes(':visit.'))).toEqual(['device:visit.signin', 'device:visit.signout']);
 
     // The pass picture is gone, and signing in again is refused.
-    const img = new URL(data.qrcode_img_url as string);
+    const img = new URL(data.retinues[0].qrcode_img_url as string);
     expectFailure(await d.h.request('GET', img.pathname + img.search), 404, 'NOT_FOUND');
     expectFailure(await signin(d, inv.visitor.phone), 409, 'CONFLICT', '本次访问已签退');
   });
@@ -108,7 +108,7 @@ describe('Koala down', () => {
       // The job tries (and fails) at least once more while Koala is down.
       const jobFailed = koalaAttempts(d, await passIdsOf(d, inv.id), 'create', 'retry');
       // The pass works at the door without Koala.
-      expect((await scan(d, data.qrcode)).status).toBe(200);
+      expect((await scan(d, data.retinues[0].qrcode)).status).toBe(200);
       await jobFailed;
       expect(koalaVisitorsOf(d, inv.id)).toHaveLength(0);
     } finally {
@@ -118,8 +118,8 @@ describe('Koala down', () => {
     for (const v of koalaVisitorsOf(d, inv.id))
       expect(v).toMatchObject({ start_time: inv.start_time, end_time: inv.end_time, interviewee: STAFF.zhangwei.name });
     // Signing in again shows the subjects now, with the same passes.
-    const again = (await signin(d, inv.visitor.phone)).body.data;
-    expect(again.qrcode).toBe(data.qrcode);
+    const again = (await signin(d, inv.companions[0]!.phone)).body.data;
+    expect(again.retinues[0].qrcode).toBe(data.retinues[0].qrcode);
     expect([again.subject_id, again.retinues[0].subject_id].sort()).toEqual(
       koalaVisitorsOf(d, inv.id)
         .map((v) => v.id)

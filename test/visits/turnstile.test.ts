@@ -19,8 +19,12 @@ const admitted = (res: { status: number; body: any }) => {
 describe('turnstile (front-desk acceptance)', () => {
   it('admits each pass inside the window and refuses it before, after, and after check-out', async () => {
     const inv = await invite(d, { companions: 2, hoursFromNow: 0.25, lengthHours: 1 });
-    const data = (await signin(d, inv.visitor.phone)).body.data;
-    const people = [data, ...data.retinues] as Array<{ name: string; qrcode: string }>;
+    // Each person's own pass: the kiosk shows the pass of the phone typed, and no one else's.
+    const people: Array<{ name: string; qrcode: string }> = [];
+    for (const phone of [inv.visitor.phone, ...inv.companions.map((c) => c.phone)]) {
+      const data = (await signin(d, phone)).body.data;
+      people.push([data, ...data.retinues].find((p: { phone: string }) => p.phone === phone));
+    }
 
     // Signed in 15 minutes early: not yet.
     for (const p of people) expectFailure(await scan(d, p.qrcode), 403, 'PASS_NOT_YET_VALID', '通行权限尚未生效');

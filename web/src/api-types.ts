@@ -267,6 +267,26 @@ export interface PrivacyExport {
     name: string;
     department: string;
   } | null;
+  /** audit entries that name the phone (as actor, target or in their detail) */
+  audit: Array<{
+    id: number;
+    at: number;
+    actor_kind: string;
+    actor_id: string;
+    action: string;
+    target_type: string;
+    target_id: string;
+    detail: unknown;
+  }>;
+  /** pictures held in our storage: the avatar landed from Koala for an employee */
+  pictures: Array<{
+    kind: 'avatar';
+    source_url: string;
+    storage_key: string;
+    content_type: string;
+    bytes: number;
+    landed_at: string;
+  }>;
 }
 
 /** From POST /v1/privacy/erase data. */
@@ -279,5 +299,9 @@ export interface PrivacyErasure {
   sms_codes_deleted: number;
   idempotency_keys_deleted: number;
   staff_cache_deleted: number;
+  /** audit entries kept, with the number replaced by its masked form */
+  audit_entries_masked: number;
+  /** landed pictures (the avatar) forgotten and deleted from storage */
+  pictures_deleted: number;
   not_held_here: string[];
 }

@@ -1,6 +1,7 @@
 import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { httpGetBytes, parseJson, statusError, type HttpResponse } from '../http.js';
+import { httpGetBytes } from '../get-bytes.js';
+import { parseJson, statusError, type HttpResponse } from '../http.js';
 import type { KoalaEmployee, KoalaPage, KoalaPort, KoalaPurpose, KoalaVisitor, KoalaVisitorInput } from './port.js';
 import { createKoalaSession, pathOnly, type KoalaSession } from './session.js';
 import { isEmployee, isRecord, resolveUrl, saysNotFound, toEmployee, toInt, toPurposes, toVisitor, type Json } from './wire.js';
@@ -79,7 +80,9 @@ async function fetchImage(box: Box, url: string): Promise<{ contentType: string;
   const absolute = resolveUrl(url, box.baseUrl);
   if (absolute === '') throw new UpstreamError('koala', 'UPSTREAM_FAILED', 'image URL is not an http(s) URL');
   // No cookie: pictures are public on the box, and the session must not leak to another host.
-  const res = await httpGetBytes('koala', absolute, box.timeoutMs, MAX_IMAGE_BYTES);
+  // Only the box itself may be on a private network: a picture URL (or a redirect) that leads
+  // elsewhere into one is refused, and the body is read up to the limit only.
+  const res = await httpGetBytes('koala', absolute, { timeoutMs: box.timeoutMs, maxBytes: MAX_IMAGE_BYTES, trusted: [box.baseUrl] });
   if (res.status < 200 || res.status >= 300) throw statusError('koala', res.status, `GET ${pathOnly(new URL(absolute).pathname)}`);
   const contentType = res.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   if (!contentType.startsWith('image/')) throw new UpstreamError('koala', 'UPSTREAM_FAILED', `image answer has content type ${JSON.stringify(contentType)}`);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createSimServer, type SimServer } from '../simulator.js';
 import { DEMO_IMAGES, SELF_ORIGIN, demoEmployees, demoPurposes, demoVisitors, solidPng, type KoalaSimSubject } from './demo-data.js';
@@ -45,8 +46,13 @@ export interface KoalaSimulator {
   addEmployee(input: Partial<KoalaSimSubject> & { name: string }): KoalaSimSubject;
   removeSubject(id: number): boolean;
   setPurposes(list: unknown): void;
-  /** Serves a picture under `path` (e.g. /static/upload/avatar/x.png) without a cookie. */
-  addImage(path: string, body: Buffer, contentType?: string): void;
+  /**
+   * Serves a picture under `path` (e.g. /static/upload/avatar/x.png) without a cookie; `body` may
+   * be a function giving a fresh stream per request (a huge or endless answer).
+   */
+  addImage(path: string, body: Buffer | (() => Readable), contentType?: string): void;
+  /** Answers `path` with a redirect to `location` (a box that sends its pictures elsewhere). */
+  redirectImage(path: string, location: string, status?: number): void;
   subjects(): KoalaSimSubject[];
   /** The visitors (subject_type 1), by id. */
   visitors(): KoalaSimSubject[];
@@ -71,7 +77,7 @@ export async function startKoalaSimulator(opts: KoalaSimulatorOptions = {}): Pro
   let logins = 0;
   const sessions = new Map<string, number>(); // token → expires at (ms)
   const subjects = new Map<number, KoalaSimSubject>();
-  const images = new Map<string, { body: Buffer; contentType: string }>();
+  const images = new Map<string, { body: Buffer | (() => Readable); contentType: string; location?: string; status?: number }>();
   for (const s of [...(opts.employees ?? demoEmployees()), ...demoVisitors()]) subjects.set(s.id, structuredClone(s));
   for (const img of DEMO_IMAGES) images.set(img.path, { body: solidPng(img.color), contentType: 'image/png' });
   let nextId = Math.max(3000, ...subjects.keys()) + 1;
@@ -171,7 +177,12 @@ export async function startKoalaSimulator(opts: KoalaSimulatorOptions = {}): Pro
   app.get('/static/*', async (req, reply) => {
     const img = images.get(req.url.split('?')[0] ?? '');
     if (!img) return reply.code(404).header('content-type', 'text/html').send('<h1>Not Found</h1>');
-    return reply.header('content-type', img.contentType).send(img.body);
+    if (img.location)
+      return reply
+        .code(img.status ?? 302)
+        .header('location', img.location)
+        .send();
+    return reply.header('content-type', img.contentType).send(typeof img.body === 'function' ? img.body() : img.body);
   });
 
   app.get('/__sim/koala/subjects', async () => [...subjects.values()].sort((a, b) => a.id - b.id).map(render));
@@ -208,6 +219,9 @@ export async function startKoalaSimulator(opts: KoalaSimulatorOptions = {}): Pro
     },
     addImage(path, body, contentType = 'image/png') {
       images.set(path, { body, contentType });
+    },
+    redirectImage(path, location, status = 302) {
+      images.set(path, { body: Buffer.alloc(0), contentType: 'text/plain', location, status });
     },
     subjects: () => [...subjects.values()].map(render),
     visitors: () =>

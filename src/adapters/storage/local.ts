@@ -66,6 +66,17 @@ export function createLocalStorage(opts: LocalStorageOptions): StoragePort {
       }
     },
 
+    async delete(key) {
+      const target = pathOf(key);
+      try {
+        await unlink(target);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return;
+        throw new UpstreamError('storage', 'UPSTREAM_FAILED', `deleting ${key} failed: ${code ?? String(err)}`, { transient: true, cause: err });
+      }
+    },
+
     publicUrl(key) {
       assertValidKey(key);
       return `${base}/files/${key}`;

@@ -6,6 +6,8 @@
 export interface StoragePort {
   put(key: string, body: Buffer, contentType: string): Promise<void>;
   exists(key: string): Promise<boolean>;
+  /** Removes the file; removing one that is not there succeeds. */
+  delete(key: string): Promise<void>;
   /** The absolute URL of the file, for a store browsers may read directly. */
   publicUrl(key: string): string;
   /**

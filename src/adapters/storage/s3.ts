@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { UpstreamError } from '../../errors.js';
 import { statusError } from '../http.js';
@@ -66,6 +66,16 @@ export function createS3Storage(opts: S3StorageOptions): StoragePort {
         const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
         if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return false;
         throw toUpstream(err, `HEAD ${key}`);
+      }
+    },
+
+    async delete(key) {
+      assertValidKey(key);
+      try {
+        // S3 answers 204 for a key that is not there as well.
+        await client.send(new DeleteObjectCommand({ Bucket: opts.bucket, Key: key }));
+      } catch (err) {
+        throw toUpstream(err, `DELETE ${key}`);
       }
     },
 

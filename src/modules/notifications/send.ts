@@ -13,7 +13,15 @@ export const ALREADY_SENT = 'found-by-query';
 export interface SendPorts {
   sms: SmsPort;
   wechat: WechatCloudPort;
+  /**
+   * The link to a pass's page (its picture URL holds the key that opens it), built when its
+   * message is sent; null when the pass is gone or revoked (checked out, erased).
+   */
+  passLink(passId: number): Promise<string | null>;
 }
+
+/** The outcome of a pass message whose pass no longer admits: nothing worth sending. */
+const PASS_GONE = 'the pass was revoked or erased before the message was sent';
 
 export interface AttemptDeps {
   ports: SendPorts;
@@ -31,8 +39,13 @@ export interface AttemptDeps {
  * or a WeChat phone without a binding: skipped); a failure throws.
  */
 export async function deliver(row: ClaimedRow, ports: SendPorts, now: () => number = Date.now): Promise<Outcome> {
+  // A pass message stores the pass id, never its keyed link (signin-plan.ts): the link is made now.
+  const passId = (row.payload as { passId?: unknown }).passId;
+  const link = typeof passId === 'number' ? await ports.passLink(passId) : undefined;
+  if (link === null) return { status: 'skipped', reason: PASS_GONE };
   if (row.channel === 'sms') {
     const p = row.payload as SmsPayload;
+    const params = link === undefined ? p.params : { ...p.params, url: link };
     const outId = String(row.id);
     // Not the row's first attempt: an earlier one may have reached Aliyun and lost its answer (a
     // timeout, a killed process). Aliyun files every message with its OutId (the row's id), so
@@ -40,11 +53,11 @@ export async function deliver(row: ClaimedRow, ports: SendPorts, now: () => numb
     if (row.attempts > 1 && ports.sms.wasSent && (await ports.sms.wasSent({ phone: row.phone, outId, sentAt: now() }))) {
       return { status: 'sent', ref: ALREADY_SENT };
     }
-    const { bizId } = await ports.sms.send({ phone: row.phone, templateCode: p.templateCode, params: p.params, outId });
+    const { bizId } = await ports.sms.send({ phone: row.phone, templateCode: p.templateCode, params, outId });
     return { status: 'sent', ref: bizId };
   }
   const p = row.payload as WechatPayload;
-  const result = await ports.wechat.sendMessage({ phone: row.phone, tplMessageId: p.tplMessageId, url: p.url, data: p.data });
+  const result = await ports.wechat.sendMessage({ phone: row.phone, tplMessageId: p.tplMessageId, url: link ?? p.url, data: p.data });
   return result === 'sent' ? { status: 'sent', ref: '' } : { status: 'skipped', reason: 'phone has no WeChat binding' };
 }
 

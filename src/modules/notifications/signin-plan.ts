@@ -10,7 +10,20 @@ export interface PlannedSigninNotification {
   channel: 'sms' | 'wechat';
   phone: string;
   template: 'signin_to_visitor' | 'visitor_signin_to_employee';
-  payload: SmsPayload | WechatPayload;
+  payload: SmsPayload | WechatPayload | PassSmsPayload | PassWechatPayload;
+}
+
+/**
+ * A message that carries a pass keeps only the pass's id at rest: the link to the pass picture
+ * holds a key that opens the QR code (the pass itself), so it is built by the worker when it
+ * sends (`send.ts`) and never stored. A dump of the outbox then holds no usable pass. The SMS
+ * gets the link as its `url` parameter, the WeChat message as its `url`.
+ */
+export interface PassSmsPayload extends SmsPayload {
+  passId: number;
+}
+export interface PassWechatPayload extends WechatPayload {
+  passId: number;
 }
 
 export interface SigninFacts {
@@ -18,8 +31,8 @@ export interface SigninFacts {
   intervieweePhone: string;
   startTime: number;
   endTime: number;
-  /** The visitor first, then each companion, each with the link to their own pass picture. */
-  people: Array<{ name: string; phone: string; passUrl: string }>;
+  /** The visitor first, then each companion, each with their own pass (its id: the link is built at send time). */
+  people: Array<{ name: string; phone: string; passId: number }>;
   recordsUrl: string;
 }
 
@@ -31,8 +44,16 @@ export interface SigninFacts {
 export function planSigninNotifications(f: SigninFacts, templates: Config['templates']): PlannedSigninNotification[] {
   const until = shanghaiTime(f.endTime);
   const out: PlannedSigninNotification[] = [];
-  const add = (phone: string, template: PlannedSigninNotification['template'], params: Record<string, string>, url: string, first: string, remark: string) => {
-    out.push({ event: SIGNIN_EVENT, channel: 'sms', phone, template, payload: { templateCode: templates.sms[template], params } });
+  const add = (
+    phone: string,
+    template: PlannedSigninNotification['template'],
+    params: Record<string, string>,
+    link: { url: string } | { passId: number },
+    first: string,
+    remark: string,
+  ) => {
+    const pass = 'passId' in link ? { passId: link.passId } : {};
+    out.push({ event: SIGNIN_EVENT, channel: 'sms', phone, template, payload: { templateCode: templates.sms[template], params, ...pass } });
     out.push({
       event: SIGNIN_EVENT,
       channel: 'wechat',
@@ -40,8 +61,9 @@ export function planSigninNotifications(f: SigninFacts, templates: Config['templ
       template,
       payload: {
         tplMessageId: templates.wechat[template],
-        url,
+        url: 'url' in link ? link.url : '',
         data: { first, keyword1: params.name ?? '', keyword2: f.interviewee, keyword3: until, remark },
+        ...pass,
       },
     });
   };
@@ -49,8 +71,8 @@ export function planSigninNotifications(f: SigninFacts, templates: Config['templ
     add(
       p.phone,
       'signin_to_visitor',
-      { name: p.name, host: f.interviewee, time: until, url: p.passUrl },
-      p.passUrl,
+      { name: p.name, host: f.interviewee, time: until },
+      { passId: p.passId },
       `${p.name}，您已签到，请凭二维码通行。`,
       `通行码有效至 ${until}。`,
     );
@@ -61,7 +83,7 @@ export function planSigninNotifications(f: SigninFacts, templates: Config['templ
     f.intervieweePhone,
     'visitor_signin_to_employee',
     { name: visitor.name, count: String(f.people.length), time: shanghaiTime(f.startTime) },
-    f.recordsUrl,
+    { url: f.recordsUrl },
     `您的访客${names}已在前台签到。`,
     '',
   );

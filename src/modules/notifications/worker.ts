@@ -12,6 +12,8 @@ export interface NotifyWorkerDeps {
   database: Database;
   sms: SmsPort;
   wechat: WechatCloudPort;
+  /** The link to a pass's page, built as its message is sent (send.ts). */
+  passLink(passId: number): Promise<string | null>;
   logger: Logger;
   now: () => number;
   /** Rows claimed per statement. */
@@ -90,7 +92,7 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
   const capacity = Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY) * deps.batchSize;
   const recorder = outcomeRecorder(deps.database, deps.now, capacity);
   const attemptDeps = {
-    ports: { sms: deps.sms, wechat: deps.wechat },
+    ports: { sms: deps.sms, wechat: deps.wechat, passLink: deps.passLink },
     database: deps.database,
     logger: deps.logger,
     retryLimit: deps.retryLimit,

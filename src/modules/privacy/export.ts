@@ -4,6 +4,7 @@ import { phoneField } from '../../phone.js';
 import type { Audit, AuditEntry } from '../audit/service.js';
 import { privacyRepo } from './repo.js';
 import type { PrivacyExport } from './service.js';
+import { tracesRepo } from './traces.js';
 
 /**
  * Everything held about one phone (a PIPL access request), read in one transaction with its
@@ -18,6 +19,8 @@ export async function exportPhone(deps: { db: Db; audit: Audit }, by: AuditEntry
     const notes = await privacyRepo.notifications(tx, phone);
     const codes = await privacyRepo.smsCodes(tx, phone);
     const staff = await privacyRepo.staff(tx, phone);
+    const audit = await tracesRepo.auditEntries(tx, phone);
+    const pictures = await tracesRepo.pictures(tx, phone);
     await deps.audit.record(tx, { actor: by, action: 'privacy.export', targetType: 'phone', targetId: maskPhone(phone) });
     return {
       phone,
@@ -35,6 +38,24 @@ export async function exportPhone(deps: { db: Db; audit: Audit }, by: AuditEntry
       })),
       smsCodes: codes.map((c) => ({ created_at: c.createdAt.toISOString(), expires_at: c.expiresAt.toISOString(), spent: c.spentAt !== null })),
       staff: staff ? { subject_id: staff.subjectId, name: staff.name, department: staff.department } : null,
+      audit: audit.map((e) => ({
+        id: e.id,
+        at: e.at,
+        actor_kind: e.actorKind,
+        actor_id: e.actorId,
+        action: e.action,
+        target_type: e.targetType,
+        target_id: e.targetId,
+        detail: e.detail,
+      })),
+      pictures: pictures.map((p) => ({
+        kind: 'avatar' as const,
+        source_url: p.sourceUrl,
+        storage_key: p.storageKey,
+        content_type: p.contentType,
+        bytes: p.bytes,
+        landed_at: p.landedAt.toISOString(),
+      })),
     };
   });
 }

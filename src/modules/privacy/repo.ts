@@ -71,12 +71,21 @@ export const privacyRepo = {
       .delete(idempotencyKeys)
       .where(or(ids.length > 0 ? inArray(idempotencyKeys.applicationId, ids) : sql`false`, sql`${idempotencyKeys.response}::text like ${`%${phone}%`}`))
       .returning({ k: idempotencyKeys.key });
-    // People and notifications of these records go with them (ON DELETE CASCADE).
+    const none = ids.length === 0;
+    // The passes and notifications of these records (everyone's), and the phone's own in other
+    // records, deleted here so that the counts say what went (the cascade would not count them).
+    const passes = await tx
+      .delete(visitPasses)
+      .where(or(none ? sql`false` : inArray(visitPasses.applicationId, ids), eq(visitPasses.phone, phone)))
+      .returning({ id: visitPasses.id });
+    const notes = await tx
+      .delete(notifications)
+      .where(or(none ? sql`false` : inArray(notifications.applicationId, ids), eq(notifications.phone, phone)))
+      .returning({ id: notifications.id });
+    // The records' people go with them (ON DELETE CASCADE): counted as the records.
     const apps = ids.length > 0 ? await tx.delete(applications).where(inArray(applications.id, ids)).returning({ id: applications.id }) : [];
     // In other people's records the phone is a companion: only that entry goes.
     const companions = await tx.delete(applicationPeople).where(eq(applicationPeople.phone, phone)).returning({ id: applicationPeople.applicationId });
-    const passes = await tx.delete(visitPasses).where(eq(visitPasses.phone, phone)).returning({ id: visitPasses.id });
-    const notes = await tx.delete(notifications).where(eq(notifications.phone, phone)).returning({ id: notifications.id });
     const codes = await tx.delete(smsCodes).where(eq(smsCodes.phone, phone)).returning({ id: smsCodes.id });
     const staff = await tx.delete(staffCache).where(eq(staffCache.phone, phone)).returning({ p: staffCache.phone });
     // The times of the phone's applications of the last hour (its hourly limit): they went above.

@@ -13,6 +13,30 @@ const ExportSchema = Type.Object({
   notifications: Type.Array(Type.Unknown()),
   sms_codes: Type.Array(Type.Object({ created_at: Type.String(), expires_at: Type.String(), spent: Type.Boolean() })),
   staff: Type.Union([Type.Null(), Type.Object({ subject_id: Type.Integer(), name: Type.String(), department: Type.String() })]),
+  audit: Type.Array(
+    Type.Object({
+      id: Type.Integer(),
+      at: Type.Integer(),
+      actor_kind: Type.String(),
+      actor_id: Type.String(),
+      action: Type.String(),
+      target_type: Type.String(),
+      target_id: Type.String(),
+      detail: Type.Unknown(),
+    }),
+    { description: 'audit entries that name the phone (as actor, target or in their detail)' },
+  ),
+  pictures: Type.Array(
+    Type.Object({
+      kind: Type.Literal('avatar'),
+      source_url: Type.String(),
+      storage_key: Type.String(),
+      content_type: Type.String(),
+      bytes: Type.Integer(),
+      landed_at: Type.String(),
+    }),
+    { description: 'pictures held in our storage: the avatar landed from Koala for an employee' },
+  ),
 });
 
 const ErasureSchema = Type.Object({
@@ -24,6 +48,8 @@ const ErasureSchema = Type.Object({
   sms_codes_deleted: Type.Integer(),
   idempotency_keys_deleted: Type.Integer(),
   staff_cache_deleted: Type.Integer(),
+  audit_entries_masked: Type.Integer({ description: 'audit entries kept, with the number replaced by its masked form' }),
+  pictures_deleted: Type.Integer({ description: 'landed pictures (the avatar) forgotten and deleted from storage' }),
   not_held_here: Type.Array(Type.String()),
 });
 

@@ -6,14 +6,20 @@ import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { staffRepo } from './repo.js';
 
-const EXTENSIONS: Record<string, string> = {
-  'image/png': 'png',
-  'image/jpeg': 'jpg',
-  'image/jpg': 'jpg',
-  'image/gif': 'gif',
-  'image/webp': 'webp',
-  'image/bmp': 'bmp',
-};
+/**
+ * What a picture is, from its first bytes (never from the answer's Content-Type): JPEG, PNG,
+ * GIF or WebP, the formats every phone browser shows. Anything else (an HTML page, a script, an
+ * error text served as image/png) is not landed, so our storage never republishes it.
+ */
+export function sniffImage(b: Buffer): { contentType: string; extension: string } | null {
+  const starts = (sig: number[], at = 0) => b.length >= at + sig.length && sig.every((x, i) => b[at + i] === x);
+  const ascii = (text: string, at = 0) => starts([...Buffer.from(text, 'latin1')], at);
+  if (starts([0xff, 0xd8, 0xff])) return { contentType: 'image/jpeg', extension: 'jpg' };
+  if (starts([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return { contentType: 'image/png', extension: 'png' };
+  if (ascii('GIF87a') || ascii('GIF89a')) return { contentType: 'image/gif', extension: 'gif' };
+  if (ascii('RIFF') && ascii('WEBP', 8)) return { contentType: 'image/webp', extension: 'webp' };
+  return null;
+}
 
 export interface Avatars {
   /** Our URL for a Koala picture ('' when there is none or it cannot be fetched now). */
@@ -42,9 +48,17 @@ export function createAvatars(deps: { db: Db; koala: KoalaPort; storage: Storage
       deps.logger.warn({ err, url: koalaUrl }, 'avatar could not be fetched from Koala');
       return '';
     }
-    const contentType = image.contentType.split(';')[0]!.trim().toLowerCase();
+    const kind = sniffImage(image.body);
+    if (!kind) {
+      deps.logger.warn(
+        { url: koalaUrl, declared: image.contentType, bytes: image.body.length },
+        'avatar from Koala is not a JPEG, PNG, GIF or WebP picture: not landed',
+      );
+      return '';
+    }
+    const { contentType } = kind;
     const hash = createHmac('sha256', keyKey).update(image.body).digest('hex');
-    const key = `avatars/${hash.slice(0, 2)}/${hash}.${EXTENSIONS[contentType] ?? 'img'}`;
+    const key = `avatars/${hash.slice(0, 2)}/${hash}.${kind.extension}`;
     try {
       if (!(await deps.storage.exists(key))) await deps.storage.put(key, image.body, contentType);
     } catch (err) {

@@ -1,6 +1,6 @@
 import type { Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
-import type { Logger } from '../../log.js';
+import { maskPhone, type Logger } from '../../log.js';
 import { hashToken, qrContent, type PassKeys } from './passes.js';
 import { visitRepo, type PassRow, type VisitApplication } from './repo.js';
 
@@ -22,10 +22,19 @@ export interface SigninView extends PassView {
 }
 
 export interface PassViews {
-  /** What the messages link to: the H5 pass page showing the pass picture full screen, with the brightness hint. */
-  pageUrl(p: PassRow): string;
-  /** The sign-in's answer: the visitor's pass first, the companions' after it. */
-  signin(a: VisitApplication, passes: PassRow[], signinTime: number): Promise<SigninView>;
+  /**
+   * What the messages link to: the H5 pass page showing the pass picture full screen, with the
+   * brightness hint; null when the pass is gone or revoked. Built when a message is sent: the
+   * picture URL's key opens the pass, so it is never stored.
+   */
+  pageUrl(passId: number): Promise<string | null>;
+  /**
+   * The sign-in's answer for the person who typed `viewer` at the kiosk: the visitor first, the
+   * companions after, in the contract's shape. Only the viewer's own pass is shown in full; every
+   * other person is their name and masked phone, with empty `qrcode` and `qrcode_img_url` (each
+   * gets their own pass by message, or by typing their own phone).
+   */
+  signin(a: VisitApplication, passes: PassRow[], signinTime: number, viewer: string): Promise<SigninView>;
   /** The QR content of a pass for its picture; null when the URL is not one we gave out or the pass is revoked. */
   forImage(passId: number, key: string): Promise<string | null>;
 }
@@ -47,12 +56,20 @@ export function createPassViews(deps: { db: Db; keys: PassKeys; logger: Logger; 
   }
 
   return {
-    pageUrl: (p) => `${deps.publicUrl}/h5/#/pass?img=${encodeURIComponent(imageUrl(p))}`,
+    async pageUrl(passId) {
+      const p = await visitRepo.pass(db, passId);
+      if (!p || p.revokedAt !== null) return null;
+      return `${deps.publicUrl}/h5/#/pass?img=${encodeURIComponent(imageUrl(p))}`;
+    },
 
-    async signin(a, passes, signinTime) {
+    async signin(a, passes, signinTime, viewer) {
       const views: PassView[] = [];
       for (const p of passes) {
-        views.push({ subject_id: p.subjectId, name: p.name, phone: p.phone, qrcode: qrContent(a.id, await tokenOf(p)), qrcode_img_url: imageUrl(p) });
+        if (p.phone === viewer) {
+          views.push({ subject_id: p.subjectId, name: p.name, phone: p.phone, qrcode: qrContent(a.id, await tokenOf(p)), qrcode_img_url: imageUrl(p) });
+        } else {
+          views.push({ subject_id: p.subjectId, name: p.name, phone: maskPhone(p.phone), qrcode: '', qrcode_img_url: '' });
+        }
       }
       const [visitor, ...retinues] = views;
       if (!visitor) throw new AppError('INTERNAL', undefined, { detail: `application ${a.id} signed in without passes` });

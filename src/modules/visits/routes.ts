@@ -14,9 +14,9 @@ const DeviceAuth = [{ device: [] as string[] }];
 const Pass = {
   subject_id: Type.Union([Type.Integer(), Type.Null()], { description: 'the Koala visitor subject; null until Koala has been written' }),
   name: Type.String(),
-  phone: Type.String(),
-  qrcode: Type.String({ description: 'the QR content: {"id": <application id>, "qrcode": "<token>"}' }),
-  qrcode_img_url: Type.String({ description: 'absolute URL of the QR picture (PNG)' }),
+  phone: Type.String({ description: 'the 11 digits for the phone typed at the kiosk; masked (138****0001) for everyone else' }),
+  qrcode: Type.String({ description: 'the QR content: {"id": <application id>, "qrcode": "<token>"}; "" for anyone but the phone typed' }),
+  qrcode_img_url: Type.String({ description: 'absolute URL of the QR picture (PNG); "" for anyone but the phone typed' }),
 };
 
 const SigninAnswer = Type.Object({
