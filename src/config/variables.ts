@@ -1,5 +1,6 @@
 import { VISIT_WINDOW } from '../limits.js';
 import type { Spec, TextSpec } from './kinds.js';
+import { abuseLimits } from './limit-variables.js';
 import { TEMPLATE_NAMES, type TemplateName } from './shape.js';
 
 /**
@@ -52,7 +53,7 @@ const database = {
   },
 } as const satisfies Table;
 
-const sessionsAndLimits = {
+const sessionsAndVisits = {
   SESSION_SECRET: {
     kind: 'secret',
     minLength: 32,
@@ -83,40 +84,6 @@ const sessionsAndLimits = {
     default: VISIT_WINDOW.maxDaysAhead,
     meaning: 'How many days ahead a visit may start (its record is kept until retention after its end).',
   },
-  RATE_LIMIT_PER_MINUTE: { kind: 'int', min: 0, max: 10_000_000, default: 1200, meaning: 'Requests per client address in a minute; 0 = off.' },
-  BIND_VERIFY_PHONE: { kind: 'bool', default: true, meaning: 'Bindings need an SMS code sent to the phone.' },
-  SMS_PER_PHONE_PER_HOUR: {
-    kind: 'int',
-    min: 1,
-    max: 100_000,
-    default: 10,
-    meaning: 'SMS actually sent to one phone in an hour, whatever caused them: a capped notification is recorded as `skipped`, a capped code request is a 429.',
-  },
-  SMS_PER_PHONE_PER_DAY: { kind: 'int', min: 1, max: 1_000_000, default: 30, meaning: 'SMS actually sent to one phone in a day.' },
-  SMS_GLOBAL_PER_HOUR: { kind: 'int', min: 1, max: 10_000_000, default: 2000, meaning: 'SMS actually sent by the whole service in an hour.' },
-  SMS_CODE_SHARE_PERCENT: {
-    kind: 'int',
-    min: 1,
-    max: 100,
-    default: 50,
-    meaning: 'Percent of `SMS_GLOBAL_PER_HOUR` codes may use; notifications keep the rest.',
-  },
-  SMS_CODE_PHONES_PER_HOUR: { kind: 'int', min: 1, max: 1000, default: 3, meaning: 'Different phones one WeChat user may ask codes for in an hour.' },
-  SMS_CODE_PHONES_PER_ADDRESS_PER_HOUR: {
-    kind: 'int',
-    min: 0,
-    max: 1_000_000,
-    default: 30,
-    meaning: 'The same per client address (see `TRUST_PROXY`); 0 = off.',
-  },
-  HOST_MISSES_PER_HOUR: {
-    kind: 'int',
-    min: 1,
-    max: 100_000,
-    default: 5,
-    meaning: 'Visitor requests naming a host Koala does not confirm, per WeChat user an hour.',
-  },
-  HOST_MISSES_PER_ADDRESS_PER_HOUR: { kind: 'int', min: 0, max: 1_000_000, default: 30, meaning: 'The same per client address; 0 = off.' },
 } as const satisfies Table;
 
 const REQUIRED = 'required with the integrations';
@@ -301,7 +268,8 @@ const capacity = {
 export const VARIABLE_GROUPS: ReadonlyArray<{ title: string; variables: Table }> = [
   { title: 'Server', variables: server },
   { title: 'Database', variables: database },
-  { title: 'Sessions and limits', variables: sessionsAndLimits },
+  { title: 'Sessions and visits', variables: sessionsAndVisits },
+  { title: 'Limits on requests, SMS and lookups', variables: abuseLimits },
   { title: 'Integrations (Koala, WeChat, Aliyun SMS)', variables: integrations },
   { title: 'Message templates', variables: templates },
   { title: 'Storage of landed avatars', variables: storage },
@@ -313,7 +281,8 @@ export const VARIABLE_GROUPS: ReadonlyArray<{ title: string; variables: Table }>
 export const VARIABLES = {
   ...server,
   ...database,
-  ...sessionsAndLimits,
+  ...sessionsAndVisits,
+  ...abuseLimits,
   ...integrations,
   ...templates,
   ...storage,
