@@ -79,7 +79,7 @@ export function createApply(deps: ApplyDeps): Apply {
       host = await deps.staff.findByNameAndPhone(valid.interviewee, valid.hostPhone);
     } catch (err) {
       // Koala down: nobody learnt anything, so it is no miss.
-      await takeBack().catch(() => undefined);
+      await takeBack();
       throw err;
     }
     if (!host) throw new AppError('STAFF_NOT_FOUND', '没有找到这位被访人，请核对被访人的姓名和手机号');

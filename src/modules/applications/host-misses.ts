@@ -21,6 +21,28 @@ export interface HostMisses {
 }
 
 const HOUR = 3_600_000;
+/** Delays between tries of a count taken back while the database is away: about a minute in all. */
+const GIVE_BACK_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000, 16000, 30000];
+
+/**
+ * Takes a count back. A database that goes away between the count and its taking back would
+ * otherwise leave a miss nobody made, and a visitor who applied during an outage would find
+ * the limit spent: the taking back is tried again, in the background, for about a minute, so
+ * the request that met the outage answers at once. Only a process that ends meanwhile, or a
+ * database crash that loses the last uncommitted fraction of a second, leaves one behind.
+ */
+async function giveBack(run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch {
+    const retry = (i: number) => {
+      const delay = GIVE_BACK_DELAYS_MS[i];
+      if (delay === undefined) return;
+      setTimeout(() => void run().catch(() => retry(i + 1)), delay).unref();
+    };
+    retry(0);
+  }
+}
 
 /**
  * A visitor request names its host by name and phone, and 404 against 200 says whether the pair
@@ -41,15 +63,16 @@ export function createHostMisses(deps: { database: Database; secret: string; lim
         scopes.push({ bucket: `host-miss:a:${tag('a', caller.address)}`, max: deps.limits.perAddressPerHour });
       const counters = scopes.map((s) => ({ bucket: s.bucket, windowStart: end }));
       const hits = new Map((await addToCounters(deps.database, counters)).map((r) => [r.bucket, r.hits]));
-      const takeBack = async () => {
-        await addToCounters(
-          deps.database,
-          counters.map((c) => ({ ...c, by: -1 })),
+      const takeBack = () =>
+        giveBack(() =>
+          addToCounters(
+            deps.database,
+            counters.map((c) => ({ ...c, by: -1 })),
+          ),
         );
-      };
       if (scopes.some((s) => (hits.get(s.bucket) ?? 0) > s.max)) {
         // Refused before Koala is asked: not a lookup, so not a miss.
-        await takeBack().catch(() => undefined);
+        await takeBack();
         const retryAfter = Math.ceil((end - now) / 1000);
         throw new AppError('RATE_LIMITED', `核对被访人失败的次数过多，请 ${Math.ceil(retryAfter / 60)} 分钟后再试`, { retryAfter });
       }
