@@ -104,14 +104,19 @@ function isHttpUrl(raw: string): boolean {
   }
 }
 
+/** `a, b,, c` → `['a', 'b', 'c']`: a comma-separated value's items, trimmed, empty ones dropped. */
+function listItems(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 /** `https://a.example.com, https://b.example.com` → exact origins; `*` is refused (sessions are bearer tokens, but be explicit). */
 function parseOrigins(name: string, raw: string): Parsed {
   const value: string[] = [];
   const problems: string[] = [];
-  for (const item of raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
+  for (const item of listItems(raw)) {
     let origin: string | null = null;
     try {
       const u = new URL(item);
@@ -144,10 +149,7 @@ function parseProxies(name: string, raw: string): Parsed {
   if (/^\d+$/.test(raw)) return { problems: [`${name}=${raw}: a number of hops cannot tell a proxy from a client that reached the service itself; ${fix}.`] };
   const value: string[] = [];
   const problems: string[] = [];
-  for (const item of raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
+  for (const item of listItems(raw)) {
     const [address = '', prefix, ...rest] = item.split('/');
     const family = isIP(address);
     const bits = family === 4 ? 32 : 128;
