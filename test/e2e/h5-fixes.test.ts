@@ -182,4 +182,20 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     expect(await layoutProblems(page, '.van-toast')).toEqual([]);
     expect(await page.locator('.van-toast').evaluate((el) => el.getBoundingClientRect().height)).toBeLessThan(140);
   });
+
+  it('every page holds at 375 and 320 px, for staff and for a visitor (element boxes)', async () => {
+    const found: string[] = [];
+    for (const who of ['demo-staff-zhangwei', 'demo-visitor-zhaoliu']) {
+      await signInAs(who);
+      for (const route of ['#/', '#/apply', '#/records', '#/pass', '#/bind']) {
+        const problems = await atEveryWidth('#app', async () => {
+          await page.goto(`${service.base}/h5/${route}`);
+          await page.waitForLoadState('networkidle');
+          await page.locator('.van-nav-bar__title').first().waitFor();
+        });
+        found.push(...problems.map((p) => `${who} ${route} ${p}`));
+      }
+    }
+    expect(found).toEqual([]);
+  });
 });

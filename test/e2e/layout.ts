@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core';
  * text): a box past the screen's edge; content cut by its box (an input too narrow for its
  * value, a clipped block); text squeezed into a column of one or two characters a line; and a
  * date, a time or a phone number split over two lines. An empty list when the layout holds.
+ * The inactive panels of swipeable tabs, beside the screen by design, are left out.
  */
 export async function layoutProblems(page: Page, selector: string): Promise<string[]> {
   return page.evaluate((sel) => {
@@ -12,7 +13,10 @@ export async function layoutProblems(page: Page, selector: string): Promise<stri
     const width = document.documentElement.clientWidth;
     const name = (el: Element) =>
       `${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string' ? `.${el.className.trim().split(/\s+/).join('.')}` : ''}`;
+    // A swipeable tab bar lays its inactive panels beside the screen, by design: not shown, not checked.
+    const offstage = (el: Element) => el.closest('.van-tab__panel-wrapper--inactive') !== null || el.matches('.van-swipe, .van-swipe__track');
     const visible = (el: Element) => {
+      if (offstage(el)) return false;
       const cs = getComputedStyle(el);
       const r = el.getBoundingClientRect();
       return cs.display !== 'none' && cs.visibility !== 'hidden' && r.width > 0 && r.height > 0;
