@@ -171,6 +171,11 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     await page.goto(`${service.base}/h5/#/apply`);
     await field('name').waitFor();
     expect(await field('name').inputValue()).toBe('');
+    // A form only opened is no draft: a reload shows no "restored" line.
+    await page.reload();
+    await field('name').waitFor();
+    await page.getByText('来访安排（时间为北京时间）').waitFor();
+    expect(await page.getByText('已恢复上次未提交的内容。').count()).toBe(0);
   });
 
   it('toasts keep a phone number on one line', async () => {
