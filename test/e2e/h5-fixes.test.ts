@@ -203,4 +203,23 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     }
     expect(found).toEqual([]);
   });
+
+  // Last: the browser's clock stays fixed for the rest of the context.
+  it('the default slot is the next one within working hours (China time), never at night', async () => {
+    await signInAs('demo-staff-zhangwei');
+    const slotAt = async (now: number) => {
+      await page.clock.setFixedTime(now * 1000);
+      await page.goto(`${service.base}/h5/#/apply`);
+      await page.reload();
+      await field('start_time').waitFor();
+      return [await field('start_time').inputValue(), await field('end_time').inputValue()];
+    };
+    const day = (offset: number) => new Date((chinaAt(offset, 12) + CHINA) * 1000).toISOString().slice(0, 10);
+    expect(await slotAt(chinaAt(1, 22, 10))).toEqual([`${day(2)} 09:00`, `${day(2)} 11:00`]);
+    expect(await slotAt(chinaAt(1, 2, 0))).toEqual([`${day(1)} 09:00`, `${day(1)} 11:00`]);
+    expect(await slotAt(chinaAt(1, 10, 5))).toEqual([`${day(1)} 11:00`, `${day(1)} 13:00`]);
+    expect(await slotAt(chinaAt(1, 16, 20))).toEqual([`${day(1)} 17:00`, `${day(1)} 18:00`]);
+    expect(await slotAt(chinaAt(1, 16, 50))).toEqual([`${day(2)} 09:00`, `${day(2)} 11:00`]);
+    expect(await slotAt(chinaAt(1, 17, 10))).toEqual([`${day(2)} 09:00`, `${day(2)} 11:00`]);
+  });
 });
