@@ -1,8 +1,9 @@
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anApplication, aStaff, aVisitor, httpApi, type Api } from '../helpers/factories.js';
 import { layoutProblems } from './layout.js';
-import { chromiumState, launchPhone, startSimulatedService } from './service.js';
+import { chromiumState, launchPhone, settled, startSimulatedService } from './service.js';
 
 /**
  * What a newcomer hit on a phone, in Chromium at 375 and 320 px wide, with the phone set to
@@ -19,6 +20,8 @@ const chinaAt = (days: number, hour: number, minute = 0) => {
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + days, hour, minute) / 1000 - CHINA;
 };
 const SIZES = [375, 320];
+/** `npm run screenshots`: a picture of the long-name cards at 320 px. */
+const SHOTS = process.env.LAIFANG_SCREENSHOTS;
 
 describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 pages: what a newcomer hit', { timeout: 60_000 }, () => {
   let service: Awaited<ReturnType<typeof startSimulatedService>>;
@@ -114,6 +117,13 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     // The tags keep their words on one line next to (or below) the name.
     const tag = page.locator('.card', { hasText: long }).locator('.van-tag').first();
     expect(await tag.evaluate((el) => el.getBoundingClientRect().height)).toBeLessThan(30);
+    if (SHOTS) {
+      await page.setViewportSize({ width: 320, height: 640 });
+      await page.locator('.card', { hasText: long }).evaluate((el) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 100));
+      await settled(page);
+      await page.screenshot({ path: join(SHOTS, '13-records-long-320.png'), scale: 'css' });
+      await page.setViewportSize({ width: 375, height: 667 });
+    }
   });
 
   it('the home page: no 通行码 for staff, a visitor named without "微信昵称", fitting at 320 px', async () => {
