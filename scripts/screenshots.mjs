@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
-const run = spawnSync('npx', ['vitest', 'run', 'test/e2e/h5.test.ts', 'test/e2e/admin.test.ts', '--project', 'pglite'], {
+const run = spawnSync('npx', ['vitest', 'run', 'test/e2e/h5.test.ts', 'test/e2e/h5-fixes.test.ts', 'test/e2e/admin.test.ts', '--project', 'pglite'], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, LAIFANG_SCREENSHOTS: out },

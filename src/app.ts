@@ -237,6 +237,8 @@ function registerFeatures(app: FastifyInstance, deps: AppDeps): void {
     demoUsers: DEMO_WECHAT_USERS,
     wechatAppId: config.wechatOAuth?.appId ?? '',
     smsRequired: config.bindVerifyPhone,
+    workHours: config.workHours,
+    maxDaysAhead: config.visitWindow.maxDaysAhead,
   });
   smsCodeRoutes(app, { smsCodes: deps.smsCodes });
   bindingRoutes(app, { bindings: deps.bindings });

@@ -13,6 +13,7 @@ import {
   storage,
   templateIds,
   webConcurrency,
+  workHours,
 } from './config/rules.js';
 import type { Config } from './config/shape.js';
 import { VARIABLES } from './config/variables.js';
@@ -57,6 +58,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionTtlSeconds: r.read('SESSION_TTL'),
     applyPerHour: r.read('APPLY_PER_HOUR'),
     visitWindow: { maxHours: r.read('MAX_VISIT_HOURS'), maxDaysAhead: r.read('MAX_DAYS_AHEAD') },
+    workHours: workHours(r),
     rateLimitPerMinute: r.read('RATE_LIMIT_PER_MINUTE'),
     bindVerifyPhone: r.read('BIND_VERIFY_PHONE'),
     logLevel: r.read('LOG_LEVEL') ?? (envName === 'test' ? 'silent' : 'info'),

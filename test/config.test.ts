@@ -179,4 +179,10 @@ describe('configuration', () => {
       'TRUST_PROXY: "10.0.0.0/33" must be an IP address, a CIDR such as 10.0.0.0/8, or loopback, linklocal or uniquelocal.',
     ]);
   });
+
+  it('working hours: 09–18 China time by default, the start before the end', () => {
+    expect(loadConfig({}).workHours).toEqual({ start: 9, end: 18 });
+    expect(loadConfig({ WORK_HOURS_START: '8', WORK_HOURS_END: '20' }).workHours).toEqual({ start: 8, end: 20 });
+    expect(problemsOf({ WORK_HOURS_START: '18', WORK_HOURS_END: '9' })).toEqual(['WORK_HOURS_START (18) must be earlier than WORK_HOURS_END (9).']);
+  });
 });

@@ -186,3 +186,11 @@ export function firstAdmin(r: Reader): Config['firstAdmin'] {
   if (password.length < 10) r.problem('ADMIN_PASSWORD must be at least 10 characters.');
   return { username, password };
 }
+
+/** Working hours (China time): a day's span of whole hours, its start before its end. */
+export function workHours(r: Reader): Config['workHours'] {
+  const start = r.read('WORK_HOURS_START');
+  const end = r.read('WORK_HOURS_END');
+  if (start >= end) r.problem(`WORK_HOURS_START (${start}) must be earlier than WORK_HOURS_END (${end}).`);
+  return { start, end };
+}

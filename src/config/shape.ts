@@ -21,6 +21,8 @@ export interface Config {
   applyPerHour: number;
   /** The longest visit window (hours) and how far ahead a visit may start (days). */
   visitWindow: { maxHours: number; maxDaysAhead: number };
+  /** Working hours in China time, whole hours [start, end): the phone form's default slot lies in them. */
+  workHours: { start: number; end: number };
   rateLimitPerMinute: number;
   bindVerifyPhone: boolean;
   logLevel: string;

@@ -84,6 +84,8 @@ const sessionsAndVisits = {
     default: VISIT_WINDOW.maxDaysAhead,
     meaning: 'How many days ahead a visit may start (its record is kept until retention after its end).',
   },
+  WORK_HOURS_START: { kind: 'int', min: 0, max: 23, default: 9, meaning: 'Working hours start (hour, China time): the form proposes a slot in them.' },
+  WORK_HOURS_END: { kind: 'int', min: 1, max: 24, default: 18, meaning: 'Working hours end (hour, China time), after `WORK_HOURS_START`.' },
 } as const satisfies Table;
 
 const REQUIRED = 'required with the integrations';

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -42,6 +42,14 @@ export async function registerH5Pages(app: FastifyInstance, dir: string = H5_DIS
   }
 
   app.get('/h5', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/h5/', 302));
+  // Browsers ask the site's root for its icon whatever the page links: the pages' own icon (web/public).
+  const icon = join(dir, 'favicon.ico');
+  if (existsSync(icon)) {
+    const bytes = readFileSync(icon);
+    app.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) =>
+      reply.header('content-type', 'image/x-icon').header('cache-control', 'public, max-age=86400').send(bytes),
+    );
+  }
   if (!existsSync(join(dir, 'index.html'))) {
     app.get('/h5/', { schema: { hide: true } }, notBuilt);
     app.get('/h5/*', { schema: { hide: true } }, notBuilt);

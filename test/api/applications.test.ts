@@ -10,7 +10,7 @@ import { STAFF, startHarness, type Harness } from '../helpers/harness.js';
 // api-contract.md §3.7 (POST /v1/subject) and §3.8 (GET /v1/subject/purpose).
 
 const FIXED_PURPOSES = [
-  { label: '其它', value: 0 },
+  { label: '其他', value: 0 },
   { label: '面试', value: 1 },
   { label: '商务', value: 2 },
   { label: '亲友', value: 3 },
@@ -180,11 +180,11 @@ describe('3.7 staff invitation (caller phone == interviewee_phone)', () => {
     expect(res.body.data).toMatchObject({ interviewee: '王芳', interviewee_phone: '13800000003', proposer: '13800000003', is_auth: 1 });
   });
 
-  it('defaults: purpose 0 其它, come_from "", remark "", retinues []', async () => {
+  it('defaults: purpose 0 其他, come_from "", remark "", retinues []', async () => {
     const s = await staff('lina');
     const res = await apply(s.token, invitationBody(s));
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ purpose: 0, purpose_name: '其它', come_from: '', remark: '', retinues: [], subject_type: 1 });
+    expect(res.body.data).toMatchObject({ purpose: 0, purpose_name: '其他', come_from: '', remark: '', retinues: [], subject_type: 1 });
   });
 
   it('a caller who is not a Koala employee: 404 STAFF_NOT_FOUND, nothing stored', async () => {

@@ -159,7 +159,7 @@ describe('the record (§4)', () => {
       name: P.v2.name,
       phone: P.v2.phone,
       purpose: 0,
-      purpose_name: '其它',
+      purpose_name: '其他',
       come_from: '',
       remark: '',
       proposer: P.hostA.phone,

@@ -23,7 +23,17 @@ describe('GET /v1/h5/config', () => {
   it('tells the pages, without a session, how to sign in: WeChat OAuth with the configured appid', async () => {
     const res = await h.request('GET', '/v1/h5/config');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ code: 0, err_msg: '', data: { simulated: false, wechat_app_id: h.runtime.config.wechatOAuth?.appId, sms_required: true } });
+    expect(res.body).toEqual({
+      code: 0,
+      err_msg: '',
+      data: {
+        simulated: false,
+        wechat_app_id: h.runtime.config.wechatOAuth?.appId,
+        sms_required: true,
+        work_hours: { start: 9, end: 18 },
+        max_days_ahead: 90,
+      },
+    });
     expect(res.body.data.wechat_app_id).toMatch(/^\S+$/);
     expect(JSON.stringify(res.body)).not.toContain(h.runtime.config.wechatOAuth?.appSecret ?? 'no secret configured');
   });

@@ -104,7 +104,7 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     // A wrong code first: the contract's SMS_CODE_INVALID in words, and nothing is bound.
     await field('sms_code').fill(code === '000000' ? '111111' : '000000');
     await page.getByRole('button', { name: '绑定员工身份' }).click();
-    await page.getByRole('alert').getByText('验证码不正确或已过期，请重新获取验证码').waitFor();
+    await page.getByRole('alert').getByText('验证码不正确，请核对短信里的 6 位数字后重新输入（验证码 5 分钟内有效，输错 5 次后需重新获取）').waitFor();
     await shot('03-bind-error');
     await field('sms_code').fill(code);
     await page.getByRole('button', { name: '绑定员工身份' }).click();
@@ -156,7 +156,7 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     await shot('05-apply-invite');
 
     await page.getByRole('button', { name: '发送邀请' }).dblclick();
-    await page.getByText('我的申请').waitFor();
+    await page.getByText('我发起的').waitFor();
     await expect.poll(() => page.url()).toMatch(/#\/records\?tab=mine$/);
     const card = page.locator('.card', { hasText: '王五' });
     await card.getByText('已授权').waitFor();
@@ -315,7 +315,7 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
     await field('sms_code').fill(await smsCodeFrom(sms(), '13900000005'));
     await shot('02-bind-visitor');
     await page.getByRole('button', { name: '绑定手机号' }).click();
-    await page.getByText('微信昵称 · 139****0005').waitFor();
+    await page.getByText('手机号 139****0005').waitFor();
     await page.getByRole('button', { name: '解除绑定' }).click();
     await page.getByRole('button', { name: '解除绑定' }).last().click();
     // Unbinding ended this WeChat's sessions: sign in again, then on to binding.
@@ -352,7 +352,7 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('H5 
         await route.fulfill({ status: res.status, headers: { location: res.headers.get('location') ?? '' } });
       });
       await page.goto(`${base}/h5/#/records`);
-      await page.getByRole('tab', { name: '与我相关' }).waitFor();
+      await page.getByRole('tab', { name: '全部' }).waitFor();
       expect(page.url()).toBe(`${base}/h5/#/records`); // the code is gone from the address, the target kept
       expect(authorizeUrls).toHaveLength(1);
       const q = authorizeUrls[0]!.searchParams;

@@ -62,7 +62,7 @@ const CLOSE_GRACE_MS = 15_000;
  * profile directory, which every one of its processes carries on its command line.
  */
 export async function launchBrowser(
-  options: Pick<BrowserContextOptions, 'viewport' | 'deviceScaleFactor' | 'isMobile' | 'hasTouch' | 'userAgent' | 'ignoreHTTPSErrors'>,
+  options: Pick<BrowserContextOptions, 'viewport' | 'deviceScaleFactor' | 'isMobile' | 'hasTouch' | 'userAgent' | 'ignoreHTTPSErrors' | 'timezoneId'>,
 ): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'laifang-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -92,9 +92,10 @@ export async function launchBrowser(
   };
 }
 
-/** A 375×667 phone inside WeChat. */
-export function launchPhone(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+/** A 375×667 phone inside WeChat (in Beijing time unless `timezoneId` says otherwise). */
+export function launchPhone(timezoneId?: string): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   return launchBrowser({
+    ...(timezoneId ? { timezoneId } : {}),
     viewport: { width: 375, height: 667 },
     deviceScaleFactor: 2,
     isMobile: true,

@@ -6,6 +6,12 @@ export interface H5Config {
   simulated: boolean;
   wechat_app_id: string;
   sms_required: boolean;
+  /** China time, whole hours [start, end) */
+  work_hours: {
+    start: number;
+    end: number;
+  };
+  max_days_ahead: number;
 }
 
 /** From POST /v1/session data, POST /v1/session/dev data. */

@@ -4,7 +4,7 @@
  */
 const MESSAGES: Record<string, string> = {
   VALIDATION_FAILED: '填写的信息格式不正确，请检查后再提交',
-  SMS_CODE_INVALID: '验证码不正确或已过期，请重新获取验证码',
+  SMS_CODE_INVALID: '验证码不正确，请核对短信里的 6 位数字后重新输入（验证码 5 分钟内有效，输错 5 次后需重新获取）',
   UNAUTHENTICATED: '登录已失效，请重新进入',
   FORBIDDEN: '只能操作您自己的信息',
   NOT_PROPOSER: '只能为自己申请来访，或以被访员工的身份邀请访客',

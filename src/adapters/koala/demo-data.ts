@@ -141,7 +141,7 @@ export function demoVisitors(): KoalaSimSubject[] {
  */
 export function demoPurposes(): Array<{ label: string; value: number }> {
   return [
-    { label: '其它', value: 0 },
+    { label: '其他', value: 0 },
     { label: '面试', value: 1 },
     { label: '商务', value: 2 },
     { label: '亲友', value: 3 },

@@ -25,6 +25,9 @@ export interface SessionRouteDeps {
   demoUsers?: ReadonlyArray<{ weixinUserId: string; phone: string; who: string }>;
   wechatAppId: string;
   smsRequired: boolean;
+  /** Working hours in China time (whole hours) and how many days ahead a visit may start: the form's defaults and bounds. */
+  workHours: { start: number; end: number };
+  maxDaysAhead: number;
 }
 
 /** Before and at sign-in: the H5 pages' settings, the OAuth session, and (simulated only) the demo logins. */
@@ -46,14 +49,30 @@ function oauthSessionRoutes(app: FastifyInstance, deps: SessionRouteDeps): void 
     {
       schema: {
         tags: ['session'],
-        summary: 'Public settings of the H5 pages: simulated mode, the WeChat appid for OAuth, whether binding needs an SMS code',
+        summary:
+          'Public settings of the H5 pages: simulated mode, the WeChat appid for OAuth, whether binding needs an SMS code, working hours, how far ahead a visit may start',
         response: {
-          200: Envelope(Type.Object({ simulated: Type.Boolean(), wechat_app_id: Type.String(), sms_required: Type.Boolean() })),
+          200: Envelope(
+            Type.Object({
+              simulated: Type.Boolean(),
+              wechat_app_id: Type.String(),
+              sms_required: Type.Boolean(),
+              work_hours: Type.Object({ start: Type.Integer(), end: Type.Integer() }, { description: 'China time, whole hours [start, end)' }),
+              max_days_ahead: Type.Integer(),
+            }),
+          ),
           ...errorResponses(429),
         },
       },
     },
-    async () => ok({ simulated: deps.devLogin, wechat_app_id: deps.wechatAppId, sms_required: deps.smsRequired }),
+    async () =>
+      ok({
+        simulated: deps.devLogin,
+        wechat_app_id: deps.wechatAppId,
+        sms_required: deps.smsRequired,
+        work_hours: deps.workHours,
+        max_days_ahead: deps.maxDaysAhead,
+      }),
   );
 
   // The state of one OAuth round, kept by this browser (an httpOnly cookie) for the exchange below.

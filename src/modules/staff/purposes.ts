@@ -6,7 +6,7 @@ import { staffRepo } from './repo.js';
 
 /** The contract's fixed list (§3.8), used when Koala has none and nothing is cached. */
 export const DEFAULT_PURPOSES: KoalaPurpose[] = [
-  { label: '其它', value: 0 },
+  { label: '其他', value: 0 },
   { label: '面试', value: 1 },
   { label: '商务', value: 2 },
   { label: '亲友', value: 3 },
