@@ -145,7 +145,7 @@ function installMetrics(app: FastifyInstance, deps: AppDeps): void {
   if (!metrics) return;
   metrics.install(app, {
     token: deps.config.metrics.token,
-    sources: { outbox: () => pendingByChannel(database, deps.now()), pool: () => database.connections() },
+    sources: { outbox: () => pendingByChannel(database, deps.now()), pool: () => database.connections(), ready: () => isReady(deps) },
   });
 }
 
@@ -217,15 +217,18 @@ async function registerFiles(app: FastifyInstance, config: Config): Promise<void
 function registerHealth(app: FastifyInstance, deps: AppDeps): void {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ code: 0, err_msg: '', data: { status: 'ok' } }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-    let ready = deps.isReady();
-    if (ready)
-      ready = await deps.database.ping().then(
-        () => true,
-        () => false,
-      );
-    if (!ready) return reply.code(503).send({ code: 503, err_msg: '服务尚未就绪', error: 'UPSTREAM_UNAVAILABLE' });
+    if (!(await isReady(deps))) return reply.code(503).send({ code: 503, err_msg: '服务尚未就绪', error: 'UPSTREAM_UNAVAILABLE' });
     return { code: 0, err_msg: '', data: { status: 'ready' } };
   });
+}
+
+/** Started, and the database answers. */
+async function isReady(deps: AppDeps): Promise<boolean> {
+  if (!deps.isReady()) return false;
+  return deps.database.ping().then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Authentication hooks and every feature's routes. */

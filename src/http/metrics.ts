@@ -27,6 +27,8 @@ export interface PoolUse {
 export interface MetricsSources {
   outbox(): Promise<OutboxStat[]>;
   pool(): PoolUse;
+  /** What GET /readyz says: started, and the database answers. */
+  ready(): Promise<boolean>;
 }
 
 /** How a notification attempt ended, as the worker counts it (a retry is scheduled, not final). */
@@ -114,6 +116,14 @@ function sourceGauges(registry: Registry, sources: MetricsSources): void {
       this.set({ state: 'idle' }, p.idle);
       this.set({ state: 'in_use' }, p.open - p.idle);
       this.set({ state: 'waiting' }, p.waiting);
+    },
+  });
+  new Gauge({
+    name: 'laifang_ready',
+    help: '1 when the service is started and its database answers (as GET /readyz), else 0',
+    registers: [registry],
+    async collect() {
+      this.set((await sources.ready()) ? 1 : 0);
     },
   });
   let inFlight: Promise<OutboxStat[]> | null = null;

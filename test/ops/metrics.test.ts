@@ -113,6 +113,7 @@ describe('GET /metrics', () => {
       return inUse(s) === 0 ? s : null;
     });
     expect(valueOf(idle, 'laifang_db_pool_connections', { state: 'max' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(idle, 'laifang_ready')).toBe(1);
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let began!: () => void;
