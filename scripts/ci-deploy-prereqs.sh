@@ -2,7 +2,9 @@
 # What the deployment tests (test/deploy) need on a Debian 12 machine, installed when missing:
 # nginx (the TLS front, started by the test on 127.0.0.1 only; Debian's own nginx service is
 # not started), openssl (the test's self-signed certificate), systemd-analyze (verify of
-# deploy/systemd), and the PostgreSQL client programs (pg_dump/pg_restore, for backups).
+# deploy/systemd), the PostgreSQL client programs (pg_dump/pg_restore, for backups) and
+# promtool (Debian's prometheus package; its service is not started: the alert rules of
+# deploy/monitoring are checked and unit-tested).
 # .ci/run calls it before the tests; in CI a missing program fails those tests instead of
 # skipping them.
 set -euo pipefail
@@ -12,9 +14,10 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "== deploy test prerequisites present (nginx, openssl, systemd-analyze, pg_dump)"
+  echo "== deploy test prerequisites present (nginx, openssl, systemd-analyze, pg_dump, promtool)"
   exit 0
 fi
 

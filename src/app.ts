@@ -15,6 +15,7 @@ import { installAuth } from './http/auth.js';
 import { registerH5Pages } from './http/h5-pages.js';
 import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
 import type { WebLoad } from './http/load.js';
+import type { Metrics } from './http/metrics.js';
 import { securityHeaders } from './http/security-headers.js';
 import { validatorCompiler } from './http/validation.js';
 import { databaseRateLimitStore } from './http/rate-limit-store.js';
@@ -28,6 +29,7 @@ import type { Bindings } from './modules/binding/service.js';
 import type { Identity } from './modules/identity/service.js';
 import { privacyRoutes } from './modules/privacy/routes.js';
 import { createPrivacy } from './modules/privacy/service.js';
+import { pendingByChannel } from './modules/notifications/outbox-repo.js';
 import { DEMO_WECHAT_USERS } from './simulators.js';
 import { adminSessionEndRoutes, sessionRoutes } from './modules/session/routes.js';
 import type { RedeemedCodes } from './modules/session/redeemed-codes.js';
@@ -67,12 +69,15 @@ export interface AppDeps {
   storage: StoragePort;
   /** Admin API, devices and audit; absent: admin and device routes answer 401. */
   adminApi?: AdminApi;
+  /** GET /metrics and the request timings; absent (METRICS off): 404. */
+  metrics?: Metrics | null;
 }
 
 /** The Fastify app: transport (ids, parsing, headers, errors), limits, docs, files, health, the features. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = createFastify(deps);
   installTransport(app, deps);
+  installMetrics(app, deps);
   await registerCors(app, deps.config);
   await registerRateLimit(app, deps);
   await registerDocs(app, deps.config.apiDocs);
@@ -131,6 +136,16 @@ function installTransport(app: FastifyInstance, deps: AppDeps): void {
     deps.load?.arrived();
     void reply.headers(security);
     done();
+  });
+}
+
+/** Request timings and GET /metrics (METRICS): the outbox is read by the scrape, never by a request. */
+function installMetrics(app: FastifyInstance, deps: AppDeps): void {
+  const { metrics, database } = deps;
+  if (!metrics) return;
+  metrics.install(app, {
+    token: deps.config.metrics.token,
+    sources: { outbox: () => pendingByChannel(database, deps.now()), pool: () => database.connections(), ready: () => isReady(deps) },
   });
 }
 
@@ -202,15 +217,18 @@ async function registerFiles(app: FastifyInstance, config: Config): Promise<void
 function registerHealth(app: FastifyInstance, deps: AppDeps): void {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ code: 0, err_msg: '', data: { status: 'ok' } }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-    let ready = deps.isReady();
-    if (ready)
-      ready = await deps.database.ping().then(
-        () => true,
-        () => false,
-      );
-    if (!ready) return reply.code(503).send({ code: 503, err_msg: '服务尚未就绪', error: 'UPSTREAM_UNAVAILABLE' });
+    if (!(await isReady(deps))) return reply.code(503).send({ code: 503, err_msg: '服务尚未就绪', error: 'UPSTREAM_UNAVAILABLE' });
     return { code: 0, err_msg: '', data: { status: 'ready' } };
   });
+}
+
+/** Started, and the database answers. */
+async function isReady(deps: AppDeps): Promise<boolean> {
+  if (!deps.isReady()) return false;
+  return deps.database.ping().then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Authentication hooks and every feature's routes. */

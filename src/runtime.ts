@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import type { Queue } from './db/queue.js';
 import type { WebLoad } from './http/load.js';
+import { createMetrics } from './http/metrics.js';
 import type { KoalaSync } from './modules/visits/koala-sync.js';
 import { createLogger, type Logger } from './log.js';
 import type { PageCache } from './modules/applications/page-cache.js';
@@ -66,7 +67,8 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
   const closers = new Closers(logger);
   // Settings the configuration allows but that weaken the service: said at every start.
   for (const warning of config.warnings) logger.warn({ config: true }, warning);
-  const step: Step = { config, logger, now: opts.now ?? Date.now, closers };
+  const metrics = config.metrics.enabled ? createMetrics() : null;
+  const step: Step = { config, logger, now: opts.now ?? Date.now, closers, metrics };
   try {
     const { database, secret } = await openDatabaseStep(step, opts.database);
     const simulators = await simulatorsStep(step, opts.seedDemoBindings ?? false);
@@ -98,6 +100,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       isReady: () => ready,
       serverFactory: opts.serverFactory,
       adminApi,
+      metrics,
     });
     closers.add(() => app.close());
     await app.ready();

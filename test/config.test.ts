@@ -163,6 +163,18 @@ describe('configuration', () => {
     expect(problemsOf({ API_DOCS: 'perhaps' })).toEqual(['API_DOCS="perhaps" must be true or false.']);
   });
 
+  it('serves /metrics by default; in production only with METRICS_TOKEN, and METRICS=on without one is refused', () => {
+    const token = randomSecret();
+    expect(loadConfig({}).metrics).toEqual({ enabled: true, token: null });
+    expect(loadConfig({ METRICS: 'off' }).metrics).toEqual({ enabled: false, token: null });
+    expect(loadConfig({ METRICS_TOKEN: token }).metrics).toEqual({ enabled: true, token });
+    expect(loadConfig(PRODUCTION).metrics).toEqual({ enabled: false, token: null });
+    expect(loadConfig({ ...PRODUCTION, METRICS_TOKEN: token }).metrics).toEqual({ enabled: true, token });
+    expect(loadConfig({ ...PRODUCTION, METRICS_TOKEN: token, METRICS: 'off' }).metrics.enabled).toBe(false);
+    expect(problemsOf({ ...PRODUCTION, METRICS: 'on' })).toEqual([expect.stringMatching(/^METRICS=on is refused in production without METRICS_TOKEN: /)]);
+    expect(problemsOf({ METRICS_TOKEN: 'short' })).toEqual([expect.stringMatching(/^METRICS_TOKEN /)]);
+  });
+
   it('TRUST_PROXY names the proxies; true and hop counts are refused, saying what to set', () => {
     expect(loadConfig({}).trustProxy).toEqual([]);
     expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toEqual([]);

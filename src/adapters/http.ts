@@ -5,6 +5,20 @@ export interface HttpCallOptions {
   headers?: Record<string, string>;
   body?: string | URLSearchParams;
   timeoutMs: number;
+  /** Told of the call once it ended (metrics): the composition root passes one in, the clients hand it on. */
+  observer?: HttpObserver;
+}
+
+/**
+ * How an outbound call ended, as the metrics count it: `ok` (2xx, 3xx), `client_error` (4xx: an
+ * answer, often the protocol's own "no"), `server_error` (5xx), `timeout`, `unreachable` (refused,
+ * reset, DNS, a body cut off).
+ */
+export type CallOutcome = 'ok' | 'client_error' | 'server_error' | 'timeout' | 'unreachable';
+
+/** The narrow interface the metrics implement; this layer knows nothing more of them. */
+export interface HttpObserver {
+  observe(call: { system: UpstreamSystem; outcome: CallOutcome; seconds: number }): void;
 }
 
 export interface HttpResponse {
@@ -19,6 +33,19 @@ export interface HttpResponse {
  * protocol's meaning of each.
  */
 export async function httpCall(system: UpstreamSystem, url: string, opts: HttpCallOptions): Promise<HttpResponse> {
+  const started = performance.now();
+  const done = (outcome: CallOutcome): void => opts.observer?.observe({ system, outcome, seconds: (performance.now() - started) / 1000 });
+  try {
+    const res = await exchange(system, url, opts);
+    done(res.status >= 500 ? 'server_error' : res.status >= 400 ? 'client_error' : 'ok');
+    return res;
+  } catch (err) {
+    done(isTimeout((err as { cause?: unknown }).cause) ? 'timeout' : 'unreachable');
+    throw err;
+  }
+}
+
+async function exchange(system: UpstreamSystem, url: string, opts: HttpCallOptions): Promise<HttpResponse> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -63,9 +90,13 @@ export function redactUrl(url: string): string {
   return q === -1 ? url : `${url.slice(0, q)}?…`;
 }
 
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+}
+
 function describeFetchError(err: unknown): string {
   if (err instanceof Error) {
-    if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timed out';
+    if (isTimeout(err)) return 'timed out';
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     return cause?.code ?? cause?.message ?? err.message;
   }

@@ -136,6 +136,20 @@ export function productionGuards(r: Reader, env: Config['env']): void {
     );
 }
 
+/**
+ * GET /metrics: served by default; in production only behind a token (the request counts, outbox
+ * depth and upstream errors describe the service to whoever can read them). METRICS=on there
+ * without METRICS_TOKEN is refused; left unset, it is simply off.
+ */
+export function metrics(r: Reader, env: Config['env']): Config['metrics'] {
+  const token = r.read('METRICS_TOKEN') ?? null;
+  const asked = r.given('METRICS');
+  if (env === 'production' && asked === 'on' && !token)
+    r.problem('METRICS=on is refused in production without METRICS_TOKEN: set one (openssl rand -hex 32) for Prometheus, or METRICS=off.');
+  const enabled = asked === 'off' ? false : env !== 'production' || token !== null;
+  return { enabled, token };
+}
+
 /** The API's description at /docs and /docs/json: on by default, off by default in production. */
 export function apiDocs(r: Reader, env: Config['env']): boolean {
   return r.given('API_DOCS') ?? env !== 'production';

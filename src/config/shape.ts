@@ -13,6 +13,8 @@ export interface Config {
   trustProxy: string[];
   /** Swagger UI at /docs and the OpenAPI document at /docs/json (API_DOCS). */
   apiDocs: boolean;
+  /** GET /metrics (METRICS, METRICS_TOKEN): served or not, and the bearer token a scrape must show. */
+  metrics: { enabled: boolean; token: string | null };
   publicUrl: string;
   databaseUrl: string;
   /** null outside production until the database provides one (stored per data directory). */

@@ -1,6 +1,7 @@
 import { VISIT_WINDOW } from '../limits.js';
 import type { Spec, TextSpec } from './kinds.js';
 import { abuseLimits } from './limit-variables.js';
+import { monitoring } from './monitoring-variables.js';
 import { TEMPLATE_NAMES, type TemplateName } from './shape.js';
 
 /**
@@ -278,6 +279,7 @@ export const VARIABLE_GROUPS: ReadonlyArray<{ title: string; variables: Table }>
   { title: 'Notifications', variables: notifications },
   { title: 'Admin, front desk, privacy', variables: adminAndFrontDesk },
   { title: 'Capacity', variables: capacity },
+  { title: 'Monitoring', variables: monitoring },
 ];
 
 export const VARIABLES = {
@@ -291,5 +293,6 @@ export const VARIABLES = {
   ...notifications,
   ...adminAndFrontDesk,
   ...capacity,
+  ...monitoring,
 };
 export type Variables = typeof VARIABLES;

@@ -30,6 +30,8 @@ export interface Database {
   /** The same, bound to an open drizzle transaction (so a job is sent iff the transaction commits). */
   executorFor(tx: Db): SqlExecutor;
   ping(): Promise<void>;
+  /** Connection use now (metrics): PostgreSQL's pool, or PGlite's one connection (busy while work is in flight). */
+  connections(): Connections;
   /**
    * LISTEN on a channel. `onState(true)` once listening (again), `onState(false)` when the
    * listening connection is lost: notifications may have been missed until the next `true`.
@@ -51,6 +53,14 @@ export interface Database {
    */
   vacuum(tables: readonly string[] | null): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** How many connections there are and are used; `waiting`: work queued for one. */
+export interface Connections {
+  max: number;
+  open: number;
+  idle: number;
+  waiting: number;
 }
 
 export interface OpenOptions {

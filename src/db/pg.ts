@@ -38,6 +38,7 @@ export async function openPg(url: string, opts: OpenOptions): Promise<Database> 
     ping: async () => {
       await pool.query('select 1');
     },
+    connections: () => ({ max: pool.options.max ?? 10, open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     listen: (channel, onPayload, onState) => listenPg(url, channel, onPayload, onState),
     vacuum: (tables) => vacuum(pool, tables),
     serialized: (work) => withSessionLock(pool, STARTUP_LOCK, { wait: true }, () => work()),

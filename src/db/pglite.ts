@@ -29,6 +29,7 @@ export async function openPglite(location: string): Promise<Database> {
   // is memory the process holds for data the OS caches anyway (RSS stays under 300 MB).
   const client = new PGlite(inMemory ? undefined : location, { startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'] });
   await client.waitReady;
+  const use = countUse(client);
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     kind: 'pglite',
@@ -43,6 +44,7 @@ export async function openPglite(location: string): Promise<Database> {
     ping: async () => {
       await client.query('select 1');
     },
+    connections: () => ({ max: 1, open: 1, idle: use.inFlight > 0 ? 0 : 1, waiting: Math.max(0, use.inFlight - 1) }),
     // One process: nothing to take turns with.
     serialized: (work) => work(),
     vacuum: async (tables) => {
@@ -70,4 +72,26 @@ export async function openPglite(location: string): Promise<Database> {
       if (!client.closed) await client.close();
     },
   };
+}
+
+/**
+ * PGlite is one connection that runs one statement or transaction at a time: counting the calls
+ * in flight on it says whether it is busy and how much work waits for it (the metrics' "pool").
+ * Its transactions run their statements through private methods, so a transaction counts once.
+ */
+function countUse(client: PGlite): { inFlight: number } {
+  const use = { inFlight: 0 };
+  const methods = client as unknown as Record<'query' | 'exec' | 'transaction', (...args: unknown[]) => Promise<unknown>>;
+  for (const name of ['query', 'exec', 'transaction'] as const) {
+    const original = methods[name].bind(client);
+    methods[name] = async (...args: unknown[]) => {
+      use.inFlight++;
+      try {
+        return await original(...args);
+      } finally {
+        use.inFlight--;
+      }
+    };
+  }
+  return use;
 }

@@ -48,6 +48,7 @@ export async function backgroundStep(step: Step, database: Database, ports: Port
         retryLimit: config.notify.retryLimit,
         retryDelaySeconds: config.notify.retryDelaySeconds,
         maxRetryDelaySeconds: config.notify.maxRetryDelaySeconds,
+        observe: step.metrics?.sent,
         giveWay: config.notify.yieldAt > 0 ? { busy: () => load.perSecond() >= config.notify.yieldAt, ratePerSecond: config.notify.yieldRate } : undefined,
       })
     : null;

@@ -1,3 +1,4 @@
+import type { HttpObserver } from '../adapters/http.js';
 import { createKoalaClient } from '../adapters/koala/client.js';
 import type { KoalaPort } from '../adapters/koala/port.js';
 import type { AliyunSmsClientOptions } from '../adapters/sms/client.js';
@@ -41,7 +42,8 @@ export async function simulatorsStep(step: Step, seedDemoBindings: boolean): Pro
 /** The ports to the outside systems, the real clients or the simulators' behind each. */
 export async function portsStep(step: Step, sims: Simulators | null, database: Database, secret: string): Promise<Ports> {
   const { config, logger, now } = step;
-  const fixed = fixedPorts(config, sims, logger);
+  const observer = step.metrics?.upstream;
+  const fixed = fixedPorts(config, sims, logger, observer);
   // Koala and cloud connections an admin may change at run time (PUT /v1/config/servers): every
   // call uses the settings in force (this replica at once, the others within 5 s).
   const servers = createServerSettings({
@@ -61,7 +63,14 @@ export async function portsStep(step: Step, sims: Simulators | null, database: D
     () => {
       const c = servers.current().koala;
       const timeoutMs = config.koala?.timeoutMs ?? 5000;
-      return createKoalaClient({ baseUrl: c.url, username: c.username, password: c.password, timeoutMs, logger: logger.child({ upstream: 'koala' }) });
+      return createKoalaClient({
+        baseUrl: c.url,
+        username: c.username,
+        password: c.password,
+        timeoutMs,
+        logger: logger.child({ upstream: 'koala' }),
+        observer,
+      });
     },
   );
   const cloud = livePort(
@@ -71,6 +80,7 @@ export async function portsStep(step: Step, sims: Simulators | null, database: D
         baseUrl: servers.current().cloudUrl,
         timeoutMs: config.wechatCloud?.timeoutMs ?? 5000,
         logger: logger.child({ upstream: 'wechat-cloud' }),
+        observer,
       }),
   );
   const codes = codesPerHour(config.smsCaps, config.smsCodes.globalSharePercent);
@@ -79,7 +89,7 @@ export async function portsStep(step: Step, sims: Simulators | null, database: D
 }
 
 /** WeChat OAuth and Aliyun SMS, configured once at start. */
-function fixedPorts(config: Config, sims: Simulators | null, logger: Logger): { oauth: WechatOAuthPort; sms: SmsPort } {
+function fixedPorts(config: Config, sims: Simulators | null, logger: Logger, observer?: HttpObserver): { oauth: WechatOAuthPort; sms: SmsPort } {
   const timeoutMs = 5000;
   const oauth = sims ? { apiUrl: sims.oauth.url, appId: sims.oauth.appId, appSecret: sims.oauth.appSecret, timeoutMs } : config.wechatOAuth!;
   const sms = sims
@@ -92,6 +102,7 @@ function fixedPorts(config: Config, sims: Simulators | null, logger: Logger): { 
       appSecret: oauth.appSecret,
       timeoutMs: oauth.timeoutMs,
       logger: logger.child({ upstream: 'wechat-oauth' }),
+      observer,
     }),
     sms: lazySms({ ...sms, logger: logger.child({ upstream: 'sms' }) }),
   };

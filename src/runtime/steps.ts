@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 
 /** What every start-up step gets (src/runtime.ts runs them in order). */
@@ -7,6 +8,8 @@ export interface Step {
   logger: Logger;
   now: () => number;
   closers: Closers;
+  /** GET /metrics and what feeds it; null with METRICS off. */
+  metrics: Metrics | null;
 }
 
 /**

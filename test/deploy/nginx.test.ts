@@ -229,6 +229,14 @@ describe.runIf(nginxBin.state === 'present')('nginx + TLS in front of the servic
     expect(audit.json.data.map((e: { detail: { address: string } }) => e.detail.address)).toEqual([from]);
   });
 
+  it('never serves /metrics to the internet, however the path is spelt; the service itself still answers it', async () => {
+    for (const path of ['/metrics', '/metrics?x=1', '//metrics', '/%6Detrics', '/./metrics']) {
+      const res = await at(path, { from: '127.0.0.8' });
+      expect({ path, status: res.status, leaked: res.text.includes('laifang_') }).toEqual({ path, status: 403, leaked: false });
+    }
+    expect((await send(`http://127.0.0.1:${service.port}/metrics`)).text).toContain('laifang_http_request_duration_seconds');
+  });
+
   it('serves the official account’s MP_verify file from the folder WeChat’s check reads', async () => {
     writeFileSync(join(nginx.verifyDir, 'MP_verify_AbC123xyz.txt'), 'AbC123xyz');
     const res = await at('/MP_verify_AbC123xyz.txt', { from: '127.0.0.8' });

@@ -36,6 +36,8 @@ export interface HarnessOptions {
   koala?: KoalaSimulatorOptions;
   sms?: AliyunSmsSimulatorOptions;
   logger?: Logger;
+  /** The database to start on (default: a fresh clone of the migrated template); the runtime migrates it. */
+  database?: () => Promise<{ database: Database; url: string; drop: () => Promise<void> }>;
 }
 
 export interface Reply<T = any> {
@@ -132,7 +134,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   ]);
   const sims: Sims = { koala, cloud, oauth, sms };
   const storageDir = mkdtempSync(join(tmpdir(), 'laifang-files-'));
-  const { database, url, drop } = await openTestDatabase();
+  const { database, url, drop } = await (opts.database ?? openTestDatabase)();
 
   const env: Record<string, string> = {
     NODE_ENV: 'test',

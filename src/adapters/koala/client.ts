@@ -1,7 +1,7 @@
 import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { httpGetBytes } from '../get-bytes.js';
-import { parseJson, statusError, type HttpResponse } from '../http.js';
+import { parseJson, statusError, type HttpObserver, type HttpResponse } from '../http.js';
 import type { KoalaEmployee, KoalaPage, KoalaPort, KoalaPurpose, KoalaVisitor, KoalaVisitorInput } from './port.js';
 import { createKoalaSession, pathOnly, type KoalaSession } from './session.js';
 import { isEmployee, isRecord, resolveUrl, saysNotFound, toEmployee, toInt, toPurposes, toVisitor, type Json } from './wire.js';
@@ -12,6 +12,8 @@ export interface KoalaClientOptions {
   password: string;
   timeoutMs: number;
   logger: Logger;
+  /** Told of every call (metrics). */
+  observer?: HttpObserver;
 }
 
 const MAX_IMAGE_BYTES = 5 * 1024 * 1024;

@@ -1,6 +1,6 @@
 import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { httpCall, parseJson, statusError, type HttpResponse } from '../http.js';
+import { httpCall, parseJson, statusError, type HttpObserver, type HttpResponse } from '../http.js';
 import { isRecord, toInt } from './wire.js';
 
 /** Koala refuses API logins from anything that does not introduce itself as its admin app. */
@@ -13,6 +13,8 @@ export interface KoalaSessionOptions {
   password: string;
   timeoutMs: number;
   logger: Logger;
+  /** Told of every call (metrics). */
+  observer?: HttpObserver;
 }
 
 /** Calls to Koala with its session cookie. */
@@ -73,6 +75,7 @@ function sendToKoala(opts: KoalaSessionOptions, method: string, path: string, bo
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     timeoutMs: opts.timeoutMs,
+    observer: opts.observer,
   });
 }
 

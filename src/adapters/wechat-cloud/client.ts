@@ -1,5 +1,6 @@
 import { UpstreamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import type { HttpObserver } from '../http.js';
 import { callCloud, CODE_NOT_BOUND, refused, SYSTEM, type Cloud } from './envelope.js';
 import type { WechatBinding, WechatCloudPort, WechatMessage } from './port.js';
 
@@ -8,6 +9,8 @@ export interface WechatCloudClientOptions {
   baseUrl: string;
   timeoutMs: number;
   logger: Logger;
+  /** Told of every call (metrics). */
+  observer?: HttpObserver;
 }
 
 /**
@@ -15,7 +18,7 @@ export interface WechatCloudClientOptions {
  * through src/adapters/wechat-cloud/envelope.ts.
  */
 export function createWechatCloudClient(opts: WechatCloudClientOptions): WechatCloudPort {
-  const cloud: Cloud = { base: opts.baseUrl.replace(/\/+$/, ''), timeoutMs: opts.timeoutMs, log: opts.logger };
+  const cloud: Cloud = { base: opts.baseUrl.replace(/\/+$/, ''), timeoutMs: opts.timeoutMs, log: opts.logger, observer: opts.observer };
   return {
     getBinding: (weixinUserId) => getBinding(cloud, weixinUserId),
     bind: (weixinUserId, phone) => bind(cloud, weixinUserId, phone),

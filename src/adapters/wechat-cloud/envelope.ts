@@ -1,6 +1,6 @@
 import { UpstreamError } from '../../errors.js';
 import { maskPhone, type Logger } from '../../log.js';
-import { httpCall, parseJson, statusError } from '../http.js';
+import { httpCall, parseJson, statusError, type HttpObserver } from '../http.js';
 
 export const SYSTEM = 'wechat-cloud';
 
@@ -13,6 +13,8 @@ export interface Cloud {
   base: string;
   timeoutMs: number;
   log: Logger;
+  /** Told of every call (metrics). */
+  observer?: HttpObserver;
 }
 
 /** The service's answer: `{ code, err_msg, data }`. */
@@ -36,7 +38,13 @@ export async function callCloud(
   what: string,
   init: { headers?: Record<string, string>; body?: string } = {},
 ): Promise<Envelope> {
-  const res = await httpCall(SYSTEM, `${cloud.base}${path}`, { method, timeoutMs: cloud.timeoutMs, headers: init.headers, body: init.body });
+  const res = await httpCall(SYSTEM, `${cloud.base}${path}`, {
+    method,
+    timeoutMs: cloud.timeoutMs,
+    headers: init.headers,
+    body: init.body,
+    observer: cloud.observer,
+  });
   if (res.status < 200 || res.status > 299) throw statusError(SYSTEM, res.status, what);
   let json: unknown;
   try {

@@ -1,6 +1,6 @@
 import { AppError, UpstreamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { httpCall, parseJson, statusError } from '../http.js';
+import { httpCall, parseJson, statusError, type HttpObserver } from '../http.js';
 import type { WechatOAuthPort } from './port.js';
 
 export interface WechatOAuthClientOptions {
@@ -10,6 +10,8 @@ export interface WechatOAuthClientOptions {
   appSecret: string;
   timeoutMs: number;
   logger: Logger;
+  /** Told of every call (metrics). */
+  observer?: HttpObserver;
 }
 
 const SYSTEM = 'wechat-oauth';
@@ -55,7 +57,11 @@ export function createWechatOAuthClient(opts: WechatOAuthClientOptions): WechatO
     async exchangeCode(code: string) {
       if (code.trim() === '') throw new AppError('UNAUTHENTICATED', CODE_REFUSED, { detail: 'empty OAuth code' });
       const query = new URLSearchParams({ appid: opts.appId, secret: opts.appSecret, code, grant_type: 'authorization_code' });
-      const res = await httpCall(SYSTEM, `${endpoint}?${query.toString()}`, { timeoutMs: opts.timeoutMs, headers: { accept: 'application/json' } });
+      const res = await httpCall(SYSTEM, `${endpoint}?${query.toString()}`, {
+        timeoutMs: opts.timeoutMs,
+        headers: { accept: 'application/json' },
+        observer: opts.observer,
+      });
       if (res.status !== 200) throw statusError(SYSTEM, res.status, what);
       const json = parseJson(SYSTEM, res.text, what);
       if (json === null || typeof json !== 'object') throw new UpstreamError(SYSTEM, 'UPSTREAM_FAILED', `${what}: answer is not an object`);

@@ -73,3 +73,24 @@ export function outcomeRow(id: number, outcome: Outcome): OutcomeRow {
 export async function recordOutcomes(database: Database, items: ReadonlyArray<{ id: number; outcome: Outcome }>, finishedAt: Date): Promise<void> {
   await database.query(RECORD, [JSON.stringify(items.map((i) => outcomeRow(i.id, i.outcome))), finishedAt]);
 }
+
+/**
+ * Unsent rows per channel and when the oldest of them was written, for the metrics: read from
+ * the pending rows' partial index, at most $1 of them (a bounded read however long the outbox).
+ */
+const PENDING_BY_CHANNEL: Statement = {
+  name: 'laifang_outbox_pending',
+  text: `select channel, count(*)::int as depth, (extract(epoch from min(created_at)) * 1000)::float8 as oldest_ms
+  from (select channel, created_at from notifications where status = 'pending' order by due_at, id limit $1) p
+  group by channel`,
+};
+
+/** The outbox as a scrape sees it: per channel, pending rows (up to `bound`) and the oldest one's age. */
+export async function pendingByChannel(
+  database: Database,
+  nowMs: number,
+  bound = 100_000,
+): Promise<Array<{ channel: string; depth: number; oldestAgeSeconds: number }>> {
+  const rows = await database.query<{ channel: string; depth: number; oldest_ms: number | string }>(PENDING_BY_CHANNEL, [bound]);
+  return rows.map((r) => ({ channel: r.channel, depth: Number(r.depth), oldestAgeSeconds: Math.max(0, (nowMs - Number(r.oldest_ms)) / 1000) }));
+}

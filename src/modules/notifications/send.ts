@@ -32,6 +32,8 @@ export interface AttemptDeps {
   /** First retry delay; it doubles per attempt up to maxRetryDelaySeconds. */
   retryDelaySeconds: number;
   maxRetryDelaySeconds: number;
+  /** Told of every attempt's end (metrics): its outcome, or `retry` when one was scheduled. */
+  observe?: (channel: string, outcome: Outcome['status'] | 'retry') => void;
 }
 
 /**
@@ -67,6 +69,12 @@ export async function deliver(row: ClaimedRow, ports: SendPorts, now: () => numb
  * outage's end within maxRetryDelaySeconds).
  */
 export async function attempt(row: ClaimedRow, deps: AttemptDeps): Promise<Outcome | null> {
+  const outcome = await attemptOnce(row, deps);
+  deps.observe?.(row.channel, outcome ? outcome.status : 'retry');
+  return outcome;
+}
+
+async function attemptOnce(row: ClaimedRow, deps: AttemptDeps): Promise<Outcome | null> {
   const { logger } = deps;
   const lost = lostSenderOutcome(row.attempts, deps.retryLimit);
   if (lost) {

@@ -6,7 +6,7 @@ import type { Logger } from '../../log.js';
 import { startClaimLoop } from './claim-loop.js';
 import { claimDue, recordOutcomes, type Outcome } from './outbox-repo.js';
 import { givingWayPace } from './pace.js';
-import { handleRow } from './send.js';
+import { handleRow, type AttemptDeps } from './send.js';
 
 export interface NotifyWorkerDeps {
   database: Database;
@@ -35,6 +35,8 @@ export interface NotifyWorkerDeps {
    * go at full speed once the requests subside.
    */
   giveWay?: { busy: () => boolean; ratePerSecond: number };
+  /** Told of every attempt's end (metrics). */
+  observe?: AttemptDeps['observe'];
 }
 
 export interface NotifyWorker {
@@ -98,6 +100,7 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
     retryLimit: deps.retryLimit,
     retryDelaySeconds: deps.retryDelaySeconds,
     maxRetryDelaySeconds: deps.maxRetryDelaySeconds,
+    observe: deps.observe,
     leaseSeconds: deps.leaseSeconds,
     record: (id: number, outcome: Outcome) => recorder.push({ id, outcome }),
   };
