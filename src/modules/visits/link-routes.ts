@@ -45,10 +45,11 @@ export function passLinkRoutes(app: FastifyInstance, deps: { visits: Visits }): 
     '/p/:code',
     {
       schema: {
+        // A link for browsers (a redirect or a small HTML page), not part of the JSON API: kept out of the OpenAPI.
+        hide: true,
         tags: ['front desk'],
         summary: 'The SMS pass link: 302 to the H5 pass page; an unknown code 404, a pass no longer valid 410 (a page in Chinese)',
         params: Type.Object({ code: Type.String({ maxLength: 64 }) }),
-        // No response schema: a redirect, or a small HTML page.
       },
     },
     async (req, reply) => {
