@@ -38,6 +38,7 @@ export const API_TYPES = [
     from: ['GET /v1/visit/records data[]', 'GET /v1/auth/records data[]', 'POST /v1/subject data', 'PUT /v1/auth/{id} data'],
   },
   { name: 'Companion', from: ['GET /v1/visit/records data[].retinues[]'] },
+  { name: 'LinkedPass', from: ['GET /v1/visit/pass/{code} data'] },
   { name: 'Page', from: ['GET /v1/visit/records page', 'GET /v1/auth/records page', 'GET /v1/visit/records?type=web page', 'GET /v1/audit page'] },
   // The admin console (web/src/admin).
   { name: 'AdminSession', from: ['POST /v1/admin/session data', 'PUT /v1/admin/password data'] },

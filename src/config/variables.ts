@@ -141,7 +141,7 @@ const EVENTS: Record<TemplateName, string> = {
   approval_pass_to_visitor: 'the visitor and the companions are told the visit is confirmed',
   approval_reminder_to_employee: "the host is asked to authorize a visitor's request",
   application_submitted_to_visitor: 'the visitor is told the request awaits the host',
-  signin_to_visitor: 'each person gets a QR pass at kiosk sign-in',
+  signin_to_visitor: 'each person gets a QR pass at kiosk sign-in (the template holds the link `https://<host>/p/${code}`)',
   visitor_signin_to_employee: 'the host is told the visitor signed in',
 };
 

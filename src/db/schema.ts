@@ -183,8 +183,14 @@ export const visitPasses = pgTable(
     subjectDeletedAt: bigint('subject_deleted_at', { mode: 'number' }),
     revokedAt: bigint('revoked_at', { mode: 'number' }),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    /** SHA-256 of the pass's short code (the SMS link `/p/{code}`); null until a message carried one. */
+    linkHash: varchar('link_hash', { length: 64 }),
   },
-  (t) => [uniqueIndex('visit_passes_token_idx').on(t.tokenHash), uniqueIndex('visit_passes_person_idx').on(t.applicationId, t.position)],
+  (t) => [
+    uniqueIndex('visit_passes_token_idx').on(t.tokenHash),
+    uniqueIndex('visit_passes_person_idx').on(t.applicationId, t.position),
+    uniqueIndex('visit_passes_link_idx').on(t.linkHash),
+  ],
 );
 
 export const schema = {

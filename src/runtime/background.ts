@@ -31,15 +31,16 @@ export async function backgroundStep(step: Step, database: Database, ports: Port
   });
   closers.add(() => queue.stop());
   const load = new WebLoad();
-  // A pass message's link is made as it is sent (its key opens the pass: never stored in the outbox).
-  const passViews = createPassViews({ db: database.db, keys: createPassKeys(secret), logger, publicUrl: config.publicUrl });
+  // A pass message's short code is made as it is sent (it opens the pass: never stored in the outbox).
+  const passViews = createPassViews({ db: database.db, keys: createPassKeys(secret), logger, publicUrl: config.publicUrl, now });
   // NOTIFY_SEND=false: a web-only replica; another process claims from the same outbox.
   const worker = config.notify.send
     ? await startNotifyWorker({
         database,
         sms: ports.sms,
         wechat: ports.cloud,
-        passLink: (passId) => passViews.pageUrl(passId),
+        passCode: (passId) => passViews.linkCode(passId),
+        visitUrl: (applicationId) => `${config.publicUrl}/h5/#/visit/${applicationId}`,
         logger,
         now,
         batchSize: config.notify.batchSize,

@@ -107,6 +107,24 @@ describe('SendSms through the official SDK', () => {
     expect(err).toMatchObject({ code: 'UPSTREAM_FAILED', transient: false, providerCode: 'isv.MOBILE_NUMBER_ILLEGAL' });
   });
 
+  it('a variable over 35 characters is refused like Aliyun (isv.PARAM_LENGTH_LIMIT, permanent); 35 passes', async () => {
+    const send = (value: string) => client().send({ phone: '13800138000', templateCode: NOTICE, params: { name: value, host: '李四' } });
+    expect(await failure(send('张'.repeat(36)))).toMatchObject({ code: 'UPSTREAM_FAILED', transient: false, providerCode: 'isv.PARAM_LENGTH_LIMIT' });
+    // Counted in UTF-16 units, as Aliyun's Java side counts: 18 characters outside the BMP are 36.
+    expect(await failure(send('\u{20000}'.repeat(18)))).toMatchObject({ providerCode: 'isv.PARAM_LENGTH_LIMIT' });
+    await send('张'.repeat(35));
+    expect(sim.messages()).toHaveLength(1);
+    // The answer itself, as Aliyun words it: HTTP 200, Code and Message.
+    const last = sim.server.received.at(-1)!;
+    expect(last.query.TemplateParam).toBe(JSON.stringify({ name: '张'.repeat(35), host: '李四' }));
+  });
+
+  it('a link in a variable is refused (isv.PARAM_NOT_SUPPORT_URL): links are fixed template text', async () => {
+    const err = await failure(client().send({ phone: '13800138000', templateCode: NOTICE, params: { url: 'https://a.cn/p/1' } }));
+    expect(err).toMatchObject({ code: 'UPSTREAM_FAILED', transient: false, providerCode: 'isv.PARAM_NOT_SUPPORT_URL' });
+    expect(sim.messages()).toEqual([]);
+  });
+
   it('reads the newest verification code sent to a phone', async () => {
     await client().send({ phone: '13800138000', templateCode: VERIFY, params: { code: '123456' } });
     expect(sim.lastCodeFor('13800138000')).toBe('123456');

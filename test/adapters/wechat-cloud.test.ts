@@ -154,6 +154,22 @@ describe('messages', () => {
     expect(listed).toHaveLength(1);
   });
 
+  it('records what WeChat would not show: first, remark and a keyword line over 20 characters', async () => {
+    sim.bind('o-alice', '13800138000');
+    const data = {
+      first: '您有一条新的来访申请',
+      keyword1: '王'.repeat(20),
+      // A run of ASCII letters and digits counts as one character: 2026-12-05 14:00 is 9.
+      keyword2: '2026-12-05 14:00至2026-12-06 10:00',
+      keyword3: '王'.repeat(21),
+      remark: '请及时授权',
+    };
+    await client().sendMessage({ ...message, data });
+    expect(sim.messages()[0]!.hidden).toEqual(['first', 'keyword3', 'remark']);
+    await client().sendMessage({ ...message, data: { keyword1: '王五', remark: '' } });
+    expect(sim.messages()[1]!.hidden).toEqual([]);
+  });
+
   it("answers 'not_bound' for a phone without a binding", async () => {
     expect(await client().sendMessage(message)).toBe('not_bound');
     expect(sim.messages()).toEqual([]);

@@ -17,6 +17,8 @@ let hostToken: string;
 const START = Math.floor(Date.now() / 86_400_000) * 86_400 + 2 * 86_400 + 16 * 3600;
 const START_SHANGHAI = `${new Date((START + 8 * 3600) * 1000).toISOString().slice(0, 10)} 00:00`;
 const WINDOW = { start_time: START, end_time: START + 2 * 3600 };
+/** WeChat's keyword3: the window on one line, China time. */
+const START_WINDOW = `${START_SHANGHAI}至02:00`;
 
 beforeAll(async () => {
   h = await startHarness({
@@ -113,15 +115,18 @@ function expectWechat(phone: string, template: string, visitorName: string) {
   return expectWechatAt(phone, 0, template, visitorName);
 }
 
-function expectWechatAt(phone: string, index: number, template: string, visitorName: string) {
+/** `keyword1`: the visitor, with 等N人 when companions come. */
+function expectWechatAt(phone: string, index: number, template: string, keyword1: string) {
   const m = wechatTo(phone)[index]!;
   expect(m.tplMessageId).toBe(`WX_TPL_${template.toUpperCase()}`);
-  expect(m.url).toMatch(/^http:\/\/laifang\.test\//);
+  // Every message links to its visit's page, and says everything where WeChat shows it: keyword1–5.
+  expect(m.url).toMatch(/^http:\/\/laifang\.test\/h5\/#\/visit\/\d+$/);
+  expect(m.hidden).toEqual([]);
   const data = m.data as Record<string, unknown>;
-  expect(Object.keys(data).sort()).toEqual(['first', 'keyword1', 'keyword2', 'keyword3', 'remark']);
+  expect(Object.keys(data).sort()).toEqual(['keyword1', 'keyword2', 'keyword3', 'keyword4', 'keyword5']);
   for (const v of Object.values(data)) expect(typeof v).toBe('string');
-  expect(data).toMatchObject({ keyword1: visitorName, keyword2: HOST.name, keyword3: START_SHANGHAI });
-  expect((data.first as string).length).toBeGreaterThan(0);
+  expect(data).toMatchObject({ keyword1, keyword2: HOST.name, keyword3: START_WINDOW });
+  expect((data.keyword4 as string).length).toBeGreaterThan(0);
   return data;
 }
 
@@ -149,7 +154,7 @@ describe.concurrent('recipients and templates (§5 table)', () => {
       expect(Object.keys(mine[0]!.params).sort()).toEqual(['host', 'name', 'time']);
       // OutId is our notification id.
       expect(mine[0]!.out_id).toBe(String(rows.find((r) => r.channel === 'sms' && r.phone === p.phone)!.id));
-      expectWechat(p.phone, 'approval_pass_to_visitor', visitor.name);
+      expectWechat(p.phone, 'approval_pass_to_visitor', `${visitor.name}等3人`);
     }
   });
 
@@ -170,21 +175,23 @@ describe.concurrent('recipients and templates (§5 table)', () => {
     expect(sms).toHaveLength(2);
     expect(sms.find((m) => m.phone === HOST.phone)).toMatchObject({
       template_code: 'SMS_TPL_APPROVAL_REMINDER_TO_EMPLOYEE',
-      params: { name: HOST.name, host: HOST.name, time: START_SHANGHAI },
+      // The host is asked about the visitor: who, from where, how many, when.
+      params: { name: HOST.name, visitor: visitor.name, company: '未填写', count: '2', time: START_SHANGHAI },
     });
     expect(sms.find((m) => m.phone === visitor.phone)).toMatchObject({
       template_code: 'SMS_TPL_APPLICATION_SUBMITTED_TO_VISITOR',
       params: { name: visitor.name, host: HOST.name, time: START_SHANGHAI },
     });
     // The host's WeChat message about this visitor (other tests tell the host about others).
-    const hostMsgs = wechatTo(HOST.phone).filter((m) => (m.data as Record<string, string>).keyword1 === visitor.name);
+    const hostMsgs = wechatTo(HOST.phone).filter((m) => (m.data as Record<string, string>).keyword1 === `${visitor.name}等2人`);
     expect(hostMsgs).toHaveLength(1);
     expect(hostMsgs[0]).toMatchObject({
       tplMessageId: 'WX_TPL_APPROVAL_REMINDER_TO_EMPLOYEE',
-      data: { keyword1: visitor.name, keyword2: HOST.name, keyword3: START_SHANGHAI },
+      data: { keyword1: `${visitor.name}等2人`, keyword2: HOST.name, keyword3: START_WINDOW, keyword4: '待您授权' },
+      url: `http://laifang.test/h5/#/visit/${record.id}`,
+      hidden: [],
     });
-    expect(hostMsgs[0]!.url).toMatch(/^http:\/\/laifang\.test\//);
-    expectWechat(visitor.phone, 'application_submitted_to_visitor', visitor.name);
+    expectWechat(visitor.phone, 'application_submitted_to_visitor', `${visitor.name}等2人`);
     await workerIdle();
     expect(smsTo(companion.phone)).toEqual([]);
     expect(wechatTo(companion.phone)).toEqual([]);
@@ -211,9 +218,9 @@ describe.concurrent('recipients and templates (§5 table)', () => {
       params: { name: visitor.name, host: HOST.name, time: START_SHANGHAI },
     });
     expect(wechatTo(visitor.phone)).toHaveLength(2);
-    const approved = expectWechatAt(visitor.phone, 1, 'approval_pass_to_visitor', visitor.name);
-    // A different sentence from the one that said "submitted".
-    expect(approved.first).not.toBe(submitted.first);
+    const approved = expectWechatAt(visitor.phone, 1, 'approval_pass_to_visitor', `${visitor.name}等2人`);
+    // A different status from the one that said "submitted", in a line WeChat shows.
+    expect(approved.keyword4).not.toBe(submitted.keyword4);
     await workerIdle();
     expect(smsTo(companion.phone)).toEqual([]);
     expect(wechatTo(companion.phone)).toEqual([]);
@@ -231,7 +238,7 @@ describe.concurrent('recipients and templates (§5 table)', () => {
     expect(res.status).toBe(200);
     const rows = await settled(h, res.body.data.id);
     expect(smsFor(rows)[0]!.params.time).toBe(shanghai);
-    expect((wechatTo(visitor.phone)[0]!.data as Record<string, string>).keyword3).toBe(shanghai);
+    expect((wechatTo(visitor.phone)[0]!.data as Record<string, string>).keyword3).toBe(`${shanghai}至08:00`);
   });
 
   it('a phone without WeChat gets the SMS alone; its WeChat message is recorded skipped and not retried', async () => {

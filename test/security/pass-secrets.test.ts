@@ -92,14 +92,17 @@ describe('passes are shown only to their owner, and are not kept at rest', () =>
       expect(atRest).not.toContain((JSON.parse(pass.qrcode) as { qrcode: string }).qrcode);
     }
 
-    // The messages themselves link to each person's own pass, and the link opens its picture.
+    // The SMS carries each person's own short code (never stored: not in the dump above); it opens that person's pass picture.
     for (const [i, p] of people.entries()) {
-      const passPage = `http://laifang.test/h5/#/pass?img=${encodeURIComponent(passes[i]!.qrcode_img_url)}`;
       const wx = d.h.sims.cloud.messages().find((m) => m.phone === p.phone && m.tplMessageId === 'WX_TPL_SIGNIN_TO_VISITOR');
       const sms = d.h.sims.sms.messages().find((m) => m.phone === p.phone && m.template_code === 'SMS_TPL_SIGNIN_TO_VISITOR');
-      expect(wx?.url).toBe(passPage);
-      expect(sms?.params.url).toBe(passPage);
-      const img = new URL(decodeURIComponent(wx!.url.split('img=')[1]!));
+      expect(wx?.url).toBe(`http://laifang.test/h5/#/visit/${inv.id}`);
+      const code = sms!.params.code!;
+      expect(atRest).not.toContain(code);
+      const shown = await d.h.request('GET', `/v1/visit/pass/${code}`);
+      expect(shown.status).toBe(200);
+      expect(shown.body.data.qrcode_img_url).toBe(passes[i]!.qrcode_img_url);
+      const img = new URL(shown.body.data.qrcode_img_url as string);
       const picture = await d.h.runtime.app.inject({ method: 'GET', url: img.pathname + img.search });
       expect(picture.statusCode).toBe(200);
       expect(picture.headers['content-type']).toBe('image/png');

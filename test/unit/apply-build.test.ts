@@ -107,10 +107,12 @@ describe('buildApplication (pure)', () => {
       kind: 'request',
       name: '王五',
       phone: VISITOR,
+      company: '某公司',
       proposer: VISITOR,
       interviewee: '张伟',
       intervieweePhone: HOST,
       startTime: NOW + 3600,
+      endTime: NOW + 7200,
       retinues: [{ name: '甲', phone: COMPANION }],
     });
   });

@@ -15,7 +15,7 @@ function memoryOutbox() {
   return {
     limits,
     add(n: number): void {
-      for (let i = 0; i < n; i++) due.push({ id: nextId++, channel: 'sms', phone: '13900000000', payload: {}, attempts: 1 });
+      for (let i = 0; i < n; i++) due.push({ id: nextId++, applicationId: 1, channel: 'sms', phone: '13900000000', payload: {}, attempts: 1 });
     },
     failNext(n: number): void {
       failures = n;
@@ -126,7 +126,7 @@ describe('nextIdlePass', () => {
     await until(() => claim.mock.calls.length === 2, 'the next claim');
     await settle();
     expect(answered).not.toHaveBeenCalled();
-    release([1, 2].map((id) => ({ id, channel: 'sms', phone: '13900000000', payload: {}, attempts: 1 }))); // full: more may be due
+    release([1, 2].map((id) => ({ id, applicationId: 1, channel: 'sms', phone: '13900000000', payload: {}, attempts: 1 }))); // full: more may be due
     await until(() => claim.mock.calls.length === 3, 'the claim after a full batch');
     sends.releaseAll();
     await settle();

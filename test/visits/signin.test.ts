@@ -78,11 +78,10 @@ describe('kiosk sign-in (front-desk acceptance)', () => {
       const mine = signinRows.filter((r) => r.phone === p.phone);
       expect(mine.map((r) => `${r.channel}:${r.template}:${r.status}`).sort()).toEqual(['sms:signin_to_visitor:sent', 'wechat:signin_to_visitor:sent']);
       const wx = d.h.sims.cloud.messages().find((m) => m.phone === p.phone && m.tplMessageId === 'WX_TPL_SIGNIN_TO_VISITOR');
-      // The messages open the H5 pass page on that picture.
-      const passPage = `http://laifang.test/h5/#/pass?img=${encodeURIComponent(p.qrcode_img_url)}`;
-      expect(wx?.url).toBe(passPage);
+      // WeChat links to the visit's page; the SMS carries the pass's short code (its link is template text).
+      expect(wx?.url).toBe(`http://laifang.test/h5/#/visit/${inv.id}`);
       const sms = d.h.sims.sms.messages().find((m) => m.phone === p.phone && m.template_code === 'SMS_TPL_SIGNIN_TO_VISITOR');
-      expect(sms?.params.url).toBe(passPage);
+      expect(sms?.params.code).toMatch(/^[0-9A-Za-z]{12}$/);
     }
     const hostRows = signinRows.filter((r) => r.phone === STAFF.zhangwei.phone);
     expect(hostRows.map((r) => `${r.channel}:${r.template}`).sort()).toEqual(['sms:visitor_signin_to_employee', 'wechat:visitor_signin_to_employee']);

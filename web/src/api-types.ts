@@ -125,6 +125,21 @@ export interface Companion {
   phone: string;
 }
 
+/** From GET /v1/visit/pass/{code} data. */
+export interface LinkedPass {
+  /** application id */
+  id: number;
+  /** the person this pass admits */
+  name: string;
+  interviewee: string;
+  start_time: number;
+  /** the pass admits until then */
+  end_time: number;
+  signin_time: number | null;
+  /** absolute URL of the QR picture (PNG) */
+  qrcode_img_url: string;
+}
+
 /** From GET /v1/visit/records page, GET /v1/auth/records page, GET /v1/visit/records?type=web page, GET /v1/audit page. */
 export interface Page {
   count: number;

@@ -10,13 +10,15 @@ export interface Route {
   query: Record<string, string>;
 }
 
-const pages: Record<string, { load: () => Promise<Component>; title: string; public?: boolean }> = {
+/** `public`: no session needed (a function: for some queries only). */
+const pages: Record<string, { load: () => Promise<Component>; title: string; public?: boolean | ((query: Record<string, string>) => boolean) }> = {
   '/login': { load: () => import('./pages/EntryPage.vue'), title: '来访', public: true },
   '/': { load: () => import('./pages/HomePage.vue'), title: '来访' },
   '/bind': { load: () => import('./pages/BindPage.vue'), title: '绑定手机号' },
   '/apply': { load: () => import('./pages/ApplyPage.vue'), title: '来访申请' },
   '/records': { load: () => import('./pages/RecordsPage.vue'), title: '来访记录' },
-  '/pass': { load: () => import('./pages/PassPage.vue'), title: '通行码' },
+  // With `k` (an SMS link's code) the pass opens in any browser: the code is the credential.
+  '/pass': { load: () => import('./pages/PassPage.vue'), title: '通行码', public: (q) => Boolean(q.k) },
 };
 
 const components = new Map<string, Component>();
@@ -44,7 +46,8 @@ function guard(): void {
   const page = pages[next.path];
   // Every page but the entry needs a session; the entry returns to where the visitor was going.
   // An unknown path (e.g. `#wechat_redirect`, which the OAuth round trip leaves) is the home page.
-  if (!page?.public && !loadSession()) {
+  const open = typeof page?.public === 'function' ? page.public(next.query) : page?.public;
+  if (!open && !loadSession()) {
     const to = page ? next.path + (Object.keys(next.query).length ? `?${new URLSearchParams(next.query).toString()}` : '') : '/';
     navigate('/login', to === '/' ? {} : { to }, true);
     return;

@@ -1,3 +1,10 @@
+/**
+ * Aliyun refuses a notification template variable longer than this (`isv.PARAM_LENGTH_LIMIT`;
+ * UTF-16 units, as its Java side counts), and a link in a variable (`isv.PARAM_NOT_SUPPORT_URL`):
+ * a link is fixed text of the approved template, with at most a short code as its variable.
+ */
+export const SMS_VARIABLE_MAX = 35;
+
 export interface SmsSendInput {
   /** 11 digits. */
   phone: string;

@@ -2,6 +2,7 @@ import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createSimServer, type SimServer } from '../simulator.js';
+import { SMS_VARIABLE_MAX } from './port.js';
 
 /**
  * Aliyun SMS `SendSms` (2017-05-25) over HTTP, as the official SDK speaks it: RPC style,
@@ -10,7 +11,9 @@ import { createSimServer, type SimServer } from '../simulator.js';
  * `x-acs-date`, `x-acs-signature-nonce`, `x-acs-content-sha256` and an ACS3-HMAC-SHA256
  * `Authorization`, which is verified by recomputing the V3 canonical request. Protocol errors
  * answer HTTP 4xx `{"Code","Message","RequestId","HostId","Recommend"}`; business refusals
- * answer HTTP 200 with `Code` ≠ "OK", as Aliyun does — including its per-number flow control.
+ * answer HTTP 200 with `Code` ≠ "OK", as Aliyun does — including its per-number flow control,
+ * a variable over 35 characters (`isv.PARAM_LENGTH_LIMIT`) and a link in a variable
+ * (`isv.PARAM_NOT_SUPPORT_URL`).
  *
  * `QuerySendDetails` answers what was sent to one phone on one day, with each message's OutId.
  * Inspection: GET /__sim/sms/messages, GET /__sim/sms/last-code?phone=, DELETE /__sim/sms/limits,
@@ -77,6 +80,9 @@ const DATE_SKEW_MS = 15 * 60 * 1000;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
+
+/** A variable that holds a link or a domain: Aliyun wants those fixed in the template. */
+const URL_IN_VARIABLE = /https?:\/\/|www\./i;
 
 type Refusal = { status: number; code: string; message: string };
 
@@ -225,6 +231,11 @@ export async function startAliyunSmsSimulator(opts: AliyunSmsSimulatorOptions = 
       }
       templateParams = parsed as Record<string, string>;
     }
+    // Aliyun's rules for template variables: a link is fixed text of the approved template (a
+    // short code may be a variable), and no variable is longer than 35 characters.
+    const values = Object.values(templateParams);
+    if (values.some((v) => URL_IN_VARIABLE.test(v))) return { Code: 'isv.PARAM_NOT_SUPPORT_URL', Message: '不支持URL' };
+    if (values.some((v) => v.length > SMS_VARIABLE_MAX)) return { Code: 'isv.PARAM_LENGTH_LIMIT', Message: '参数超出长度限制' };
 
     const t = now();
     const verification = opts.verificationTemplates ? opts.verificationTemplates.includes(template) : Object.keys(templateParams).join() === 'code';

@@ -4,7 +4,8 @@ import { createSimServer, type SimServer } from '../simulator.js';
 /**
  * The WeChat interface cloud service (api-contract.md §8) over HTTP, for `npm start` in
  * simulated mode and for tests. It keeps WeChat (openid) ↔ phone bindings in memory and
- * records template messages instead of sending them.
+ * records template messages instead of sending them, with what WeChat would not show of them
+ * (`hidden`).
  *
  * Protocol: GET /v2/wechat/binding?weixinUserId=, POST /v2/wechat/binding (form-encoded
  * only), DELETE /v2/wechat/binding/{weixinUserId}, POST /v2/message (JSON, `data` a JSON
@@ -28,6 +29,27 @@ export interface SimWechatMessage {
   /** The openids the message went to. */
   weixinUserIds: string[];
   at: number;
+  /**
+   * What WeChat would not show of `data` (it accepts the message all the same): `first` and
+   * `remark` (not shown since 2023), and any keyword line over 20 characters (cut with "…";
+   * a run of ASCII letters and digits counts as one). Empty when everything shows.
+   */
+  hidden: string[];
+}
+
+/** WeChat shows at most this many characters of a keyword line. */
+const KEYWORD_SHOWN = 20;
+
+function notShown(data: unknown): string[] {
+  if (data === null || typeof data !== 'object') return [];
+  const out: string[] = [];
+  for (const [key, raw] of Object.entries(data as Record<string, unknown>)) {
+    // A field is a string or, as WeChat's own API has it, {"value": string}.
+    const value = typeof raw === 'string' ? raw : typeof (raw as { value?: unknown } | null)?.value === 'string' ? (raw as { value: string }).value : '';
+    if ((key === 'first' || key === 'remark') && value !== '') out.push(key);
+    else if ((value.match(/[A-Za-z0-9]+|[\s\S]/gu)?.length ?? 0) > KEYWORD_SHOWN) out.push(key);
+  }
+  return out;
 }
 
 export interface WechatCloudSimulator {
@@ -103,7 +125,15 @@ export async function startWechatCloudSimulator(opts: { port?: number } = {}): P
     const target = digits(m.phone);
     const ids = [...byOpenid].filter(([, p]) => digits(p) === target).map(([id]) => id);
     if (ids.length === 0) return { code: 404, err_msg: '该手机号未绑定微信' };
-    sent.push({ phone: m.phone, tplMessageId: m.tplMessageId, url: typeof m.url === 'string' ? m.url : '', data, weixinUserIds: ids, at: Date.now() });
+    sent.push({
+      phone: m.phone,
+      tplMessageId: m.tplMessageId,
+      url: typeof m.url === 'string' ? m.url : '',
+      data,
+      weixinUserIds: ids,
+      at: Date.now(),
+      hidden: notShown(data),
+    });
     return ok({});
   });
 

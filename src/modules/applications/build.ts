@@ -45,10 +45,12 @@ export function buildApplication(b: BuildInput): BuiltApplication {
     kind,
     name: valid.name,
     phone: valid.phone,
+    company: valid.comeFrom,
     proposer: b.caller.phone,
     interviewee: host.name,
     intervieweePhone: valid.hostPhone,
     startTime: valid.startTime,
+    endTime: valid.endTime,
     retinues: valid.retinues,
   };
   const record: Omit<ApplicationRecord, 'id'> = {
@@ -116,10 +118,12 @@ export function authorizedFacts(r: ApplicationRecord): ApplicationFacts {
     kind: 'request',
     name: r.name,
     phone: r.phone,
+    company: r.come_from,
     proposer: r.proposer,
     interviewee: r.interviewee,
     intervieweePhone: r.interviewee_phone,
     startTime: r.start_time,
+    endTime: r.end_time,
     retinues: r.retinues,
   };
 }

@@ -3,6 +3,8 @@ import type { Database, Statement } from '../../db/client.js';
 /** The columns a send needs, as the claim returns them. */
 export interface ClaimedRow {
   id: number;
+  /** The visit the message is about (every WeChat message links to its page). */
+  applicationId: number;
   channel: string;
   phone: string;
   payload: unknown;
@@ -33,7 +35,7 @@ const CLAIM: Statement = {
     order by due_at, id limit $1 for update skip locked)
   update notifications n set attempts = n.attempts + 1, due_at = now() + make_interval(secs => $2)
   from due where n.id = due.id
-  returning n.id, n.channel, n.phone, n.payload, n.attempts`,
+  returning n.id, n.application_id, n.channel, n.phone, n.payload, n.attempts`,
 };
 
 /** The next attempt of a transiently failed row ($1), after $2 seconds, with the failure ($3). */
@@ -55,8 +57,8 @@ const RECORD: Statement = {
 };
 
 export async function claimDue(database: Database, limit: number, leaseSeconds: number): Promise<ClaimedRow[]> {
-  const rows = await database.query<ClaimedRow & { id: string | number }>(CLAIM, [limit, leaseSeconds]);
-  return rows.map((r) => ({ ...r, id: Number(r.id) }));
+  const rows = await database.query<Omit<ClaimedRow, 'applicationId'> & { id: string | number; application_id: string | number }>(CLAIM, [limit, leaseSeconds]);
+  return rows.map(({ application_id, ...r }) => ({ ...r, id: Number(r.id), applicationId: Number(application_id) }));
 }
 
 export async function retryLater(database: Database, id: number, delaySeconds: number, reason: string): Promise<void> {

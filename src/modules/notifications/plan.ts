@@ -1,4 +1,5 @@
 import type { Config, TemplateName } from '../../config.js';
+import { companyText, party, shanghaiTime, smsParams, wechatData, windowText, type SMS_PARAMS } from './fields.js';
 
 export type NotificationEvent = 'invitation_created' | 'request_created' | 'request_authorized';
 
@@ -25,39 +26,36 @@ export interface ApplicationFacts {
   kind: 'invitation' | 'request';
   name: string;
   phone: string;
+  /** The visitor's company (`come_from`), "" when not given. */
+  company: string;
   proposer: string;
   interviewee: string;
   intervieweePhone: string;
   startTime: number;
+  endTime: number;
   retinues: Array<{ name: string; phone: string }>;
 }
 
-/** `YYYY-MM-DD HH:mm` in Asia/Shanghai (UTC+8 all year). */
-export function shanghaiTime(unixSeconds: number): string {
-  return new Date((unixSeconds + 8 * 3600) * 1000).toISOString().slice(0, 16).replace('T', ' ');
-}
+export { shanghaiTime } from './fields.js';
 
-const FIRST: Record<NotificationEvent, Partial<Record<TemplateName, (a: ApplicationFacts) => string>>> = {
-  invitation_created: { approval_pass_to_visitor: (a) => `您好，${a.interviewee}邀请您来访，预约已确认。` },
+/** What keyword4 (状态) and keyword5 (说明) say, per event and template. */
+const STATUS: Record<NotificationEvent, Partial<Record<TemplateName, (a: ApplicationFacts) => [string, string]>>> = {
+  invitation_created: { approval_pass_to_visitor: () => ['已预约', '请按时到访，到前台签到'] },
   request_created: {
-    approval_reminder_to_employee: (a) => `访客${a.name}申请拜访您，请及时授权。`,
-    application_submitted_to_visitor: (a) => `您的来访申请已提交，等待${a.interviewee}授权。`,
+    approval_reminder_to_employee: (a) => ['待您授权', `来自${companyText(a.company)}`],
+    application_submitted_to_visitor: () => ['待被访人授权', '授权结果将另行通知'],
   },
-  request_authorized: { approval_pass_to_visitor: (a) => `您的来访申请已通过，${a.interviewee}已授权。` },
+  request_authorized: { approval_pass_to_visitor: () => ['已通过', '请按时到访，到前台签到'] },
 };
 
-const REMARK: Record<TemplateName, string> = {
-  verification_code: '',
-  approval_pass_to_visitor: '请按时到访，到达后在前台签到。',
-  approval_reminder_to_employee: '请打开“来访记录”进行授权。',
-  application_submitted_to_visitor: '授权结果将另行通知您。',
-  signin_to_visitor: '请在有效时间内凭二维码通行。',
-  visitor_signin_to_employee: '访客已在前台签到。',
-};
-
-/** Who is told what (api-contract.md §5); each recipient gets an SMS and a WeChat message. */
+/**
+ * Who is told what (api-contract.md §5); each recipient gets an SMS and a WeChat message. The
+ * SMS parameters are those of fields.ts (SMS_PARAMS), each within Aliyun's 35 characters; the
+ * WeChat message says everything in keyword1–5. Its `url` is a fallback: the worker links every
+ * WeChat message to its visit's page.
+ */
 export function planNotifications(event: NotificationEvent, a: ApplicationFacts, templates: Config['templates'], recordsUrl: string): PlannedNotification[] {
-  const recipients: Array<{ phone: string; name: string; template: TemplateName }> = [];
+  const recipients: Array<{ phone: string; name: string; template: keyof typeof SMS_PARAMS }> = [];
   if (event === 'invitation_created') {
     recipients.push({ phone: a.phone, name: a.name, template: 'approval_pass_to_visitor' });
     for (const r of a.retinues) recipients.push({ phone: r.phone, name: r.name, template: 'approval_pass_to_visitor' });
@@ -67,15 +65,24 @@ export function planNotifications(event: NotificationEvent, a: ApplicationFacts,
   } else {
     recipients.push({ phone: a.proposer, name: a.name, template: 'approval_pass_to_visitor' });
   }
-  const time = shanghaiTime(a.startTime);
+  const count = 1 + a.retinues.length;
+  const values = {
+    visitor: a.name,
+    company: companyText(a.company),
+    host: a.interviewee,
+    time: shanghaiTime(a.startTime),
+    end: shanghaiTime(a.endTime),
+    count: String(count),
+  };
   const out: PlannedNotification[] = [];
   for (const r of recipients) {
+    const [status, hint] = STATUS[event][r.template]?.(a) ?? ['', ''];
     out.push({
       event,
       channel: 'sms',
       phone: r.phone,
       template: r.template,
-      payload: { templateCode: templates.sms[r.template], params: { name: r.name, host: a.interviewee, time } },
+      payload: { templateCode: templates.sms[r.template], params: smsParams(r.template, { ...values, name: r.name }) },
     });
     out.push({
       event,
@@ -85,7 +92,7 @@ export function planNotifications(event: NotificationEvent, a: ApplicationFacts,
       payload: {
         tplMessageId: templates.wechat[r.template],
         url: recordsUrl,
-        data: { first: FIRST[event][r.template]?.(a) ?? '', keyword1: a.name, keyword2: a.interviewee, keyword3: time, remark: REMARK[r.template] },
+        data: wechatData([party(a.name, count), a.interviewee, windowText(a.startTime, a.endTime), status, hint]),
       },
     });
   }

@@ -14,10 +14,13 @@ export interface SendPorts {
   sms: SmsPort;
   wechat: WechatCloudPort;
   /**
-   * The link to a pass's page (its picture URL holds the key that opens it), built when its
-   * message is sent; null when the pass is gone or revoked (checked out, erased).
+   * The short code of a pass (the SMS template's link is `https://<host>/p/${code}`; the code
+   * opens the pass), made when its message is sent; null when the pass is gone or revoked
+   * (checked out, erased).
    */
-  passLink(passId: number): Promise<string | null>;
+  passCode(passId: number): Promise<string | null>;
+  /** The page of a visit (`/h5/#/visit/{id}`): where every WeChat message links. */
+  visitUrl(applicationId: number): string;
 }
 
 /** The outcome of a pass message whose pass no longer admits: nothing worth sending. */
@@ -41,13 +44,13 @@ export interface AttemptDeps {
  * or a WeChat phone without a binding: skipped); a failure throws.
  */
 export async function deliver(row: ClaimedRow, ports: SendPorts, now: () => number = Date.now): Promise<Outcome> {
-  // A pass message stores the pass id, never its keyed link (signin-plan.ts): the link is made now.
+  // A pass message stores the pass id, never its code (signin-plan.ts): the code is made now.
   const passId = (row.payload as { passId?: unknown }).passId;
-  const link = typeof passId === 'number' ? await ports.passLink(passId) : undefined;
-  if (link === null) return { status: 'skipped', reason: PASS_GONE };
+  const code = typeof passId === 'number' ? await ports.passCode(passId) : undefined;
+  if (code === null) return { status: 'skipped', reason: PASS_GONE };
   if (row.channel === 'sms') {
     const p = row.payload as SmsPayload;
-    const params = link === undefined ? p.params : { ...p.params, url: link };
+    const params = code === undefined ? p.params : { ...p.params, code };
     const outId = String(row.id);
     // Not the row's first attempt: an earlier one may have reached Aliyun and lost its answer (a
     // timeout, a killed process). Aliyun files every message with its OutId (the row's id), so
@@ -59,7 +62,7 @@ export async function deliver(row: ClaimedRow, ports: SendPorts, now: () => numb
     return { status: 'sent', ref: bizId };
   }
   const p = row.payload as WechatPayload;
-  const result = await ports.wechat.sendMessage({ phone: row.phone, tplMessageId: p.tplMessageId, url: link ?? p.url, data: p.data });
+  const result = await ports.wechat.sendMessage({ phone: row.phone, tplMessageId: p.tplMessageId, url: ports.visitUrl(row.applicationId), data: p.data });
   return result === 'sent' ? { status: 'sent', ref: '' } : { status: 'skipped', reason: 'phone has no WeChat binding' };
 }
 

@@ -1,6 +1,6 @@
 import type { Config } from '../../config.js';
+import { party, shanghaiTime, smsParams, wechatData, windowText } from './fields.js';
 import type { SmsPayload, WechatPayload } from './plan.js';
-import { shanghaiTime } from './plan.js';
 
 /** The notifications table's `event` for everything a sign-in sends (one row per phone and channel). */
 export const SIGNIN_EVENT = 'visitor_signed_in';
@@ -14,10 +14,11 @@ export interface PlannedSigninNotification {
 }
 
 /**
- * A message that carries a pass keeps only the pass's id at rest: the link to the pass picture
- * holds a key that opens the QR code (the pass itself), so it is built by the worker when it
- * sends (`send.ts`) and never stored. A dump of the outbox then holds no usable pass. The SMS
- * gets the link as its `url` parameter, the WeChat message as its `url`.
+ * A message that carries a pass keeps only the pass's id at rest: the pass's short code opens
+ * the pass, so the worker adds it when it sends (`send.ts`) and it is never stored. A dump of
+ * the outbox then holds no usable pass. The SMS gets it as its `code` parameter (the template
+ * holds the link, `https://<host>/p/${code}`); the WeChat message links to the visit's page, and
+ * keeps the pass id so that it is not sent once the pass is revoked.
  */
 export interface PassSmsPayload extends SmsPayload {
   passId: number;
@@ -37,55 +38,32 @@ export interface SigninFacts {
 }
 
 /**
- * Who a sign-in tells: each person their own pass (`signin_to_visitor`, the link
- * opens the QR picture), and the host that the visitor has arrived
- * (`visitor_signin_to_employee`). Each by SMS and WeChat, like every other event.
+ * Who a sign-in tells: each person their own pass (`signin_to_visitor`, its short code opens
+ * the pass), and the host that the visitor has arrived (`visitor_signin_to_employee`). Each by
+ * SMS and WeChat, like every other event.
  */
 export function planSigninNotifications(f: SigninFacts, templates: Config['templates']): PlannedSigninNotification[] {
-  const until = shanghaiTime(f.endTime);
+  const visitor = f.people[0]!;
+  const count = f.people.length;
+  const window = windowText(f.startTime, f.endTime);
+  const values = { visitor: visitor.name, host: f.interviewee, time: shanghaiTime(f.startTime), end: shanghaiTime(f.endTime), count: String(count) };
   const out: PlannedSigninNotification[] = [];
-  const add = (
-    phone: string,
-    template: PlannedSigninNotification['template'],
-    params: Record<string, string>,
-    link: { url: string } | { passId: number },
-    first: string,
-    remark: string,
-  ) => {
-    const pass = 'passId' in link ? { passId: link.passId } : {};
+  const add = (phone: string, template: PlannedSigninNotification['template'], name: string, keywords: Parameters<typeof wechatData>[0], passId?: number) => {
+    const pass = passId === undefined ? {} : { passId };
+    const params = smsParams(template, { ...values, name });
     out.push({ event: SIGNIN_EVENT, channel: 'sms', phone, template, payload: { templateCode: templates.sms[template], params, ...pass } });
     out.push({
       event: SIGNIN_EVENT,
       channel: 'wechat',
       phone,
       template,
-      payload: {
-        tplMessageId: templates.wechat[template],
-        url: 'url' in link ? link.url : '',
-        data: { first, keyword1: params.name ?? '', keyword2: f.interviewee, keyword3: until, remark },
-        ...pass,
-      },
+      payload: { tplMessageId: templates.wechat[template], url: f.recordsUrl, data: wechatData(keywords), ...pass },
     });
   };
   for (const p of f.people) {
-    add(
-      p.phone,
-      'signin_to_visitor',
-      { name: p.name, host: f.interviewee, time: until },
-      { passId: p.passId },
-      `${p.name}，您已签到，请凭二维码通行。`,
-      `通行码有效至 ${until}。`,
-    );
+    add(p.phone, 'signin_to_visitor', p.name, [p.name, f.interviewee, window, '已签到', `通行码有效至${shanghaiTime(f.endTime).slice(5)}`], p.passId);
   }
-  const visitor = f.people[0]!;
   const names = f.people.map((p) => p.name).join('、');
-  add(
-    f.intervieweePhone,
-    'visitor_signin_to_employee',
-    { name: visitor.name, count: String(f.people.length), time: shanghaiTime(f.startTime) },
-    { url: f.recordsUrl },
-    `您的访客${names}已在前台签到。`,
-    '',
-  );
+  add(f.intervieweePhone, 'visitor_signin_to_employee', f.interviewee, [party(visitor.name, count), f.interviewee, window, '访客已签到', names]);
   return out;
 }

@@ -12,8 +12,10 @@ export interface NotifyWorkerDeps {
   database: Database;
   sms: SmsPort;
   wechat: WechatCloudPort;
-  /** The link to a pass's page, built as its message is sent (send.ts). */
-  passLink(passId: number): Promise<string | null>;
+  /** A pass's short code, made as its message is sent (send.ts); null when the pass no longer admits. */
+  passCode(passId: number): Promise<string | null>;
+  /** The page of a visit, which every WeChat message links to. */
+  visitUrl(applicationId: number): string;
   logger: Logger;
   now: () => number;
   /** Rows claimed per statement. */
@@ -94,7 +96,7 @@ export async function startNotifyWorker(deps: NotifyWorkerDeps): Promise<NotifyW
   const capacity = Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY) * deps.batchSize;
   const recorder = outcomeRecorder(deps.database, deps.now, capacity);
   const attemptDeps = {
-    ports: { sms: deps.sms, wechat: deps.wechat, passLink: deps.passLink },
+    ports: { sms: deps.sms, wechat: deps.wechat, passCode: deps.passCode, visitUrl: deps.visitUrl },
     database: deps.database,
     logger: deps.logger,
     retryLimit: deps.retryLimit,

@@ -21,13 +21,27 @@ export interface SigninView extends PassView {
   retinues: PassView[];
 }
 
+/** One pass as its short code shows it (`GET /v1/visit/pass/{code}`): that pass and nothing else. */
+export interface LinkedPassView {
+  id: number;
+  name: string;
+  interviewee: string;
+  start_time: number;
+  end_time: number;
+  signin_time: number | null;
+  qrcode_img_url: string;
+}
+
 export interface PassViews {
   /**
-   * What the messages link to: the H5 pass page showing the pass picture full screen, with the
-   * brightness hint; null when the pass is gone or revoked. Built when a message is sent: the
-   * picture URL's key opens the pass, so it is never stored.
+   * The short code an SMS carries for a pass (`/p/{code}`); null when the pass is gone or
+   * revoked. Made when a message is sent (the code opens the pass, so it is never stored); the
+   * pass's `link_hash` is brought up to date first (a pass issued before codes existed, or
+   * under another server secret).
    */
-  pageUrl(passId: number): Promise<string | null>;
+  linkCode(passId: number): Promise<string | null>;
+  /** The pass a short code opens: 'gone' once it no longer admits (checked out, window over), null for no such code. */
+  byLink(code: string): Promise<LinkedPassView | 'gone' | null>;
   /**
    * The sign-in's answer for the person who typed `viewer` at the kiosk: the visitor first, the
    * companions after, in the contract's shape. Only the viewer's own pass is shown in full; every
@@ -40,7 +54,7 @@ export interface PassViews {
 }
 
 /** How passes are shown: QR content, picture URL and the pass page, from the pass keys. */
-export function createPassViews(deps: { db: Db; keys: PassKeys; logger: Logger; publicUrl: string }): PassViews {
+export function createPassViews(deps: { db: Db; keys: PassKeys; logger: Logger; publicUrl: string; now: () => number }): PassViews {
   const { db, keys } = deps;
   const imageUrl = (p: PassRow) => `${deps.publicUrl}/v1/visit/qrcode/${p.id}.png?k=${keys.imageKey(p.tokenSalt)}`;
 
@@ -56,10 +70,29 @@ export function createPassViews(deps: { db: Db; keys: PassKeys; logger: Logger; 
   }
 
   return {
-    async pageUrl(passId) {
+    async linkCode(passId) {
       const p = await visitRepo.pass(db, passId);
       if (!p || p.revokedAt !== null) return null;
-      return `${deps.publicUrl}/h5/#/pass?img=${encodeURIComponent(imageUrl(p))}`;
+      const code = keys.linkCode(p.tokenSalt);
+      const hash = hashToken(code);
+      if (p.linkHash !== hash) await visitRepo.setLinkHash(db, p.id, hash);
+      return code;
+    },
+
+    async byLink(code) {
+      const found = await visitRepo.passByLink(db, hashToken(code));
+      if (!found) return null;
+      const { pass: p, a } = found;
+      if (p.revokedAt !== null || a.signoutTime !== null || a.endTime * 1000 <= deps.now()) return 'gone';
+      return {
+        id: a.id,
+        name: p.name,
+        interviewee: a.interviewee,
+        start_time: a.startTime,
+        end_time: a.endTime,
+        signin_time: a.signinTime,
+        qrcode_img_url: imageUrl(p),
+      };
     },
 
     async signin(a, passes, signinTime, viewer) {

@@ -19,7 +19,17 @@ export interface PassKeys {
   /** The key in the pass picture's URL: proves the URL came from us without being the token. */
   imageKey(salt: string): string;
   imageKeyMatches(salt: string, given: string): boolean;
+  /**
+   * The pass's short code (12 letters and digits, 71 bits): the SMS link `https://<host>/p/{code}`
+   * opens this one pass without a session. Derived like the token, so a resent message carries
+   * the same code; the database keeps only its SHA-256 (`link_hash`).
+   */
+  linkCode(salt: string): string;
 }
+
+/** Length of a pass's short code: 62^12 ≈ 2^71 codes. */
+export const LINK_CODE_LENGTH = 12;
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
@@ -32,6 +42,16 @@ export function createPassKeys(serverSecret: string): PassKeys {
     newSalt: () => randomBytes(16).toString('hex'),
     token: (salt) => mac(`token:${salt}`), // 43 characters, 256 bits
     imageKey,
+    linkCode(salt) {
+      // 128 bits of HMAC reduced to 12 base-62 digits (the bias of the reduction is below 2^-56).
+      let n = BigInt(`0x${createHmac('sha256', passKey).update(`link:${salt}`).digest('hex').slice(0, 32)}`);
+      let code = '';
+      for (let i = 0; i < LINK_CODE_LENGTH; i += 1) {
+        code += BASE62[Number(n % 62n)];
+        n /= 62n;
+      }
+      return code;
+    },
     imageKeyMatches(salt, given) {
       const want = Buffer.from(imageKey(salt));
       const got = Buffer.from(given);

@@ -127,6 +127,21 @@ export const visitRepo = {
     return visitRepo.passes(tx, applicationId);
   },
 
+  /** The pass a short code opens (by the code's hash), with its visit's window; null when none. */
+  async passByLink(db: Db, linkHash: string): Promise<{ pass: PassRow; a: VisitApplication } | null> {
+    const [row] = await db
+      .select({ pass: visitPasses, a: visitColumns })
+      .from(visitPasses)
+      .innerJoin(applications, eq(applications.id, visitPasses.applicationId))
+      .where(eq(visitPasses.linkHash, linkHash))
+      .limit(1);
+    return row ?? null;
+  },
+
+  async setLinkHash(db: Db, id: number, linkHash: string): Promise<void> {
+    await db.update(visitPasses).set({ linkHash }).where(eq(visitPasses.id, id));
+  },
+
   /** A new token hash for a pass (the server secret changed since it was issued). */
   async rehash(db: Db, id: number, tokenHash: string): Promise<void> {
     await db.update(visitPasses).set({ tokenHash }).where(eq(visitPasses.id, id));

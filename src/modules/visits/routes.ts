@@ -7,6 +7,7 @@ import { Envelope, errorResponses, ok } from '../../http/envelope.js';
 import { PhoneInput } from '../../http/schemas.js';
 import { AppError } from '../../errors.js';
 import type { Identity } from '../identity/service.js';
+import { passLinkRoutes } from './link-routes.js';
 import type { Visits } from './service.js';
 
 const DeviceAuth = [{ device: [] as string[] }];
@@ -36,6 +37,7 @@ const CheckAnswer = Type.Object({ id: Type.Integer({ description: 'application i
 export function visitRoutes(app: FastifyInstance, deps: { visits: Visits; identity: Identity }): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const { visits } = deps;
+  passLinkRoutes(app, { visits });
 
   r.post(
     '/v1/visit/signin',

@@ -4,12 +4,12 @@ import type { Logger } from '../../log.js';
 import type { Audit, AuditEntry } from '../audit/service.js';
 import { checkPass } from './check.js';
 import type { KoalaSync } from './koala-sync.js';
-import { createPassViews, type SigninView } from './pass-views.js';
+import { createPassViews, type LinkedPassView, type SigninView } from './pass-views.js';
 import type { PassKeys } from './passes.js';
 import { signin } from './signin.js';
 import { signout, sweepEnded, type SignoutOptions, type SignoutView } from './signout.js';
 
-export type { PassView, SigninView } from './pass-views.js';
+export type { LinkedPassView, PassView, SigninView } from './pass-views.js';
 export type { SignoutView } from './signout.js';
 
 export interface VisitsDeps {
@@ -36,17 +36,20 @@ export interface Visits {
   check(qrcode: string): Promise<{ id: number; name: string; end_time: number }>;
   /** The QR content of a pass for its picture; null when the URL is not one we gave out or the pass is revoked. */
   passForImage(passId: number, key: string): Promise<string | null>;
+  /** The pass a short code opens (the SMS link): 'gone' once it no longer admits, null for no such code. */
+  passByLink(code: string): Promise<LinkedPassView | 'gone' | null>;
   /** Checks out visits whose window has ended; returns how many. */
   sweepEnded(limit?: number): Promise<number>;
 }
 
 export function createVisits(deps: VisitsDeps): Visits {
-  const views = createPassViews({ db: deps.database.db, keys: deps.keys, logger: deps.logger, publicUrl: deps.publicUrl });
+  const views = createPassViews({ db: deps.database.db, keys: deps.keys, logger: deps.logger, publicUrl: deps.publicUrl, now: deps.now });
   return {
     signin: (device, phone) => signin({ ...deps, views }, device, phone),
     signout: (actor, id, opts) => signout(deps, actor, id, opts),
     check: (qrcode) => checkPass(deps.database, deps.now, qrcode),
     passForImage: (passId, key) => views.forImage(passId, key),
+    passByLink: (code) => views.byLink(code),
     sweepEnded: (limit = 100) => sweepEnded(deps, limit),
   };
 }

@@ -115,6 +115,7 @@ function newPass(keys: PassKeys, applicationId: number, person: { position: numb
     phone: person.phone,
     tokenSalt: salt,
     tokenHash: hashToken(keys.token(salt)),
+    linkHash: hashToken(keys.linkCode(salt)),
     createdAt: now,
   };
 }
