@@ -78,7 +78,8 @@ async function writeOldRows(old: Database): Promise<{ requestId: number; invitat
       ('invitation', ${invited.name}, ${invited.phone}, ${host.phone}, 'wx-host-old', ${host.name}, ${host.phone},
         ${host.subjectId}, ${start}, ${start + 3600}, 1, ${now - 300}, ${now - 300}, '')
     returning id`);
-  const rows = 'rows' in ids ? (ids.rows as Array<{ id: string }>) : (ids as unknown as Array<{ id: string }>);
+  const result = ids as unknown as { rows?: Array<{ id: string }> } | Array<{ id: string }>;
+  const rows = Array.isArray(result) ? result : (result.rows ?? []);
   const [requestId, invitationId] = rows.map((r) => Number(r.id)) as [number, number];
   await old.db.execute(sql`
     insert into application_people (application_id, role, position, name, phone, is_proposer, created_at) values
