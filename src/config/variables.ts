@@ -140,6 +140,10 @@ const EVENTS: Record<TemplateName, string> = {
   application_submitted_to_visitor: 'the visitor is told the request awaits the host',
   signin_to_visitor: 'each person gets a QR pass at kiosk sign-in',
   visitor_signin_to_employee: 'the host is told the visitor signed in',
+  visit_rejected: 'the visitor is told the host rejected the request, with the reason (`name`, `host`, `time`, `reason`)',
+  visit_cancelled: 'the other people of a visit are told it was cancelled (`name`, `host`, `time`, `reason`)',
+  visit_rescheduled: 'the visitor and the companions are told the host moved the visit (`name`, `host`, `time`: the new start)',
+  visit_expired: 'the visitor is told the request was not decided before its window ended (`name`, `host`, `time`)',
 };
 
 type TemplateVariable = `${'SMS' | 'WECHAT'}_TPL_${Uppercase<TemplateName>}`;

@@ -46,7 +46,7 @@ const FIRST: Record<NotificationEvent, Partial<Record<TemplateName, (a: Applicat
   request_authorized: { approval_pass_to_visitor: (a) => `您的来访申请已通过，${a.interviewee}已授权。` },
 };
 
-const REMARK: Record<TemplateName, string> = {
+const REMARK: Partial<Record<TemplateName, string>> = {
   verification_code: '',
   approval_pass_to_visitor: '请按时到访，到达后在前台签到。',
   approval_reminder_to_employee: '请打开“来访记录”进行授权。',
@@ -85,7 +85,7 @@ export function planNotifications(event: NotificationEvent, a: ApplicationFacts,
       payload: {
         tplMessageId: templates.wechat[r.template],
         url: recordsUrl,
-        data: { first: FIRST[event][r.template]?.(a) ?? '', keyword1: a.name, keyword2: a.interviewee, keyword3: time, remark: REMARK[r.template] },
+        data: { first: FIRST[event][r.template]?.(a) ?? '', keyword1: a.name, keyword2: a.interviewee, keyword3: time, remark: REMARK[r.template] ?? '' },
       },
     });
   }

@@ -38,6 +38,8 @@ export interface Visits {
   passForImage(passId: number, key: string): Promise<string | null>;
   /** Checks out visits whose window has ended; returns how many. */
   sweepEnded(limit?: number): Promise<number>;
+  /** The pass `phone` holds for the visit while it is not revoked, or null (the visit's page shows it). */
+  holderPass(applicationId: number, phone: string): Promise<{ qrcode: string; qrcode_img_url: string } | null>;
 }
 
 export function createVisits(deps: VisitsDeps): Visits {
@@ -48,5 +50,6 @@ export function createVisits(deps: VisitsDeps): Visits {
     check: (qrcode) => checkPass(deps.database, deps.now, qrcode),
     passForImage: (passId, key) => views.forImage(passId, key),
     sweepEnded: (limit = 100) => sweepEnded(deps, limit),
+    holderPass: (applicationId, phone) => views.holderPass(applicationId, phone),
   };
 }
