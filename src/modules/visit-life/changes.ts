@@ -33,53 +33,53 @@ interface Effect {
 
 type Step = (tx: Db, r: LifeRecord, actorKind: ActorKind) => Promise<Effect | null>;
 
+/**
+ * One change in one transaction, under the record's row lock: the rule (`decide`), the change,
+ * its audit entry and its outbox rows. A repeated reject or cancel (a double tap), and a move to
+ * the window the visit already has, change nothing and answer the record as it stands.
+ */
+async function change(deps: LifeDeps, action: Action, callerPhone: string, id: number, step: Step): Promise<ApplicationRecord> {
+  const { record, changed } = await deps.database.db.transaction(async (tx) => {
+    const current = await lifeRepo.find(tx, id, true);
+    if (!current) throw new AppError('NOT_FOUND');
+    if (decide(action, current, callerPhone) === 'again') return { record: current, changed: false };
+    const actorKind: ActorKind = current.interviewee_phone === callerPhone ? 'staff' : 'visitor';
+    const effect = await step(tx, current, actorKind);
+    if (!effect) return { record: current, changed: false };
+    await deps.audit.record(tx, {
+      actor: { kind: actorKind, id: callerPhone },
+      action: effect.action,
+      targetType: 'application',
+      targetId: String(id),
+      detail: effect.detail,
+    });
+    const after = (await lifeRepo.find(tx, id))!;
+    if (effect.event && effect.recipients) {
+      const facts = {
+        id,
+        name: after.name,
+        interviewee: after.interviewee,
+        startTime: after.start_time,
+        endTime: after.end_time,
+        reason: effect.reason ?? '',
+        url: `${deps.publicUrl}/h5/#/visit/${id}`,
+      };
+      const planned = planLifeNotifications(effect.event, facts, effect.recipients, await deps.templates(tx));
+      await writeOutbox(tx, id, planned, new Date(deps.now()));
+    }
+    return { record: after, changed: true };
+  });
+  if (changed) deps.pages?.invalidate(phonesOf(record));
+  return strip(record);
+}
+
 export function createChanges(deps: LifeDeps): Changes {
   const nowS = () => Math.floor(deps.now() / 1000);
-
-  /**
-   * One change in one transaction, under the record's row lock: the rule (`decide`), the change,
-   * its audit entry and its outbox rows. A repeated reject or cancel (a double tap), and a move to
-   * the window the visit already has, change nothing and answer the record as it stands.
-   */
-  async function change(action: Action, callerPhone: string, id: number, step: Step): Promise<ApplicationRecord> {
-    const { record, changed } = await deps.database.db.transaction(async (tx) => {
-      const current = await lifeRepo.find(tx, id, true);
-      if (!current) throw new AppError('NOT_FOUND');
-      if (decide(action, current, callerPhone) === 'again') return { record: current, changed: false };
-      const actorKind: ActorKind = current.interviewee_phone === callerPhone ? 'staff' : 'visitor';
-      const effect = await step(tx, current, actorKind);
-      if (!effect) return { record: current, changed: false };
-      await deps.audit.record(tx, {
-        actor: { kind: actorKind, id: callerPhone },
-        action: effect.action,
-        targetType: 'application',
-        targetId: String(id),
-        detail: effect.detail,
-      });
-      const after = (await lifeRepo.find(tx, id))!;
-      if (effect.event && effect.recipients) {
-        const facts = {
-          id,
-          name: after.name,
-          interviewee: after.interviewee,
-          startTime: after.start_time,
-          endTime: after.end_time,
-          reason: effect.reason ?? '',
-          url: `${deps.publicUrl}/h5/#/visit/${id}`,
-        };
-        const planned = planLifeNotifications(effect.event, facts, effect.recipients, await deps.templates(tx));
-        await writeOutbox(tx, id, planned, new Date(deps.now()));
-      }
-      return { record: after, changed: true };
-    });
-    if (changed) deps.pages?.invalidate(phonesOf(record));
-    return strip(record);
-  }
 
   return {
     reject(callerPhone, id, reasonIn) {
       const reason = textField('reason', reasonIn, 1, LIMITS.statusReason);
-      return change('reject', callerPhone, id, async (tx, r) => {
+      return change(deps, 'reject', callerPhone, id, async (tx, r) => {
         await lifeRepo.close(tx, id, 'rejected', reason);
         return { action: 'visit.reject', detail: { reason }, event: 'rejected', reason, recipients: [{ phone: r.proposer, template: 'visit_rejected' }] };
       });
@@ -87,7 +87,7 @@ export function createChanges(deps: LifeDeps): Changes {
 
     cancel(callerPhone, id, reasonIn) {
       const reason = textField('reason', reasonIn, 0, LIMITS.statusReason);
-      return change('cancel', callerPhone, id, async (tx, r) => {
+      return change(deps, 'cancel', callerPhone, id, async (tx, r) => {
         await lifeRepo.close(tx, id, 'cancelled', reason);
         // Nothing is written to Koala before sign-in; whatever a pass left there goes all the same.
         const passes = await visitRepo.revokePasses(tx, id, nowS());
@@ -109,7 +109,7 @@ export function createChanges(deps: LifeDeps): Changes {
     reschedule(callerPhone, id, start, end) {
       // The checks of POST /v1/subject, before any rule of the visit (a 400 comes first).
       checkWindow(start, end, nowS(), deps.visitWindow);
-      return change('reschedule', callerPhone, id, async (tx, r) => {
+      return change(deps, 'reschedule', callerPhone, id, async (tx, r) => {
         if (start === r.start_time && end === r.end_time) return null;
         const byHost = rolesOf(r, callerPhone).host;
         await lifeRepo.moveWindow(tx, id, start, end, !byHost);
