@@ -40,6 +40,8 @@ import { smsCodeRoutes } from './modules/sms-codes/routes.js';
 import type { SmsCodes } from './modules/sms-codes/service.js';
 import type { Purposes } from './modules/staff/purposes.js';
 import { visitRoutes } from './modules/visits/routes.js';
+import { visitLifeRoutes } from './modules/visit-life/routes.js';
+import type { VisitLife } from './modules/visit-life/service.js';
 import type { Visits } from './modules/visits/service.js';
 
 export interface AppDeps {
@@ -58,6 +60,8 @@ export interface AppDeps {
   purposes: Purposes;
   /** Front desk: kiosk sign-in, turnstile, check-out, pass pictures. */
   visits?: Visits;
+  /** A visit's life on the phone: one record, reject, cancel, move. */
+  life?: VisitLife;
   now: () => number;
   /** True once migrations are applied (GET /readyz). */
   isReady: () => boolean;
@@ -262,6 +266,7 @@ function registerFeatures(app: FastifyInstance, deps: AppDeps): void {
   bindingRoutes(app, { bindings: deps.bindings });
   applicationRoutes(app, { applications: deps.applications, identity: deps.identity, purposes: deps.purposes });
   if (deps.visits) visitRoutes(app, { visits: deps.visits, identity: deps.identity });
+  if (deps.life) visitLifeRoutes(app, { life: deps.life, identity: deps.identity });
   if (deps.adminApi) registerAdminApi(app, { db: deps.database.db, api: deps.adminApi });
   if (deps.adminApi) adminSessionEndRoutes(app, { ender: deps.sessionEnder });
   // PIPL export / erasure of one phone number: admin only.

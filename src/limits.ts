@@ -10,6 +10,8 @@ export const LIMITS = {
   company: 64,
   /** The free-text remark of an application. */
   remark: 200,
+  /** The reason given when a visit is rejected or cancelled. */
+  statusReason: 100,
   /** Companions of one application (`retinues`). */
   companions: 20,
   /** A phone number as typed (spaces, dashes and +86 are removed before it is checked). */

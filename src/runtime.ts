@@ -75,7 +75,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const ports = await portsStep(step, simulators, database, secret);
     const { queue, load, worker, retention } = await backgroundStep(step, database, ports, secret);
     const services = await servicesStep(step, database, ports, secret);
-    const { visits, koalaSync } = await frontDeskStep(step, { database, queue, ports, audit: services.audit, secret });
+    const { visits, koalaSync, life } = await frontDeskStep(step, { database, queue, ports, audit: services.audit, secret, pages: services.pages });
     const adminApi = await adminStep(step, { database, ports, audit: services.audit, secret, seedDemo: opts.seedDemoBindings ?? false });
 
     let ready = false;
@@ -96,6 +96,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       oauth: ports.oauth,
       storage: ports.storage,
       visits,
+      life,
       now: step.now,
       isReady: () => ready,
       serverFactory: opts.serverFactory,

@@ -108,5 +108,10 @@ export const TEMPLATE_NAMES = [
   // Front desk: the pass sent at kiosk sign-in, and the host told of the arrival.
   'signin_to_visitor',
   'visitor_signin_to_employee',
+  // A visit's life after it is made: refused, called off, moved, left undecided.
+  'visit_rejected',
+  'visit_cancelled',
+  'visit_rescheduled',
+  'visit_expired',
 ] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];

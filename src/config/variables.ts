@@ -1,8 +1,8 @@
 import { VISIT_WINDOW } from '../limits.js';
-import type { Spec, TextSpec } from './kinds.js';
+import type { Spec } from './kinds.js';
 import { abuseLimits } from './limit-variables.js';
 import { monitoring } from './monitoring-variables.js';
-import { TEMPLATE_NAMES, type TemplateName } from './shape.js';
+import { REQUIRED, templates } from './template-variables.js';
 
 /**
  * Every environment variable the service reads, by topic: its kind, default and meaning. The
@@ -89,8 +89,6 @@ const sessionsAndVisits = {
   WORK_HOURS_END: { kind: 'int', min: 1, max: 24, default: 18, meaning: 'Working hours end (hour, China time), after `WORK_HOURS_START`.' },
 } as const satisfies Table;
 
-const REQUIRED = 'required with the integrations';
-
 const integrations = {
   UPSTREAM_TIMEOUT_MS: {
     kind: 'int',
@@ -134,38 +132,6 @@ const integrations = {
   ALIYUN_ACCESS_KEY_SECRET: { kind: 'secret', shown: REQUIRED, meaning: "That access key's secret." },
   SMS_SIGN_NAME: { kind: 'text', shown: REQUIRED, meaning: 'The SMS signature, e.g. `某某公司`.' },
 } as const satisfies Table;
-
-/** What each event's message says, and to whom. */
-const EVENTS: Record<TemplateName, string> = {
-  verification_code: 'the code that proves a phone (the template receives `code`)',
-  approval_pass_to_visitor: 'the visitor and the companions are told the visit is confirmed',
-  approval_reminder_to_employee: "the host is asked to authorize a visitor's request",
-  application_submitted_to_visitor: 'the visitor is told the request awaits the host',
-  signin_to_visitor: 'each person gets a QR pass at kiosk sign-in (the template holds the link `https://<host>/p/${code}`)',
-  visitor_signin_to_employee: 'the host is told the visitor signed in',
-};
-
-type TemplateVariable = `${'SMS' | 'WECHAT'}_TPL_${Uppercase<TemplateName>}`;
-
-/**
- * One SMS template code and one WeChat template id per event. Simulated, an unset one is the
- * event's name, which the simulators accept. Verification codes go by SMS only: their WeChat
- * id is never required.
- */
-const templates = Object.fromEntries(
-  TEMPLATE_NAMES.flatMap((name) => {
-    const upper = name.toUpperCase();
-    const sms: TextSpec = { kind: 'text', shown: `${REQUIRED}; simulated: \`${name}\``, meaning: `The Aliyun template code of \`${name}\`: ${EVENTS[name]}.` };
-    const wechat: TextSpec =
-      name === 'verification_code'
-        ? { kind: 'text', shown: `\`${name}\``, meaning: 'Unused: verification codes are sent by SMS only.' }
-        : { kind: 'text', shown: sms.shown, meaning: `The WeChat template message id of \`${name}\`: ${EVENTS[name]}.` };
-    return [
-      [`SMS_TPL_${upper}`, sms],
-      [`WECHAT_TPL_${upper}`, wechat],
-    ];
-  }),
-) as Record<TemplateVariable, TextSpec>;
 
 const storage = {
   STORAGE_DRIVER: {

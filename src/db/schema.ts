@@ -47,6 +47,24 @@ export const applications = pgTable(
     /** Front desk: first kiosk sign-in and check-out (explicit or at window end), Unix seconds. */
     signinTime: bigint('signin_time', { mode: 'number' }),
     signoutTime: bigint('signout_time', { mode: 'number' }),
+    /**
+     * How a visit ended other than at the front desk: 'rejected', 'cancelled', 'expired' or
+     * 'no_show', written with its audit entry; null while it runs its course.
+     */
+    outcome: varchar('outcome', { length: 16 }),
+    /** Why: the host's reason for a rejection, the canceller's for a cancellation ('' when none). */
+    statusReason: varchar('status_reason', { length: LIMITS.statusReason }).notNull().default(''),
+    /** How many times its window was changed: every outbox row of the visit carries it (a trigger). */
+    revision: integer('revision').notNull().default(0),
+    /**
+     * The record's `status`, computed by the database from the row itself, so every writer
+     * (apply, authorize, sign-in, check-out, the sweeps) keeps it right in the same statement.
+     */
+    status: varchar('status', { length: 16 })
+      .notNull()
+      .generatedAlwaysAs(
+        sql`coalesce(outcome, case when signout_time is not null then 'checked_out' when signin_time is not null then 'signed_in' when is_auth = 1 then 'approved' else 'pending' end)`,
+      ),
   },
   (t) => [
     // The check-out sweep: visits signed in and not yet out, by the end of their window.
@@ -55,6 +73,10 @@ export const applications = pgTable(
       .where(sql`${t.signinTime} is not null and ${t.signoutTime} is null`),
     // 3.10: "applications I proposed", newest first, paged.
     index('applications_proposer_created_idx').on(t.proposer, t.createdAt.desc(), t.id.desc()),
+    // The expiry sweep: requests and approved visits not yet decided, by the end of their window.
+    index('applications_undecided_idx')
+      .on(t.endTime)
+      .where(sql`${t.outcome} is null and ${t.signinTime} is null`),
   ],
 );
 
@@ -145,6 +167,11 @@ export const notifications = pgTable(
     providerRef: varchar('provider_ref', { length: 128 }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
+    /**
+     * The application's `revision` when the row was written (set by a trigger): a visit whose
+     * window changed tells its people again, and a request sent back to its host is authorized again.
+     */
+    revision: integer('revision').notNull().default(0),
   },
   // A record's messages are found by the leading column of the dedupe index (there is no index
   // on application_id alone: it cost two index entries more per application).
@@ -152,7 +179,7 @@ export const notifications = pgTable(
     index('notifications_due_idx')
       .on(t.dueAt, t.id)
       .where(sql`status = 'pending'`),
-    uniqueIndex('notifications_dedupe_idx').on(t.applicationId, t.event, t.channel, t.phone),
+    uniqueIndex('notifications_dedupe_idx').on(t.applicationId, t.event, t.channel, t.phone, t.revision),
   ],
 );
 

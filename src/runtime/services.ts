@@ -17,6 +17,7 @@ import { startKoalaSync, type KoalaSync } from '../modules/visits/koala-sync.js'
 import { createPassKeys } from '../modules/visits/passes.js';
 import { createVisits, type Visits } from '../modules/visits/service.js';
 import { startVisitSweep } from '../modules/visits/sweep.js';
+import { createVisitLife, type VisitLife } from '../modules/visit-life/service.js';
 import type { Ports } from './ports.js';
 import type { Step } from './steps.js';
 
@@ -103,8 +104,8 @@ async function recordPages(step: Step, database: Database): Promise<PageCache> {
 /** Front desk: Koala visitors written and deleted by a job, sign-in, turnstile, check-out. */
 export async function frontDeskStep(
   step: Step,
-  deps: { database: Database; queue: Queue; ports: Ports; audit: Audit; secret: string },
-): Promise<{ visits: Visits; koalaSync: KoalaSync }> {
+  deps: { database: Database; queue: Queue; ports: Ports; audit: Audit; secret: string; pages: PageCache },
+): Promise<{ visits: Visits; koalaSync: KoalaSync; life: VisitLife }> {
   const { config, logger, now, closers } = step;
   const { database, ports } = deps;
   const koalaSync = await startKoalaSync({
@@ -134,5 +135,20 @@ export async function frontDeskStep(
   });
   const visitSweep = startVisitSweep({ sweep: () => visits.sweepEnded(), intervalSeconds: config.visits.sweepSeconds, logger });
   closers.add(() => visitSweep.stop());
-  return { visits, koalaSync };
+  const life = createVisitLife({
+    database,
+    audit: deps.audit,
+    koalaSync,
+    holderPass: (id, phone) => visits.holderPass(id, phone),
+    templates: (tx) => ports.templates.current(tx),
+    publicUrl: config.publicUrl,
+    visitWindow: config.visitWindow,
+    pages: deps.pages,
+    logger,
+    now,
+  });
+  // Requests nobody decided and visits nobody came to, closed at the end of their window.
+  const lifeSweep = startVisitSweep({ sweep: () => life.sweepUndecided(), intervalSeconds: config.visits.sweepSeconds, logger });
+  closers.add(() => lifeSweep.stop());
+  return { visits, koalaSync, life };
 }

@@ -72,7 +72,7 @@ describe('the host authorizes', () => {
     expect(res.body.code).toBe(0);
     expect(res.body.err_msg).toBe('');
     expect(Object.keys(res.body.data).sort()).toEqual(RECORD_KEYS);
-    expect(res.body.data).toEqual({ ...record, is_auth: 1, auth_time: expect.any(Number) });
+    expect(res.body.data).toEqual({ ...record, is_auth: 1, status: 'approved', auth_time: expect.any(Number) });
     expect(Math.abs(res.body.data.auth_time - clock.nowSeconds())).toBeLessThanOrEqual(2);
     expect(res.body.data.auth_time).toBeGreaterThanOrEqual(record.created_at + 120);
 

@@ -47,13 +47,13 @@ async function plan(query: { stmt: { text: string }; values: unknown[] }): Promi
 
 describe('query plans', () => {
   it('3.9 reads the caller’s entries of application_people_involving_idx in order (no sort)', async () => {
-    const text = await plan(pageQuery('involving', '13900001005', undefined, { page: 1, size: 5 }));
+    const text = await plan(pageQuery('involving', '13900001005', {}, { page: 1, size: 5 }));
     expect(text).toMatch(/Limit[^\n]*\n\s*->\s+Index (Only )?Scan using application_people_involving_idx/);
     expect(text).toMatch(/Aggregate[^\n]*\n\s*->\s+Index (Only )?Scan using application_people_involving_idx/); // the count
   });
 
   it('3.10 reads applications_proposer_created_idx in order (no sort)', async () => {
-    const text = await plan(pageQuery('proposed', STAFF.zhangwei.phone, undefined, { page: 2, size: 5 }));
+    const text = await plan(pageQuery('proposed', STAFF.zhangwei.phone, {}, { page: 2, size: 5 }));
     expect(text).toMatch(/Limit[^\n]*\n\s*->\s+Index (Only )?Scan using applications_proposer_created_idx/);
     expect(text).toMatch(/Aggregate[^\n]*\n\s*->\s+Index (Only )?Scan using applications_proposer_created_idx/); // the count
   });

@@ -63,6 +63,10 @@ export const RECORD_KEYS = [
   'auth_time',
   'created_at',
   'retinues',
+  'status',
+  'status_reason',
+  'signin_time',
+  'signout_time',
 ].sort();
 
 export type NotificationRow = typeof notifications.$inferSelect;

@@ -99,6 +99,7 @@ describe('object-level authorization matrix', () => {
   const secrets = () => [victim.visitor.phone, victim.companion.phone, victim.visitor.name, victim.companion.name, marker, victim.visitor.wx];
   const listIds = (res: Reply): number[] => (Array.isArray(res.body?.data) ? res.body.data.map((r: { id: number }) => r.id) : []);
   const isAuth = async (id: number) => (await h.database.db.select({ a: applications.isAuth }).from(applications).where(eq(applications.id, id)))[0]?.a;
+  const statusOf = async (id: number) => (await h.database.db.select({ s: applications.status }).from(applications).where(eq(applications.id, id)))[0]?.s;
   const countApps = async () => (await h.database.db.select({ id: applications.id }).from(applications)).length;
 
   function cases(): Case[] {
@@ -113,6 +114,36 @@ describe('object-level authorization matrix', () => {
         route: 'PUT /v1/auth/{id} (an authorized invitation)',
         allowed: ['host'],
         request: () => ({ method: 'PUT', url: `/v1/auth/${invitation.id}` }),
+      },
+      {
+        route: 'GET /v1/visit/{id} (one visit, to its people)',
+        allowed: ['host', 'visitor', 'companion'],
+        request: () => ({ method: 'GET', url: `/v1/visit/${pending.id}` }),
+      },
+      {
+        route: 'POST /v1/visit/{id}/reject (a pending visitor request)',
+        allowed: ['host'],
+        request: () => ({ method: 'POST', url: `/v1/visit/${pending.id}/reject`, body: { reason: '拒绝' } }),
+        intact: async () => (await statusOf(pending.id)) === 'pending',
+      },
+      {
+        route: 'POST /v1/visit/{id}/cancel (an invitation)',
+        allowed: ['host'],
+        request: () => ({ method: 'POST', url: `/v1/visit/${invitation.id}/cancel`, body: { reason: '取消' } }),
+        intact: async () => (await statusOf(invitation.id)) === 'approved',
+      },
+      {
+        route: 'PUT /v1/visit/{id}/time (an invitation)',
+        allowed: ['host'],
+        request: () => ({ method: 'PUT', url: `/v1/visit/${invitation.id}/time`, body: futureWindow(30) }),
+        intact: (() => {
+          let before = -1;
+          return async () => {
+            const [row] = await h.database.db.select({ s: applications.startTime }).from(applications).where(eq(applications.id, invitation.id));
+            if (before === -1) before = row!.s;
+            return row!.s === before;
+          };
+        })(),
       },
       {
         route: 'GET /v1/visit/records (involving me, not proposed by me)',

@@ -24,8 +24,8 @@ describe('Idempotency-Key claims (pure)', () => {
 
 describe('pageKey: which list pages are kept (pure)', () => {
   it('the first pages, by list, filter, page and size', () => {
-    expect(pageKey('involving', undefined, { page: 1, size: 5 })).toBe('involving::1:5');
-    expect(pageKey('proposed', 0, { page: CACHED_PAGES, size: 10 })).toBe('proposed:0:3:10');
-    expect(pageKey('proposed', 1, { page: CACHED_PAGES + 1, size: 5 })).toBeNull();
+    expect(pageKey('involving', {}, { page: 1, size: 5 })).toBe('involving::1:5');
+    expect(pageKey('proposed', { isAuth: 0 }, { page: CACHED_PAGES, size: 10 })).toBe('proposed:0:3:10');
+    expect(pageKey('proposed', { isAuth: 1 }, { page: CACHED_PAGES + 1, size: 5 })).toBeNull();
   });
 });

@@ -117,6 +117,14 @@ export interface VisitRecord {
   auth_time: number | null;
   created_at: number;
   retinues: Companion[];
+  /** where the visit stands */
+  status: 'pending' | 'approved' | 'rejected' | 'cancelled' | 'expired' | 'signed_in' | 'checked_out' | 'no_show';
+  /** the reason of a rejection or cancellation; "" when none */
+  status_reason: string;
+  /** first kiosk sign-in, Unix seconds */
+  signin_time: number | null;
+  /** check-out, Unix seconds */
+  signout_time: number | null;
 }
 
 /** From GET /v1/visit/records data[].retinues[]. */
@@ -179,10 +187,16 @@ export interface AdminRecord {
   auth_time: number | null;
   created_at: number;
   retinues: Companion[];
+  /** where the visit stands */
+  status: 'pending' | 'approved' | 'rejected' | 'cancelled' | 'expired' | 'signed_in' | 'checked_out' | 'no_show';
+  /** the reason of a rejection or cancellation; "" when none */
+  status_reason: string;
+  /** first kiosk sign-in, Unix seconds */
+  signin_time: number | null;
+  /** check-out, Unix seconds */
+  signout_time: number | null;
   /** invitation | request */
   kind: string;
-  signin_time: number | null;
-  signout_time: number | null;
 }
 
 /** From GET /v1/devices data[]. */
@@ -245,6 +259,10 @@ export interface TemplateSettings {
   application_submitted_to_visitor: TemplateSetting;
   signin_to_visitor: TemplateSetting;
   visitor_signin_to_employee: TemplateSetting;
+  visit_rejected: TemplateSetting;
+  visit_cancelled: TemplateSetting;
+  visit_rescheduled: TemplateSetting;
+  visit_expired: TemplateSetting;
 }
 
 /** From GET /v1/config/templates data.verification_code. */

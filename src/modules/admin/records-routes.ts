@@ -13,8 +13,6 @@ import type { AdminRecordService } from './records-service.js';
 const AdminRecord = Type.Object({
   ...Record.properties,
   kind: Type.String({ description: 'invitation | request' }),
-  signin_time: Type.Union([Type.Integer(), Type.Null()]),
-  signout_time: Type.Union([Type.Integer(), Type.Null()]),
 });
 
 const Time = Type.Integer({ minimum: 0, maximum: 4_102_444_800, description: 'Unix seconds' });

@@ -17,7 +17,7 @@ export interface AdminRecordFilter {
   size: number;
 }
 
-export type AdminRecord = ApplicationRecord & { kind: string; signin_time: number | null; signout_time: number | null };
+export type AdminRecord = ApplicationRecord & { kind: string };
 
 const a = applications;
 const p = applicationPeople;
@@ -25,8 +25,8 @@ const p = applicationPeople;
 /** `%`, `_` and `\` typed into a search box are matched as themselves. */
 const contains = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-// The contract's record, plus what the front desk adds to it.
-const columns = { ...recordColumns, kind: a.kind, signin_time: a.signinTime, signout_time: a.signoutTime };
+// The contract's record, plus whether it was an invitation or a request.
+const columns = { ...recordColumns, kind: a.kind };
 
 /** A visitor or a companion of the application matching `cond` on application_people. */
 const somePerson = (db: Db, cond: SQL) =>

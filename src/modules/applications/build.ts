@@ -70,6 +70,10 @@ export function buildApplication(b: BuildInput): BuiltApplication {
     auth_time: invitation ? createdAt : null,
     created_at: createdAt,
     retinues: valid.retinues.map((r) => ({ name: r.name, phone: r.phone })),
+    status: invitation ? 'approved' : 'pending',
+    status_reason: '',
+    signin_time: null,
+    signout_time: null,
   };
   return {
     row: rowOf(record, kind, b.caller.weixinUserId, host.subjectId),

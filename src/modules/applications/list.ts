@@ -1,21 +1,23 @@
 import type { Database } from '../../db/client.js';
 import type { PageCache } from './page-cache.js';
 import type { ListKind, Page } from './repo.js';
-import { listPage } from './repo/list-pages.js';
+import { listPage, type ListFilter } from './repo/list-pages.js';
 import type { ApplicationRecord } from './schemas.js';
 
 /** A page of records and the list's total, as the body of the answer. */
 export type PageSerializer = (rows: ApplicationRecord[], count: number) => string;
 
 /** 3.9 / 3.10: a page as the serialized list envelope, from the page cache when it holds it. */
-export type PageJson = (list: ListKind, callerPhone: string, isAuth: number | undefined, page: Page, serialize: PageSerializer) => Promise<string>;
+export type PageJson = (list: ListKind, callerPhone: string, filter: ListFilter, page: Page, serialize: PageSerializer) => Promise<string>;
 
 /** Pages past this one are rarely read twice: they are not kept. */
 export const CACHED_PAGES = 3;
 
 /** The page's key among its phone's kept pages, or null when it is not kept. */
-export function pageKey(list: ListKind, isAuth: number | undefined, page: Page): string | null {
-  return page.page > CACHED_PAGES ? null : `${list}:${isAuth ?? ''}:${page.page}:${page.size}`;
+export function pageKey(list: ListKind, filter: ListFilter, page: Page): string | null {
+  if (page.page > CACHED_PAGES) return null;
+  const status = filter.status && filter.status.length > 0 ? `:${filter.status.join(',')}` : '';
+  return `${list}:${filter.isAuth ?? ''}${status}:${page.page}:${page.size}`;
 }
 
 /**
@@ -23,12 +25,12 @@ export function pageKey(list: ListKind, isAuth: number | undefined, page: Page):
  * turns it into the answer's body (the route's envelope), and the cache keeps that body.
  */
 export function createPageJson(deps: { database: Database; pages?: PageCache }): PageJson {
-  return function pageJson(list, phone, isAuth, page, serialize) {
+  return function pageJson(list, phone, filter, page, serialize) {
     const load = async () => {
-      const { rows, count } = await listPage(deps.database, list, phone, isAuth, page);
+      const { rows, count } = await listPage(deps.database, list, phone, filter, page);
       return serialize(rows, count);
     };
-    const key = pageKey(list, isAuth, page);
+    const key = pageKey(list, filter, page);
     if (!deps.pages || key === null) return load();
     return deps.pages.read(phone, key, load);
   };

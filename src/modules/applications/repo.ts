@@ -1,7 +1,7 @@
 import { eq, sql, type SQLWrapper } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { applicationPeople, applications } from '../../db/schema.js';
-import type { ApplicationRecord } from './schemas.js';
+import type { ApplicationRecord, VisitStatus } from './schemas.js';
 
 const a = applications;
 
@@ -33,6 +33,10 @@ export const recordColumns = {
   auth_time: a.authTime,
   created_at: a.createdAt,
   retinues: retinuesOf,
+  status: sql<VisitStatus>`${a.status}`,
+  status_reason: a.statusReason,
+  signin_time: a.signinTime,
+  signout_time: a.signoutTime,
 } satisfies { [K in keyof ApplicationRecord]: SQLWrapper };
 
 export type NewApplication = typeof applications.$inferInsert;

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { callerOf, type CallerParam } from '../../http/auth.js';
 import { Envelope, errorResponses, ListEnvelope, ok, okList } from '../../http/envelope.js';
 import { BearerAuth, decimalIntegers } from '../../http/schemas.js';
-import { ApplyBody, ListQuery, Record } from './schemas.js';
+import { ApplyBody, ListQuery, parseStatuses, Record } from './schemas.js';
 import type { Identity } from '../identity/service.js';
 import type { Purposes } from '../staff/purposes.js';
 import type { ListKind } from './repo.js';
@@ -104,10 +104,11 @@ function listRoute(r: Router, { applications, identity }: RouteDeps, path: strin
       },
     },
     async (req, reply) => {
-      const phone = await identity.requirePhone(callerOf(req));
       const { page, size, is_auth } = req.query;
+      const filter = { isAuth: is_auth, status: parseStatuses(req.query.status) };
+      const phone = await identity.requirePhone(callerOf(req));
       // Already the serialized envelope (often from the page cache): sent as it is.
-      const body = await applications.pageJson(list, phone, is_auth, { page, size }, (rows, count) => JSON.stringify(okList(rows, count, page, size)));
+      const body = await applications.pageJson(list, phone, filter, { page, size }, (rows, count) => JSON.stringify(okList(rows, count, page, size)));
       return reply.type('application/json; charset=utf-8').send(body as never);
     },
   );

@@ -1,6 +1,16 @@
 import { Type, type Static } from 'typebox';
 import { PhoneInput } from '../../http/schemas.js';
+import { AppError } from '../../errors.js';
 import { LIMITS } from '../../limits.js';
+
+/**
+ * Where a visit stands. `pending` → `approved` (authorized; an invitation starts here) →
+ * `signed_in` → `checked_out`; or it ends as `rejected` (by the host), `cancelled` (before
+ * sign-in), `expired` (a request nobody decided before its window ended) or `no_show` (approved,
+ * never signed in, window over).
+ */
+export const VISIT_STATUSES = ['pending', 'approved', 'rejected', 'cancelled', 'expired', 'signed_in', 'checked_out', 'no_show'] as const;
+export type VisitStatus = (typeof VISIT_STATUSES)[number];
 
 export const Retinue = Type.Object({ name: Type.String(), phone: Type.String() });
 
@@ -28,6 +38,10 @@ export const Record = Type.Object(
     auth_time: Type.Union([Type.Integer(), Type.Null()]),
     created_at: Type.Integer(),
     retinues: Type.Array(Retinue),
+    status: Type.Enum(VISIT_STATUSES, { description: 'where the visit stands' }),
+    status_reason: Type.String({ description: 'the reason of a rejection or cancellation; "" when none' }),
+    signin_time: Type.Union([Type.Integer(), Type.Null()], { description: 'first kiosk sign-in, Unix seconds' }),
+    signout_time: Type.Union([Type.Integer(), Type.Null()], { description: 'check-out, Unix seconds' }),
   },
   { description: 'A visit application (api-contract.md §4)' },
 );
@@ -65,6 +79,21 @@ export const ListQuery = Type.Object({
   proposer: Type.Optional(Type.String({ maxLength: LIMITS.phoneInput })),
   weixinUserId: Type.Optional(Type.String({ maxLength: 128 })),
   is_auth: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)])),
+  status: Type.Optional(Type.String({ maxLength: 128, description: `one or several of ${VISIT_STATUSES.join(', ')}, comma-separated` })),
   page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
   size: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
 });
+
+/** `?status=` of the lists: one or several statuses, comma-separated; anything else is refused. */
+export function parseStatuses(raw: string | undefined): VisitStatus[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const out: VisitStatus[] = [];
+  for (const part of raw.split(',')) {
+    const v = part.trim();
+    if (!(VISIT_STATUSES as readonly string[]).includes(v)) {
+      throw new AppError('VALIDATION_FAILED', `字段 status 只能是 ${VISIT_STATUSES.join('、')} 中的一个或几个（以逗号分隔）`);
+    }
+    if (!out.includes(v as VisitStatus)) out.push(v as VisitStatus);
+  }
+  return out.sort();
+}

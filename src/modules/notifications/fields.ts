@@ -24,6 +24,7 @@ export const SMS_PARAM_MEANING = {
   end: 'the end of the visit (the last moment a pass admits), `YYYY-MM-DD HH:mm`, China time',
   count: 'how many people come (the visitor and the companions)',
   code: 'the pass’s short code: the template holds the link as fixed text, `https://<host>/p/${code}`',
+  reason: 'why a visit was rejected or cancelled, as its host or proposer wrote it (无 when none)',
 } as const;
 export type SmsParam = keyof typeof SMS_PARAM_MEANING;
 
@@ -34,6 +35,10 @@ export const SMS_PARAMS: Record<Exclude<TemplateName, 'verification_code'>, read
   application_submitted_to_visitor: ['name', 'host', 'time'],
   signin_to_visitor: ['name', 'host', 'end', 'code'],
   visitor_signin_to_employee: ['name', 'visitor', 'count', 'time'],
+  visit_rejected: ['visitor', 'host', 'time', 'reason'],
+  visit_cancelled: ['visitor', 'host', 'time', 'reason'],
+  visit_rescheduled: ['visitor', 'host', 'time'],
+  visit_expired: ['visitor', 'host', 'time'],
 };
 
 /** The keyword lines of every WeChat template message: the same five, in the same order. */

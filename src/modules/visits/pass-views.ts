@@ -51,6 +51,8 @@ export interface PassViews {
   signin(a: VisitApplication, passes: PassRow[], signinTime: number, viewer: string): Promise<SigninView>;
   /** The QR content of a pass for its picture; null when the URL is not one we gave out or the pass is revoked. */
   forImage(passId: number, key: string): Promise<string | null>;
+  /** The pass `phone` holds for the visit while it is not revoked (its QR content and picture URL), or null. */
+  holderPass(applicationId: number, phone: string): Promise<{ qrcode: string; qrcode_img_url: string } | null>;
 }
 
 /** How passes are shown: QR content, picture URL and the pass page, from the pass keys. */
@@ -113,6 +115,12 @@ export function createPassViews(deps: { db: Db; keys: PassKeys; logger: Logger; 
       const p = await visitRepo.pass(db, passId);
       if (!p || p.revokedAt !== null || !keys.imageKeyMatches(p.tokenSalt, key)) return null;
       return qrContent(p.applicationId, await tokenOf(p));
+    },
+
+    async holderPass(applicationId, phone) {
+      const p = (await visitRepo.passes(db, applicationId)).find((x) => x.phone === phone && x.revokedAt === null);
+      if (!p) return null;
+      return { qrcode: qrContent(applicationId, await tokenOf(p)), qrcode_img_url: imageUrl(p) };
     },
   };
 }

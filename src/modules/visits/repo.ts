@@ -57,7 +57,8 @@ export const visitRepo = {
   /**
    * Applications whose window touches [from, to) and in which `phone` is the visitor or a
    * companion. Two index paths: people who did not propose (the partial index behind 3.9), and
-   * a visitor who proposed their own request (the proposer index).
+   * a visitor who proposed their own request (the proposer index). Visits that ended otherwise
+   * (rejected, cancelled, expired, no-show) are not among them.
    */
   async candidates(db: Db, phone: string, from: number, to: number): Promise<VisitApplication[]> {
     return db
@@ -72,6 +73,8 @@ export const visitRepo = {
             select ${applications.id} from ${applications} where ${applications.proposer} = ${phone} and ${applications.phone} = ${phone})`,
           sql`${applications.endTime} > ${from}`,
           sql`${applications.startTime} < ${to}`,
+          // Rejected, cancelled, expired and no-show visits are over: nothing to sign in to.
+          isNull(applications.outcome),
         ),
       )
       .orderBy(asc(applications.startTime), asc(applications.id))

@@ -40,6 +40,8 @@ export interface Visits {
   passByLink(code: string): Promise<LinkedPassView | 'gone' | null>;
   /** Checks out visits whose window has ended; returns how many. */
   sweepEnded(limit?: number): Promise<number>;
+  /** The pass `phone` holds for the visit while it is not revoked, or null (the visit's page shows it). */
+  holderPass(applicationId: number, phone: string): Promise<{ qrcode: string; qrcode_img_url: string } | null>;
 }
 
 export function createVisits(deps: VisitsDeps): Visits {
@@ -51,5 +53,6 @@ export function createVisits(deps: VisitsDeps): Visits {
     passForImage: (passId, key) => views.forImage(passId, key),
     passByLink: (code) => views.byLink(code),
     sweepEnded: (limit = 100) => sweepEnded(deps, limit),
+    holderPass: (applicationId, phone) => views.holderPass(applicationId, phone),
   };
 }
