@@ -168,6 +168,10 @@ describe('3.7 staff invitation (caller phone == interviewee_phone)', () => {
       auth_time: rec.created_at,
       created_at: expect.any(Number),
       retinues: [],
+      status: 'approved',
+      status_reason: '',
+      signin_time: null,
+      signout_time: null,
     });
     expect(Number.isInteger(rec.id) && rec.id > 0).toBe(true);
     expect(Math.abs(rec.created_at - clock.nowSeconds())).toBeLessThanOrEqual(2);

@@ -174,6 +174,10 @@ describe('the record (§4)', () => {
         { name: P.c1.name, phone: P.c1.phone },
         { name: P.c2.name, phone: P.c2.phone },
       ],
+      status: 'approved',
+      status_reason: '',
+      signin_time: null,
+      signout_time: null,
     });
     for (const k of ['id', 'subject_type', 'purpose', 'start_time', 'end_time', 'is_auth', 'auth_time', 'created_at']) {
       expect(Number.isInteger(fromVisit[k]), k).toBe(true);

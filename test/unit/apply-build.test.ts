@@ -65,6 +65,10 @@ describe('buildApplication (pure)', () => {
       auth_time: NOW,
       created_at: NOW,
       retinues: [{ name: '甲', phone: COMPANION }],
+      status: 'approved',
+      status_reason: '',
+      signin_time: null,
+      signout_time: null,
     });
     expect(b.row).toMatchObject({ kind: 'invitation', proposerWeixinUserId: 'wx-1', intervieweeSubjectId: 7, isAuth: 1, authTime: NOW, createdAt: NOW });
     expect(b.people).toEqual([

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aStaff } from '../helpers/factories.js';
+import { sql } from 'drizzle-orm';
+import { applicationBody, aStaff } from '../helpers/factories.js';
 import { device, expectFailure, signin, type Desk } from './helpers.js';
 import { aPerson, aRequest, anInvitation, cancel, detail, moveTo, ok200, reject, startLifeDesk } from './life-helpers.js';
 
@@ -103,6 +104,19 @@ describe('who may change a visit', () => {
     expectFailure(await moveTo(d, inv.record.id, d.host, { start_time: now + 91 * 86_400, end_time: now + 91 * 86_400 + 3600 }), 400, 'VALIDATION_FAILED');
     expectFailure(await d.h.request('PUT', `/v1/visit/${inv.record.id}/time`, { token: d.host, body: { start_time: w.start_time } }), 400, 'VALIDATION_FAILED');
     expect(ok200(await moveTo(d, inv.record.id, d.host, w))).toMatchObject(w);
+  });
+});
+
+describe('an Idempotency-Key answered before records had a status', () => {
+  it('replays with the status it had then', async () => {
+    const v = await aPerson(d, '孙八');
+    const body = applicationBody({ by: v, host: d.staff, window: d.clock.window(2, 1) });
+    const post = () => d.h.request('POST', '/v1/subject', { token: v.token, headers: { 'idempotency-key': 'k-before-status' }, body });
+    const first = ok200(await post());
+    await d.h.database.db.execute(
+      sql`update idempotency_keys set response = response - 'status' - 'status_reason' - 'signin_time' - 'signout_time' where key = 'k-before-status'`,
+    );
+    expect(ok200(await post())).toEqual(first);
   });
 });
 

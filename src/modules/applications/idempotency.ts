@@ -72,7 +72,7 @@ export function createIdempotencyKeys(deps: { db: Db; now: () => number }): Idem
       .limit(1);
     if (!row) return null;
     if (row.requestHash !== claim.requestHash) throw new AppError('CONFLICT', '同一个 Idempotency-Key 已用于另一个请求');
-    return row.response as ApplicationRecord;
+    return storedAnswer(row.response as ApplicationRecord);
   }
 
   return {
@@ -84,5 +84,20 @@ export function createIdempotencyKeys(deps: { db: Db; now: () => number }): Idem
       await db.delete(idempotencyKeys).where(and(ofClaim(claim), lt(idempotencyKeys.createdAt, live())));
       return null;
     },
+  };
+}
+
+/**
+ * An answer stored before records carried their status (migration 0009) lacks those fields:
+ * they are the record's as it was answered then.
+ */
+function storedAnswer(r: ApplicationRecord): ApplicationRecord {
+  const before: Partial<ApplicationRecord> = r;
+  return {
+    ...r,
+    status: before.status ?? (r.is_auth === 1 ? 'approved' : 'pending'),
+    status_reason: before.status_reason ?? '',
+    signin_time: before.signin_time ?? null,
+    signout_time: before.signout_time ?? null,
   };
 }
