@@ -14,8 +14,10 @@ import {
   auditLog,
   settings,
 } from './schema-support.js';
+import { ledgerExportChunks, ledgerExports } from './schema-ledger.js';
 
 export * from './schema-support.js';
+export * from './schema-ledger.js';
 
 /**
  * Visit applications (api-contract.md §4). Times the contract exposes are stored as Unix
@@ -55,6 +57,10 @@ export const applications = pgTable(
       .where(sql`${t.signinTime} is not null and ${t.signoutTime} is null`),
     // 3.10: "applications I proposed", newest first, paged.
     index('applications_proposer_created_idx').on(t.proposer, t.createdAt.desc(), t.id.desc()),
+    // The admin listing and the ledger export: every application, newest first (keyset pages).
+    index('applications_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    // Date ranges of the listing, the export and the statistics: windows that overlap [from, to].
+    index('applications_window_idx').on(t.endTime, t.startTime),
   ],
 );
 
@@ -204,5 +210,7 @@ export const schema = {
   auditLog,
   settings,
   visitPasses,
+  ledgerExports,
+  ledgerExportChunks,
 };
 export type Schema = typeof schema;
