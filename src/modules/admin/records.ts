@@ -14,7 +14,7 @@ export interface RecordFilter {
   interviewee_phone?: string;
   start_time?: number;
   end_time?: number;
-  is_auth?: number;
+  is_auth?: 0 | 1;
 }
 
 export interface AdminRecordFilter extends RecordFilter {
