@@ -15,7 +15,16 @@ export function ledgerStep(step: Step, deps: { database: Database; audit: Audit 
   const { config, logger, now } = step;
   const { db } = deps.database;
   const o = config.ledgerExport;
-  const worker = startLedgerWorker({ db, audit: deps.audit, logger, now, leaseMs: o.leaseSeconds * 1000, batchSize: o.batchSize, pollMs: 2000 });
+  const worker = startLedgerWorker({
+    db,
+    audit: deps.audit,
+    logger,
+    now,
+    leaseMs: o.leaseSeconds * 1000,
+    batchSize: o.batchSize,
+    pollMs: 2000,
+    giveWay: deps.database.kind === 'pglite' ? 1 : 0.25,
+  });
   step.closers.add(() => worker.stop());
   const exports = createLedgerExports({ db, audit: deps.audit, now, keepSeconds: o.keepHours * 3600, wake: () => worker.wake() });
   return { exports, stats: createStats({ db, now }) };

@@ -28,7 +28,11 @@ afterAll(async () => {
 });
 
 const auditOf = async (action: string) =>
-  (await h.request('GET', `/v1/audit?action=${action}&size=50`, { token: admin.token })).body.data as Array<{ target_id: string; detail: any; actor_id: string }>;
+  (await h.request('GET', `/v1/audit?action=${action}&size=50`, { token: admin.token })).body.data as Array<{
+    target_id: string;
+    detail: any;
+    actor_id: string;
+  }>;
 
 describe('visit ledger export', () => {
   it('.csv: the listing’s records under the same filters, in its order, phones masked, with progress', async () => {
@@ -72,7 +76,11 @@ describe('visit ledger export', () => {
 
   it('full phones need a reason; then the file has them and the audit log says who, why, what and how many', async () => {
     expectError(await h.request('POST', '/v1/admin/exports', { token: admin.token, body: { format: 'csv', full_phones: true } }), 400, 'VALIDATION_FAILED');
-    expectError(await h.request('POST', '/v1/admin/exports', { token: admin.token, body: { format: 'csv', full_phones: true, reason: ' ' } }), 400, 'VALIDATION_FAILED');
+    expectError(
+      await h.request('POST', '/v1/admin/exports', { token: admin.token, body: { format: 'csv', full_phones: true, reason: ' ' } }),
+      400,
+      'VALIDATION_FAILED',
+    );
     const filters = { phone: '137 0000 0010' };
     const done = await exportDone(h, admin.token, { format: 'csv', full_phones: true, reason: '派出所调取台账', filters });
     const listed = await listingAll(h, admin.token, filters);

@@ -96,7 +96,10 @@ export const ledgerRepo = {
   },
 
   async countRecords(db: Db, f: RecordFilter, maxId: number): Promise<number> {
-    const [r] = await db.select({ n: count() }).from(a).where(exportWhere(db, f, maxId));
+    const [r] = await db
+      .select({ n: count() })
+      .from(a)
+      .where(exportWhere(db, f, maxId));
     return r?.n ?? 0;
   },
 

@@ -92,7 +92,15 @@ export function createLedgerExports(deps: { db: Db; audit: Audit; now: () => num
         if ((await ledgerRepo.unfinishedOf(tx, adminId)) >= MAX_UNFINISHED)
           throw new AppError('CONFLICT', `最多同时进行 ${MAX_UNFINISHED} 个导出，请等待完成后再试`);
         const maxId = await ledgerRepo.maxApplicationId(tx);
-        const id = await ledgerRepo.insert(tx, { adminId, format: req.format, filters, fullPhones, reason: fullPhones ? reason : null, maxId, createdAt: nowS() });
+        const id = await ledgerRepo.insert(tx, {
+          adminId,
+          format: req.format,
+          filters,
+          fullPhones,
+          reason: fullPhones ? reason : null,
+          maxId,
+          createdAt: nowS(),
+        });
         await audit.record(tx, {
           actor: { kind: 'admin', id: String(adminId) },
           action: 'ledger.export',

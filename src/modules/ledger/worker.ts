@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../../db/client.js';
 import type { Logger } from '../../log.js';
 import type { RecordFilter } from '../admin/records.js';
@@ -18,6 +19,11 @@ export interface LedgerWorkerOptions {
   batchSize: number;
   /** How often a worker looks for exports that nobody holds (new ones on this process wake it at once). */
   pollMs: number;
+  /**
+   * After each batch the worker pauses this many times as long as the batch took: on PGlite
+   * (one connection for everything) a running export would otherwise hold up every request.
+   */
+  giveWay: number;
 }
 
 export interface LedgerWorker {
@@ -112,6 +118,7 @@ async function produce(o: LedgerWorkerOptions, job: ExportRow, stopping: () => b
       sink.destroy();
       return 'stopped';
     }
+    const started = performance.now();
     const rows = await ledgerRepo.batch(db, filter, job.maxId, cursor, o.batchSize);
     if (rows.length === 0) break;
     await writer.add(rows.map((r) => ledgerRow(r, rowOptions)));
@@ -120,6 +127,7 @@ async function produce(o: LedgerWorkerOptions, job: ExportRow, stopping: () => b
     const last = rows[rows.length - 1]!;
     cursor = { createdAt: last.created_at, id: last.id };
     if (!(await ledgerRepo.fenced(db, job.id, job.attempts, { rowsDone: done, leaseUntil: o.now() + o.leaseMs }))) throw new LeaseLost();
+    if (o.giveWay > 0) await sleep(Math.min(1000, (performance.now() - started) * o.giveWay));
   }
   await writer.finish();
   await db.transaction(async (tx) => {

@@ -64,7 +64,11 @@ export const statsRepo = {
   },
 
   /** The `top` most frequent values of `key` (null: none given), most first. */
-  async top(db: Db, r: StatsRange, key: 'purpose' | 'company' | 'host' | 'department'): Promise<Array<{ key: string | null; label: string | null; visits: number }>> {
+  async top(
+    db: Db,
+    r: StatsRange,
+    key: 'purpose' | 'company' | 'host' | 'department',
+  ): Promise<Array<{ key: string | null; label: string | null; visits: number }>> {
     const s = staffCache;
     const [k, label, from] = {
       purpose: [sql`nullif(${a.purposeName}, '')`, sql`null`, sql`${a}`],
@@ -75,7 +79,11 @@ export const statsRepo = {
     const rows = await db.execute(sql`
       select ${k} as key, ${label} as label, count(*) as visits from ${from}
       where ${this.where(db, r)} group by 1 order by 3 desc, 1 limit ${r.top}`);
-    return rowsOf<Record<string, unknown>>(rows).map((x) => ({ key: (x.key as string | null) ?? null, label: (x.label as string | null) ?? null, visits: num(x.visits)! }));
+    return rowsOf<Record<string, unknown>>(rows).map((x) => ({
+      key: (x.key as string | null) ?? null,
+      label: (x.label as string | null) ?? null,
+      visits: num(x.visits)!,
+    }));
   },
 
   /** Sign-ins by weekday (0 = Monday) and hour, China time. */

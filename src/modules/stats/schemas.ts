@@ -38,13 +38,19 @@ export const Statistics = Type.Object({
     stay_avg_s: Seconds,
     stay_median_s: Seconds,
   }),
-  series: Type.Array(Type.Object({ date: Type.String({ description: 'YYYY-MM-DD, China time (a week: its Monday)' }), visits: Type.Integer(), signed_in: Type.Integer() })),
+  series: Type.Array(
+    Type.Object({ date: Type.String({ description: 'YYYY-MM-DD, China time (a week: its Monday)' }), visits: Type.Integer(), signed_in: Type.Integer() }),
+  ),
   by_purpose: Ranked,
   by_company: Ranked,
   by_host: Ranked,
   by_department: Ranked,
   peak_hours: Type.Array(
-    Type.Object({ weekday: Type.Integer({ description: '0 = Monday … 6 = Sunday' }), hour: Type.Integer({ description: '0–23, China time' }), signins: Type.Integer() }),
+    Type.Object({
+      weekday: Type.Integer({ description: '0 = Monday … 6 = Sunday' }),
+      hour: Type.Integer({ description: '0–23, China time' }),
+      signins: Type.Integer(),
+    }),
   ),
   on_site_now: Type.Object({ visits: Type.Integer(), people: Type.Integer({ description: 'visitors and companions holding a live pass' }) }),
 });
