@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClock } from '../helpers/apply.js';
 import { aStaff, anApplication } from '../helpers/factories.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { generateVisits } from '../helpers/ledger-data.js';
+import { generateVisits } from '../../bench/lib/ledger-data.js';
 import { adminLogin, expectError } from './helpers.js';
 import { download, expectSameRows, exportDone, listingAll, parseCsv, parseXlsx } from './ledger-helpers.js';
 

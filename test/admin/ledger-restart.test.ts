@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerRepo } from '../../src/modules/ledger/repo.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { startHarness, testLogger, type Harness } from '../helpers/harness.js';
-import { generateVisits } from '../helpers/ledger-data.js';
+import { generateVisits } from '../../bench/lib/ledger-data.js';
 import { adminLogin } from './helpers.js';
 import { download, expectSameRows, listingAll, parseCsv } from './ledger-helpers.js';
 

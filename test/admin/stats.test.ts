@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { generateVisits } from '../helpers/ledger-data.js';
+import { generateVisits } from '../../bench/lib/ledger-data.js';
 import { adminLogin, expectError } from './helpers.js';
 
 // docs/api-contract-admin.md "Statistics": GET /v1/admin/stats, checked against the listing and

@@ -1,25 +1,33 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../src/db/client.js';
-import { STAFF } from './harness.js';
+
+/** The Koala simulator's demo staff (test/helpers/harness.ts STAFF), hosts of the generated visits. */
+const HOSTS = [
+  { name: '张伟', phone: '13800000001', subjectId: 1001, department: '研发部' },
+  { name: '李娜', phone: '13800000002', subjectId: 1002, department: '行政部' },
+  { name: '王芳', phone: '13800000003', subjectId: 1003, department: '市场部' },
+  { name: '刘洋', phone: '13800000004', subjectId: 1004, department: '' },
+];
 
 /**
  * Generated visit records, written straight into the tables in two statements (the records
  * API would take minutes for 100k): invitations and visitor requests for the Koala
  * simulator's demo staff, with companions, authorizations, sign-ins and check-outs spread
  * over `days` days before `end` — some visits still on site, some no-shows, some never
- * authorized — and names and companies that a spreadsheet would read as formulas. Values
+ * authorized (a visit is on site only while its window lasts) — and names and companies that a spreadsheet would read as formulas. Values
  * follow from the row number, so a run is reproducible. Returns the ids written.
  */
 export async function generateVisits(
   db: Db,
   o: { count: number; end: number; days: number; phonePrefix?: string },
 ): Promise<{ firstId: number; lastId: number }> {
-  const hosts = Object.values(STAFF);
+  const hosts = HOSTS;
   for (const s of hosts) {
     await db.execute(sql`insert into staff_cache (phone, subject_id, name, department, refreshed_at)
       values (${s.phone}, ${s.subjectId}, ${s.name}, ${s.department}, now()) on conflict (phone) do update set department = excluded.department`);
   }
   const prefix = o.phonePrefix ?? '137';
+  const now = Math.floor(Date.now() / 1000);
   const span = o.days * 86_400;
   const names = ['张三', '李四', '王五', '=HYPERLINK("http://x","点我")', '赵六', '+86钱七', '孙八', '-周九', '@吴十', '郑十一'];
   const companies = ['', '飞跃科技', '=1+2', '星河物流', '蓝天建设', '\t制表公司', '华夏银行'];
@@ -45,7 +53,10 @@ export async function generateVisits(
       case when kind = 'invitation' then created when i % 4 <> 1 then created + 60 + (i % 3000) else null end,
       created,
       case when (kind = 'invitation' or i % 4 <> 1) and i % 5 in (0, 1, 2) then st + (i % 1800) else null end,
-      case when (kind = 'invitation' or i % 4 <> 1) and i % 5 in (0, 1) then st + (i % 1800) + 1200 + (i % 7200) else null end
+      case when (kind = 'invitation' or i % 4 <> 1) and i % 5 in (0, 1) then st + (i % 1800) + 1200 + (i % 7200)
+           -- on site only while the window lasts (the check-out sweep ends the others at their end)
+           when (kind = 'invitation' or i % 4 <> 1) and i % 5 = 2 and st + 3600 + (i % 4) * 1800 <= ${now} then st + 3600 + (i % 4) * 1800
+           else null end
     from v order by i
     returning id`);
   const ids = (Array.isArray(rows) ? rows : (rows as { rows: Array<{ id: unknown }> }).rows).map((r: { id: unknown }) => Number(r.id));
