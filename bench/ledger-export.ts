@@ -101,7 +101,7 @@ async function main(): Promise<void> {
       })
     ).json();
     let maxRss = 0;
-    let view: any;
+    let view: { status: string; rows_done: number } = { status: 'queued', rows_done: 0 };
     for (;;) {
       maxRss = Math.max(maxRss, kb(proc.pid!, 'VmRSS'));
       view = (await (await fetch(`${base}/v1/admin/exports/${made.data.id}`, { headers: auth })).json()).data;

@@ -115,7 +115,6 @@ export function createLedgerExports(deps: { db: Db; audit: Audit; now: () => num
     },
 
     get: async (adminId, id) => view(await own(adminId, id)),
-
     async list(adminId) {
       const rows = await ledgerRepo.listOf(db, adminId, 20);
       return rows.filter((r) => r.createdAt + deps.keepSeconds > nowS()).map(view);
@@ -132,12 +131,8 @@ export function createLedgerExports(deps: { db: Db; audit: Audit; now: () => num
         detail: { rows: row.rowsDone, full_phones: row.fullPhones },
       });
       const format = row.format as ExportFormat;
-      return {
-        fileName: `访客台账-${chinaTime(row.createdAt).replace(/[-: ]/g, '').slice(0, 12)}-${row.id}.${format}`,
-        contentType: CONTENT_TYPES[format],
-        bytes: row.bytes ?? 0,
-        body: Readable.from(chunks(db, id)),
-      };
+      const fileName = `访客台账-${chinaTime(row.createdAt).replace(/[-: ]/g, '').slice(0, 12)}-${row.id}.${format}`;
+      return { fileName, contentType: CONTENT_TYPES[format], bytes: row.bytes ?? 0, body: Readable.from(chunks(db, id)) };
     },
   };
 }
