@@ -39,6 +39,9 @@ import type { SessionTokens } from './modules/session/tokens.js';
 import { smsCodeRoutes } from './modules/sms-codes/routes.js';
 import type { SmsCodes } from './modules/sms-codes/service.js';
 import type { Purposes } from './modules/staff/purposes.js';
+import { ledgerRoutes } from './modules/ledger/routes.js';
+import { statsRoutes } from './modules/stats/routes.js';
+import type { Ledger } from './runtime/ledger.js';
 import { visitRoutes } from './modules/visits/routes.js';
 import { visitLifeRoutes } from './modules/visit-life/routes.js';
 import type { VisitLife } from './modules/visit-life/service.js';
@@ -75,6 +78,8 @@ export interface AppDeps {
   adminApi?: AdminApi;
   /** GET /metrics and the request timings; absent (METRICS off): 404. */
   metrics?: Metrics | null;
+  /** Visit-ledger exports and statistics (admin routes). */
+  ledger?: Ledger;
 }
 
 /** The Fastify app: transport (ids, parsing, headers, errors), limits, docs, files, health, the features. */
@@ -270,5 +275,7 @@ function registerFeatures(app: FastifyInstance, deps: AppDeps): void {
   if (deps.adminApi) registerAdminApi(app, { db: deps.database.db, api: deps.adminApi });
   if (deps.adminApi) adminSessionEndRoutes(app, { ender: deps.sessionEnder });
   // PIPL export / erasure of one phone number: admin only.
+  if (deps.ledger) ledgerRoutes(app, { exports: deps.ledger.exports });
+  if (deps.ledger) statsRoutes(app, { stats: deps.ledger.stats });
   if (deps.adminApi) privacyRoutes(app, { privacy: createPrivacy({ db: deps.database.db, audit: deps.adminApi.audit, storage: deps.storage }) });
 }

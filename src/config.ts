@@ -96,6 +96,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     hostMisses: { perCallerPerHour: r.read('HOST_MISSES_PER_HOUR'), perAddressPerHour: r.read('HOST_MISSES_PER_ADDRESS_PER_HOUR') },
     retention: { days: r.read('RETENTION_DAYS'), sweepIntervalSeconds: r.read('RETENTION_SWEEP_S'), batchSize: r.read('RETENTION_BATCH') },
+    ledgerExport: { keepHours: r.read('LEDGER_EXPORT_KEEP_H'), leaseSeconds: r.read('LEDGER_EXPORT_LEASE_S'), batchSize: r.read('LEDGER_EXPORT_BATCH') },
     upkeepSeconds: r.read('UPKEEP_INTERVAL_S'),
     webConcurrency: webConcurrency(r, oneProcess),
     recordsCache: { maxBytes: r.read('RECORDS_CACHE_MB') * 1024 * 1024, ttlSeconds: r.read('RECORDS_CACHE_SECONDS') },

@@ -14,6 +14,7 @@ import type { NotifyWorker } from './modules/notifications/worker.js';
 import type { RetentionSweeper } from './modules/privacy/retention.js';
 import { adminStep } from './runtime/admin.js';
 import { backgroundStep } from './runtime/background.js';
+import { ledgerStep } from './runtime/ledger.js';
 import { openDatabaseStep } from './runtime/database.js';
 import { portsStep, simulatorsStep } from './runtime/ports.js';
 import { frontDeskStep, servicesStep } from './runtime/services.js';
@@ -77,6 +78,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     const services = await servicesStep(step, database, ports, secret);
     const { visits, koalaSync, life } = await frontDeskStep(step, { database, queue, ports, audit: services.audit, secret, pages: services.pages });
     const adminApi = await adminStep(step, { database, ports, audit: services.audit, secret, seedDemo: opts.seedDemoBindings ?? false });
+    const ledger = ledgerStep(step, { database, audit: services.audit });
 
     let ready = false;
     const app = await buildApp({
@@ -102,6 +104,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       serverFactory: opts.serverFactory,
       adminApi,
       metrics,
+      ledger,
     });
     closers.add(() => app.close());
     await app.ready();

@@ -85,6 +85,8 @@ export interface Config {
   hostMisses: { perCallerPerHour: number; perAddressPerHour: number };
   /** Visit records, companions and notifications are deleted this many days after the visit window ends. */
   retention: { days: number; sweepIntervalSeconds: number; batchSize: number };
+  /** Visit-ledger exports: how long a file is kept, the job's lease, records per batch. */
+  ledgerExport: { keepHours: number; leaseSeconds: number; batchSize: number };
   /**
    * Server processes on this machine (WEB_CONCURRENCY; `auto` = one per core). Above 1: a
    * primary process forks that many workers sharing the port, each a replica. Needs PostgreSQL

@@ -211,6 +211,9 @@ const adminAndFrontDesk = {
   },
   RETENTION_SWEEP_S: { kind: 'int', min: 1, max: 86_400, default: 3600, meaning: 'How often the retention sweep runs, in seconds.' },
   RETENTION_BATCH: { kind: 'int', min: 1, max: 100_000, default: 500, meaning: 'Records the retention sweep deletes per batch.' },
+  LEDGER_EXPORT_KEEP_H: { kind: 'int', min: 1, max: 720, default: 24, meaning: 'Ledger export files are deleted this many hours after asked for.' },
+  LEDGER_EXPORT_LEASE_S: { kind: 'int', min: 2, max: 3600, default: 60, meaning: 'An export whose worker died is taken up again after this many seconds.' },
+  LEDGER_EXPORT_BATCH: { kind: 'int', min: 1, max: 10_000, default: 1000, meaning: 'Records an export reads and writes per batch.' },
 } as const satisfies Table;
 
 const capacity = {

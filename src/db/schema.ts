@@ -14,8 +14,10 @@ import {
   auditLog,
   settings,
 } from './schema-support.js';
+import { ledgerExportChunks, ledgerExports } from './schema-ledger.js';
 
 export * from './schema-support.js';
+export * from './schema-ledger.js';
 
 /**
  * Visit applications (api-contract.md §4). Times the contract exposes are stored as Unix
@@ -77,6 +79,10 @@ export const applications = pgTable(
     index('applications_undecided_idx')
       .on(t.endTime)
       .where(sql`${t.outcome} is null and ${t.signinTime} is null`),
+    // The admin listing and the ledger export: every application, newest first (keyset pages).
+    index('applications_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    // Date ranges of the listing, the export and the statistics: windows that overlap [from, to].
+    index('applications_window_idx').on(t.endTime, t.startTime),
   ],
 );
 
@@ -237,5 +243,7 @@ export const schema = {
   auditLog,
   settings,
   visitPasses,
+  ledgerExports,
+  ledgerExportChunks,
 };
 export type Schema = typeof schema;

@@ -54,7 +54,7 @@ export async function backgroundStep(step: Step, database: Database, ports: Port
       })
     : null;
   if (worker) closers.add(() => worker.stop());
-  const retention = startRetention({ database, logger, now, options: config.retention });
+  const retention = startRetention({ database, logger, now, options: { ...config.retention, exportKeepHours: config.ledgerExport.keepHours } });
   closers.add(() => retention.stop());
   // VACUUM of the outbox, queue, counter and application tables (PGlite has no autovacuum; PostgreSQL's comes too late for them).
   const upkeep = startUpkeep({ database, logger, hotSeconds: config.upkeepSeconds });

@@ -1,13 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError } from '../../errors.js';
 import { adminOf } from '../../http/auth.js';
 import { Envelope, errorResponses, ListEnvelope, ok, okList } from '../../http/envelope.js';
 import { BearerAuth, decimalIntegers } from '../../http/schemas.js';
-import { LIMITS } from '../../limits.js';
-import { phoneField } from '../../phone.js';
 import { Record } from '../applications/schemas.js';
+import { cleanRecordFilter } from './records.js';
+import { RecordFilterFields } from './schemas.js';
 import type { AdminRecordService } from './records-service.js';
 
 const AdminRecord = Type.Object({
@@ -15,22 +14,12 @@ const AdminRecord = Type.Object({
   kind: Type.String({ description: 'invitation | request' }),
 });
 
-const Time = Type.Integer({ minimum: 0, maximum: 4_102_444_800, description: 'Unix seconds' });
 const Query = Type.Object({
   type: Type.Literal('web'),
-  name: Type.Optional(Type.String({ maxLength: LIMITS.personName, description: 'substring of the visitor or a companion name' })),
-  interviewee: Type.Optional(Type.String({ maxLength: LIMITS.personName, description: "substring of the host's name" })),
-  phone: Type.Optional(Type.String({ maxLength: LIMITS.phoneInput, description: 'the visitor or a companion' })),
-  interviewee_phone: Type.Optional(Type.String({ maxLength: LIMITS.phoneInput })),
-  start_time: Type.Optional(Time),
-  end_time: Type.Optional(Time),
-  is_auth: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)])),
+  ...RecordFilterFields,
   page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
   size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
 });
-
-/** A phone filter: absent or blank is no filter; anything else must be a phone. */
-const phoneFilter = (field: string, v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : phoneField(field, v));
 
 /**
  * `GET /v1/visit/records?type=web` is the admin listing; without `type=web` the same path is
@@ -71,15 +60,7 @@ export function adminRecordRoutes(app: FastifyInstance, deps: { records: AdminRe
     },
     async (req) => {
       const q = req.query;
-      if (q.start_time !== undefined && q.end_time !== undefined && q.start_time > q.end_time)
-        throw new AppError('VALIDATION_FAILED', '字段 end_time 不能早于 start_time');
-      const { rows, count } = await deps.records.list({
-        ...q,
-        name: q.name?.trim() || undefined,
-        interviewee: q.interviewee?.trim() || undefined,
-        phone: phoneFilter('phone', q.phone),
-        interviewee_phone: phoneFilter('interviewee_phone', q.interviewee_phone),
-      });
+      const { rows, count } = await deps.records.list(cleanRecordFilter(q));
       return okList(rows, count, q.page, q.size);
     },
   );

@@ -2,17 +2,22 @@ import { and, count, desc, eq, exists, gte, ilike, inArray, lte, or, sql, type S
 import type { Db } from '../../db/client.js';
 import { applicationPeople, applications } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
+import { phoneField } from '../../phone.js';
 import { recordColumns } from '../applications/repo.js';
 import type { ApplicationRecord } from '../applications/schemas.js';
 
-export interface AdminRecordFilter {
+/** The listing's filters (also those of the ledger export and the statistics). */
+export interface RecordFilter {
   name?: string;
   interviewee?: string;
   phone?: string;
   interviewee_phone?: string;
   start_time?: number;
   end_time?: number;
-  is_auth?: number;
+  is_auth?: 0 | 1;
+}
+
+export interface AdminRecordFilter extends RecordFilter {
   page: number;
   size: number;
 }
@@ -25,8 +30,9 @@ const p = applicationPeople;
 /** `%`, `_` and `\` typed into a search box are matched as themselves. */
 const contains = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-// The contract's record, plus whether it was an invitation or a request.
-const columns = { ...recordColumns, kind: a.kind };
+// The contract's record (with the front desk's sign-in and check-out), plus whether it was an
+// invitation or a request.
+export const adminRecordColumns = { ...recordColumns, kind: a.kind };
 
 /** A visitor or a companion of the application matching `cond` on application_people. */
 const somePerson = (db: Db, cond: SQL) =>
@@ -37,24 +43,46 @@ const somePerson = (db: Db, cond: SQL) =>
       .where(and(eq(p.applicationId, a.id), inArray(p.role, ['visitor', 'companion']), cond)),
   );
 
+/**
+ * The listing's filters as a condition on `applications` (shared with the ledger export and the
+ * statistics, so they select the same records). `name` and `phone` match the visitor or any
+ * companion; `start_time`/`end_time` select visits whose window overlaps that range.
+ */
+export function recordFilterWhere(db: Db, f: RecordFilter): SQL | undefined {
+  const where: SQL[] = [];
+  if (f.name) where.push(or(ilike(a.name, contains(f.name)), somePerson(db, ilike(p.name, contains(f.name))))!);
+  if (f.phone) where.push(or(eq(a.phone, f.phone), somePerson(db, eq(p.phone, f.phone)))!);
+  if (f.interviewee) where.push(ilike(a.interviewee, contains(f.interviewee)));
+  if (f.interviewee_phone) where.push(eq(a.intervieweePhone, f.interviewee_phone));
+  if (f.start_time !== undefined) where.push(gte(a.endTime, f.start_time));
+  if (f.end_time !== undefined) where.push(lte(a.startTime, f.end_time));
+  if (f.is_auth !== undefined) where.push(eq(a.isAuth, f.is_auth));
+  return where.length > 0 ? and(...where) : undefined;
+}
+
+/** Blank texts are no filter; a phone filter must be a phone; the range must not be reversed. */
+export function cleanRecordFilter<T extends RecordFilter>(q: T): T {
+  if (q.start_time !== undefined && q.end_time !== undefined && q.start_time > q.end_time)
+    throw new AppError('VALIDATION_FAILED', '字段 end_time 不能早于 start_time');
+  return {
+    ...q,
+    name: q.name?.trim() || undefined,
+    interviewee: q.interviewee?.trim() || undefined,
+    phone: phoneFilter('phone', q.phone),
+    interviewee_phone: phoneFilter('interviewee_phone', q.interviewee_phone),
+  };
+}
+
+/** A phone filter: absent or blank is no filter; anything else must be a phone. */
+const phoneFilter = (field: string, v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : phoneField(field, v));
+
 export const adminRecords = {
-  /**
-   * Every application, newest first. `name` and `phone` match the visitor or any companion;
-   * `start_time`/`end_time` select visits whose window overlaps that range.
-   */
+  /** Every application matching the filters (recordFilterWhere), newest first. */
   async list(db: Db, f: AdminRecordFilter): Promise<{ rows: AdminRecord[]; count: number }> {
-    const where: SQL[] = [];
-    if (f.name) where.push(or(ilike(a.name, contains(f.name)), somePerson(db, ilike(p.name, contains(f.name))))!);
-    if (f.phone) where.push(or(eq(a.phone, f.phone), somePerson(db, eq(p.phone, f.phone)))!);
-    if (f.interviewee) where.push(ilike(a.interviewee, contains(f.interviewee)));
-    if (f.interviewee_phone) where.push(eq(a.intervieweePhone, f.interviewee_phone));
-    if (f.start_time !== undefined) where.push(gte(a.endTime, f.start_time));
-    if (f.end_time !== undefined) where.push(lte(a.startTime, f.end_time));
-    if (f.is_auth !== undefined) where.push(eq(a.isAuth, f.is_auth));
-    const filter = where.length > 0 ? and(...where) : undefined;
+    const filter = recordFilterWhere(db, f);
     const [rows, [total]] = await Promise.all([
       db
-        .select(columns)
+        .select(adminRecordColumns)
         .from(a)
         .where(filter)
         .orderBy(desc(a.createdAt), desc(a.id))

@@ -1,6 +1,6 @@
 import { and, like, lt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { idempotencyKeys, rateCounters, smsCodes } from '../../db/schema.js';
+import { idempotencyKeys, ledgerExports, rateCounters, smsCodes } from '../../db/schema.js';
 import type { Logger } from '../../log.js';
 import { applyWindowRepo } from '../applications/repo/windows.js';
 import { privacyRepo } from './repo.js';
@@ -11,6 +11,8 @@ export interface RetentionOptions {
   sweepIntervalSeconds: number;
   /** Records deleted per statement: short transactions, so a big backlog never locks the table for long. */
   batchSize: number;
+  /** Hours a visit-ledger export (its file in the database) is kept; default 24. */
+  exportKeepHours?: number;
 }
 
 export interface RetentionResult {
@@ -19,6 +21,7 @@ export interface RetentionResult {
   idempotencyKeys: number;
   counters: number;
   applyWindows: number;
+  ledgerExports: number;
 }
 
 export interface RetentionSweeper {
@@ -61,7 +64,7 @@ export function startRetention(deps: {
   async function sweepOnce(): Promise<RetentionResult> {
     const nowMs = deps.now();
     const cutoffSeconds = Math.floor(nowMs / 1000) - days * 86_400;
-    const result: RetentionResult = { applications: 0, smsCodes: 0, idempotencyKeys: 0, counters: 0, applyWindows: 0 };
+    const result: RetentionResult = { applications: 0, smsCodes: 0, idempotencyKeys: 0, counters: 0, applyWindows: 0, ledgerExports: 0 };
     for (;;) {
       if (stopped) break;
       const n = await batchOfApplications(cutoffSeconds);
@@ -83,6 +86,9 @@ export function startRetention(deps: {
     ).length;
     // Hourly application windows with nothing of the last hour (modules/applications).
     result.applyWindows = await applyWindowRepo.sweep(deps.database, Math.floor(nowMs / 1000));
+    // Ledger exports (names and phones of many visits): their pieces go with them (cascade).
+    const exportCutoff = Math.floor(nowMs / 1000) - (deps.options.exportKeepHours ?? 24) * 3600;
+    result.ledgerExports = (await db.delete(ledgerExports).where(lt(ledgerExports.createdAt, exportCutoff)).returning({ id: ledgerExports.id })).length;
     if (result.applications > 0) deps.logger.info({ ...result, retentionDays: days }, 'retention sweep deleted expired visit records');
     return result;
   }
