@@ -59,8 +59,12 @@ describe('rejected', () => {
     expect(sms.params.visitor).toBe('王五');
     const wx = wechatTo(v.visitor.phone, 'visit_rejected')[0]!;
     expect(wx.url).toMatch(new RegExp(`/h5/#/visit/${v.record.id}$`));
-    expect(Object.keys(wx.data as object).sort()).toEqual(['keyword1', 'keyword2', 'keyword3', 'keyword4']);
-    expect((wx.data as Record<string, string>).keyword4).toContain(reason);
+    // The five keyword lines WeChat shows, each within its 20 characters: what happened, and the
+    // start of the reason (the whole reason is on the visit's page the message opens).
+    const data = wx.data as Record<string, string>;
+    expect(Object.keys(data).sort()).toEqual(['keyword1', 'keyword2', 'keyword3', 'keyword4', 'keyword5']);
+    expect(data.keyword4).toBe('已拒绝');
+    expect(data.keyword5).toBe(`原因：${reason.slice(0, 16)}…`);
     // Nobody else hears of it.
     expect(smsTo(v.companion.phone, 'visit_rejected')).toHaveLength(0);
     expect(await auditCount(v.record.id, 'visit.reject')).toBe(1);
