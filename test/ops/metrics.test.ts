@@ -137,9 +137,19 @@ describe('GET /metrics', () => {
 
   it('reports event-loop delay and the default process metrics, which move', async () => {
     const before = await scrape();
-    const until = performance.now() + 120;
-    while (performance.now() < until); // holds the event loop, as a slow synchronous handler would
-    const after = await scrape();
+    // Each try holds the event loop for 120 ms, as a slow synchronous handler would. The delay is
+    // recorded when the sampler's timer fires after a hold, and each scrape starts a new
+    // histogram, so a scrape may come before the record: hold and scrape until it shows.
+    const after = await h.waitFor(
+      async () => {
+        const until = performance.now() + 120;
+        while (performance.now() < until);
+        await new Promise((resolve) => setImmediate(resolve));
+        const samples = await scrape();
+        return valueOf(samples, 'nodejs_eventloop_lag_max_seconds') >= 0.1 ? samples : null;
+      },
+      { what: 'a held event loop in nodejs_eventloop_lag_max_seconds' },
+    );
     expect(valueOf(after, 'nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual(0.1);
     expect(valueOf(after, 'process_cpu_user_seconds_total')).toBeGreaterThan(valueOf(before, 'process_cpu_user_seconds_total'));
     expect(valueOf(after, 'process_resident_memory_bytes')).toBeGreaterThan(0);
