@@ -20,6 +20,7 @@ const AdminRecord = Type.Object({
 const Time = Type.Integer({ minimum: 0, maximum: 4_102_444_800, description: 'Unix seconds' });
 const Query = Type.Object({
   type: Type.Literal('web'),
+  id: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'one record by its id' })),
   name: Type.Optional(Type.String({ maxLength: LIMITS.personName, description: 'substring of the visitor or a companion name' })),
   interviewee: Type.Optional(Type.String({ maxLength: LIMITS.personName, description: "substring of the host's name" })),
   phone: Type.Optional(Type.String({ maxLength: LIMITS.phoneInput, description: 'the visitor or a companion' })),
@@ -62,7 +63,7 @@ export function adminRecordRoutes(app: FastifyInstance, deps: { records: AdminRe
       constraints: { recordsView: 'web' },
       // OpenAPI has one GET per path: list this one apart, so the phone API's 3.9 keeps its entry.
       config: { auth: 'admin', swaggerTransform: ({ schema }) => ({ schema, url: '/v1/visit/records?type=web' }) },
-      preValidation: decimalIntegers('query', ['page', 'size', 'is_auth', 'start_time', 'end_time']),
+      preValidation: decimalIntegers('query', ['id', 'page', 'size', 'is_auth', 'start_time', 'end_time']),
       schema: {
         tags: ['admin'],
         summary: 'Admin: every application with filters, newest first (type=web)',

@@ -6,6 +6,8 @@ import { recordColumns } from '../applications/repo.js';
 import type { ApplicationRecord } from '../applications/schemas.js';
 
 export interface AdminRecordFilter {
+  /** One record by its id (the console's links from the audit log). */
+  id?: number;
   name?: string;
   interviewee?: string;
   phone?: string;
@@ -44,6 +46,7 @@ export const adminRecords = {
    */
   async list(db: Db, f: AdminRecordFilter): Promise<{ rows: AdminRecord[]; count: number }> {
     const where: SQL[] = [];
+    if (f.id !== undefined) where.push(eq(a.id, f.id));
     if (f.name) where.push(or(ilike(a.name, contains(f.name)), somePerson(db, ilike(p.name, contains(f.name))))!);
     if (f.phone) where.push(or(eq(a.phone, f.phone), somePerson(db, eq(p.phone, f.phone)))!);
     if (f.interviewee) where.push(ilike(a.interviewee, contains(f.interviewee)));
