@@ -14,8 +14,7 @@ afterAll(async () => {
   await d.close();
 });
 
-const checkout = (id: number | string, token: string | null = admin.token) =>
-  d.h.request('POST', `/v1/visit/records/${id}/signout`, token ? { token } : {});
+const checkout = (id: number | string, token: string | null = admin.token) => d.h.request('POST', `/v1/visit/records/${id}/signout`, token ? { token } : {});
 
 describe('check-out from the admin console (POST /v1/visit/records/{id}/signout)', () => {
   it("follows the kiosk's rules: 409 before sign-in, then passes revoked and Koala visitors deleted, audited as the admin", async () => {
@@ -33,7 +32,11 @@ describe('check-out from the admin console (POST /v1/visit/records/{id}/signout)
 
     // Again: the first check-out's answer, no second audit entry.
     expect((await checkout(inv.id)).body.data).toEqual(res.body.data);
-    const audit = await d.h.database.db.select().from(auditLog).where(eq(auditLog.targetId, String(inv.id))).orderBy(asc(auditLog.id));
+    const audit = await d.h.database.db
+      .select()
+      .from(auditLog)
+      .where(eq(auditLog.targetId, String(inv.id)))
+      .orderBy(asc(auditLog.id));
     expect(audit.filter((a) => a.action === 'visit.signout').map((a) => [a.actorKind, a.actorId, a.targetType, a.detail])).toEqual([
       ['admin', String(admin.id), 'application', { passes: 2 }],
     ]);
@@ -43,11 +46,18 @@ describe('check-out from the admin console (POST /v1/visit/records/{id}/signout)
     const inv = await invite(d, { companions: 0, hoursFromNow: 0 });
     await signin(d, inv.visitor.phone);
     expectFailure(await checkout(inv.id, d.host), 401, 'UNAUTHENTICATED');
-    expectFailure(await d.h.request('POST', `/v1/visit/records/${inv.id}/signout`, { headers: { authorization: `Device ${d.kiosk}` } }), 401, 'UNAUTHENTICATED');
+    expectFailure(
+      await d.h.request('POST', `/v1/visit/records/${inv.id}/signout`, { headers: { authorization: `Device ${d.kiosk}` } }),
+      401,
+      'UNAUTHENTICATED',
+    );
     expectFailure(await checkout(inv.id, null), 401, 'UNAUTHENTICATED');
     expectFailure(await checkout(999_999), 404, 'NOT_FOUND');
     expectFailure(await checkout('x'), 400, 'VALIDATION_FAILED');
-    const audit = await d.h.database.db.select().from(auditLog).where(eq(auditLog.targetId, String(inv.id)));
+    const audit = await d.h.database.db
+      .select()
+      .from(auditLog)
+      .where(eq(auditLog.targetId, String(inv.id)));
     expect(audit.filter((a) => a.action === 'visit.signout')).toEqual([]);
   });
 });
