@@ -143,6 +143,12 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && chromiumState() === 'pres
       await check(`delete dialog ${size.width}`);
       await page.locator('.el-message-box').getByRole('button', { name: '取消' }).click();
       await page.locator('.el-message-box').waitFor({ state: 'hidden' });
+      // The picker fills its form column, not more (Element Plus gives it a fixed width).
+      const [picker, column] = await Promise.all([
+        page.locator('[data-field="dates"] .el-date-editor').boundingBox(),
+        page.locator('[data-field="dates"]').boundingBox(),
+      ]);
+      expect(picker!.x + picker!.width).toBeLessThanOrEqual(column!.x + column!.width + 1);
       await page.locator('[data-field="dates"]').click();
       await page.locator('.el-date-range-picker').waitFor();
       await check(`date-range picker ${size.width}`);

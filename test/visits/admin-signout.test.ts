@@ -44,7 +44,8 @@ describe('check-out from the admin console (POST /v1/visit/records/{id}/signout)
 
   it('admins only: a phone session, a kiosk or no credential is refused; unknown ids are 404, bad ids 400', async () => {
     const inv = await invite(d, { companions: 0, hoursFromNow: 0 });
-    await signin(d, inv.visitor.phone);
+    const signed = await signin(d, inv.visitor.phone);
+    expect(signed.status, JSON.stringify(signed.body)).toBe(200);
     expectFailure(await checkout(inv.id, d.host), 401, 'UNAUTHENTICATED');
     expectFailure(
       await d.h.request('POST', `/v1/visit/records/${inv.id}/signout`, { headers: { authorization: `Device ${d.kiosk}` } }),
