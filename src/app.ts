@@ -189,6 +189,25 @@ async function registerRateLimit(app: FastifyInstance, deps: AppDeps): Promise<v
 }
 
 /**
+ * The policy of /docs alone: Swagger UI (React) sets inline styles, which its own static policy
+ * refuses (a CSP error in the console); scripts stay 'self' only, as everywhere. No
+ * `upgrade-insecure-requests` (plain HTTP on a LAN address, see installTransport), and no
+ * outside validator image.
+ */
+const DOCS_CSP = {
+  'default-src': ["'self'"],
+  'base-uri': ["'self'"],
+  'font-src': ["'self'", 'data:'],
+  'form-action': ["'self'"],
+  'frame-ancestors': ["'self'"],
+  'img-src': ["'self'", 'data:'],
+  'object-src': ["'none'"],
+  'script-src': ["'self'"],
+  'script-src-attr': ["'none'"],
+  'style-src': ["'self'", "'unsafe-inline'"],
+};
+
+/**
  * OpenAPI from the routes' schemas (app.swagger(), which `npm run gen:api` and the tests read),
  * served with Swagger UI at /docs only when API_DOCS is on (off by default in production).
  */
@@ -205,7 +224,7 @@ async function registerDocs(app: FastifyInstance, served: boolean): Promise<void
       },
     },
   });
-  if (served) await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  if (served) await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
 }
 
 /** Landed files under /files/ when they are stored locally. */

@@ -4,7 +4,13 @@ export type { Logger };
 
 // A UUID (request ids) is matched first and kept whole: its hex digits may hold 11 decimal
 // digits in a row ("…-e14110806009"), and a mangled request id breaks log correlation.
-const PHONE_IN_TEXT = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})|(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)/gi;
+// A number is found however it was typed: groups apart by spaces, dashes, dots or what a URL
+// makes of a space (`+`, `%20`), after `+86`, `0086` or `86` (also `%2B86`).
+const GAP = String.raw`(?:[-\s.+]|%20)?`;
+const PHONE_IN_TEXT = new RegExp(
+  String.raw`([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})|(?<!\d)(?:(?:\+|%2B|00)?86${GAP})?(1[3-9]\d)${GAP}(\d{4})${GAP}(\d{4})(?!\d)`,
+  'gi',
+);
 
 /** `13812345678` → `138****5678`. */
 export function maskPhone(phone: string): string {

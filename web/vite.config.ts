@@ -48,6 +48,45 @@ function vantStyles(): Plugin {
   };
 }
 
+/** Element Plus functions and directives whose styles live under a component folder. */
+const ELEMENT_FUNCTION_STYLES: Record<string, string> = {
+  ElMessage: 'message',
+  ElMessageBox: 'message-box',
+  ElLoading: 'loading',
+  vLoading: 'loading',
+  ElNotification: 'notification',
+};
+
+/**
+ * Element Plus on demand, the same way: each `import { ElTable } from 'element-plus'` in the
+ * console also imports that component's CSS (which imports the base variables and the styles
+ * of the components it is built from), so each lazily loaded page brings what it uses.
+ */
+function elementPlusStyles(): Plugin {
+  const kebab = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+  return {
+    name: 'laifang-element-plus-styles',
+    enforce: 'post',
+    transform(code, id) {
+      if (id.includes('node_modules') || !/\.(vue|ts)$/.test(id.split('?')[0] ?? '')) return null;
+      const styles = new Set<string>();
+      for (const m of code.matchAll(/import\s*\{([^}]+)\}\s*from\s*['"]element-plus['"]/g)) {
+        for (const raw of (m[1] ?? '').split(',')) {
+          const name =
+            raw
+              .trim()
+              .split(/\s+as\s+/)[0]
+              ?.trim() ?? '';
+          if (!name || raw.trim().startsWith('type ')) continue;
+          const folder = ELEMENT_FUNCTION_STYLES[name] ?? (/^El[A-Z]/.test(name) ? kebab(name.slice(2)) : null);
+          if (folder) styles.add(`import 'element-plus/es/components/${folder}/style/css';`);
+        }
+      }
+      return styles.size ? { code: `${[...styles].join('\n')}\n${code}`, map: null } : null;
+    },
+  };
+}
+
 /**
  * Vant's icon font is inlined (a woff2 data URL) with a fallback on Alibaba's CDN: drop the
  * fallback, so the pages fetch nothing from outside (intranets; CSP font-src).
@@ -73,7 +112,7 @@ export default defineConfig(({ mode }) => {
   return {
     root: fileURLToPath(new URL('.', import.meta.url)),
     base: admin ? '/admin/' : '/h5/',
-    plugins: [vue(), vantStyles(), vantIconFontOffline()],
+    plugins: [vue(), ...(admin ? [elementPlusStyles()] : [vantStyles(), vantIconFontOffline()])],
     build: {
       outDir: admin ? 'dist/admin' : 'dist',
       emptyOutDir: true,

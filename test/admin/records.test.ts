@@ -98,6 +98,9 @@ describe('GET /v1/visit/records?type=web', () => {
     expect(idsOf(await list(`&start_time=${T0 + 11_000}`))).toEqual([ids.c]);
     expect(idsOf(await list(`&end_time=${T0 - 1}`))).toEqual([]);
     expect(idsOf(await list('&name=小明&interviewee=李&is_auth=0'))).toEqual([ids.c]);
+    // One record by its id (the console's link from the audit log).
+    expect(idsOf(await list(`&id=${ids.b}`))).toEqual([ids.b]);
+    expect(idsOf(await list(`&id=${ids.b}&is_auth=0`))).toEqual([]);
   });
 
   it('a % or _ typed into the name is matched as itself', async () => {

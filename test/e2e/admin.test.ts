@@ -10,11 +10,12 @@ import { anApplication, aStaff, httpApi } from '../helpers/factories.js';
 import { chromiumState, launchBrowser, settled, startSimulatedService } from './service.js';
 
 /**
- * The admin console (/admin/) in Debian's Chromium, desktop-sized, against the service in
- * simulated mode as `npm start` runs it (demo admin admin / laifang-demo-admin): log in (a wrong
- * password first), find records by filters, delete one (and be told why a visit in progress
- * cannot be), change a template id, register and revoke a device, read the audit log.
- * Runs once (the PGlite project); `npm run screenshots` runs it with LAIFANG_SCREENSHOTS set.
+ * The admin console (/admin/, Element Plus) in Debian's Chromium, desktop-sized, against the
+ * service in simulated mode as `npm start` runs it (demo admin admin / laifang-demo-admin): log
+ * in (a wrong password first), find records by filters (a filter the server refuses says what
+ * to change), check a visit out and delete records, change a template id, register and revoke
+ * a device, read the audit log in words. test/e2e/admin-pages.test.ts checks every page's
+ * layout at 1280×800 and 768×1024. Runs once (the PGlite project).
  */
 
 const state = chromiumState();
@@ -82,15 +83,34 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
     await page.screenshot({ path: join(SHOTS, `${name}.png`), scale: 'css' });
   };
   const field = (name: string) => page.locator(`[name="${name}"]`);
-  const row = (attr: string, id: number | string) => page.locator(`tr[${attr}="${id}"]`);
+  const row = (prefix: string, id: number | string) => page.locator(`.el-table__body tr.${prefix}-${id}`);
+  const bodyRows = () => page.locator('.el-table__body tr.el-table__row');
+  /** Picks an option of an Element Plus select (its list is teleported to the body). */
+  const choose = async (field: string, option: string) => {
+    await page.locator(`[data-field="${field}"]`).click();
+    await page.locator('.el-select-dropdown__item:visible', { hasText: new RegExp(`^${option}$`) }).click();
+  };
+  const confirmDialog = () => page.locator('.el-message-box').getByRole('button', { name: '确认' }).click();
 
-  it('keeps the H5 first page small and free of the console (its own entry, ≤ 150 kB; the console ≤ 150 kB too)', () => {
+  it('keeps the H5 first page small and free of the console (its own entry, ≤ 150 kB; the console ≤ 150 kB too, its pages apart)', () => {
     const h5 = firstPageJs(H5_DIST_DIR) as { files: string[]; gzipBytes: number };
     const adminHtml = readFileSync(join(H5_DIST_DIR, 'admin', 'admin.html'), 'utf8');
     const adminFiles = [...adminHtml.matchAll(/(?:src|href)="\/admin\/([^"]+\.js)"/g)].map((m) => m[1] as string);
     expect(adminFiles.length).toBeGreaterThan(0);
     const adminGz = adminFiles.reduce((n, f) => n + gzipSync(readFileSync(join(H5_DIST_DIR, 'admin', f)), { level: 9 }).length, 0);
     console.log(`H5 first page ${(h5.gzipBytes / 1024).toFixed(1)} kB, admin console ${(adminGz / 1024).toFixed(1)} kB gzipped JS`);
+    // Each page is a chunk of its own, loaded when first shown.
+    const assets = readdirSync(join(H5_DIST_DIR, 'admin', 'assets'));
+    const gz = (f: string) => gzipSync(readFileSync(join(H5_DIST_DIR, 'admin', 'assets', f)), { level: 9 }).length;
+    for (const name of ['RecordsPage', 'SettingsPage', 'DevicesPage', 'AuditPage', 'PrivacyPage', 'AccountPage']) {
+      const chunk = assets.find((f) => f.startsWith(`${name}-`) && f.endsWith('.js'));
+      expect(chunk, name).toBeDefined();
+      expect(adminHtml).not.toContain(chunk!);
+    }
+    const lazy = assets.filter((f) => !adminFiles.includes(`assets/${f}`));
+    const lazyJs = lazy.filter((f) => f.endsWith('.js')).reduce((n, f) => n + gz(f), 0);
+    const lazyCss = lazy.filter((f) => f.endsWith('.css')).reduce((n, f) => n + gz(f), 0);
+    console.log(`admin console loaded on demand: ${(lazyJs / 1024).toFixed(1)} kB JS, ${(lazyCss / 1024).toFixed(1)} kB CSS gzipped (${lazy.length} files)`);
     expect(h5.gzipBytes).toBeLessThanOrEqual(150 * 1024);
     expect(adminGz).toBeLessThanOrEqual(150 * 1024);
     expect(h5.files.some((f) => f.startsWith('admin/'))).toBe(false);
@@ -115,6 +135,8 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
   it('logs in as the demo admin; a wrong password is explained in words', async () => {
     await page.goto(`${service.base}/admin`);
     await expect.poll(() => new URL(page.url()).pathname).toBe('/admin/');
+    await page.getByRole('button', { name: '登录' }).click();
+    await page.getByText('请填写用户名').waitFor();
     await field('username').fill('admin');
     await field('password').fill('not-the-password');
     await page.getByRole('button', { name: '登录' }).click();
@@ -123,42 +145,69 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
     await field('password').fill('laifang-demo-admin');
     await page.getByRole('button', { name: '登录' }).click();
     await page.getByRole('heading', { name: '来访记录' }).waitFor();
+    await page.getByText('时间均为北京时间（UTC+8）').waitFor();
     expect(await page.evaluate(() => sessionStorage.getItem('laifang.admin'))).toContain('adm1.');
   });
 
-  it('finds a record by filters, with its companion and sign-in times', async () => {
+  it('finds a record by filters, with its companion and sign-in times in China time', async () => {
     await field('name').fill('周同伴');
     await field('interviewee_phone').fill('138 0000 0001');
-    await field('is_auth').selectOption('1');
+    await choose('is_auth', '已授权');
     await page.getByRole('button', { name: '查询' }).click();
-    await row('data-record', ids.found!).waitFor();
-    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
-    await row('data-record', ids.found!).getByText('周同伴').waitFor();
-    await row('data-record', ids.found!).getByText('员工邀请').waitFor();
-    await page.getByText('共 1 条').waitFor();
-    // The visit in progress shows its sign-in time, not yet a check-out.
+    await row('rec', ids.found!).waitFor();
+    await expect.poll(() => bodyRows().count()).toBe(1);
+    await row('rec', ids.found!).getByText('周同伴', { exact: false }).waitFor();
+    await row('rec', ids.found!).getByText('员工邀请').waitFor();
+    await page.locator('.el-pagination__total', { hasText: '共 1 条' }).waitFor();
     await page.getByRole('button', { name: '重置' }).click();
-    await row('data-record', ids.inside!).waitFor();
-    await page.getByText('共 3 条 · 第 1 / 1 页').waitFor();
-    await expect.poll(() => row('data-record', ids.inside!).locator('td').nth(7).innerText()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
-    expect(await row('data-record', ids.inside!).locator('td').nth(8).innerText()).toBe('—');
+    await row('rec', ids.inside!).waitFor();
+    await page.locator('.el-pagination__total', { hasText: '共 3 条' }).waitFor();
+    const cells = row('rec', ids.inside!).locator('td');
+    const signin = (await call('GET', `/v1/visit/records?type=web&name=吴在访`, { token: await adminToken() })).body.data[0].signin_time as number;
+    const china = new Date((signin + 8 * 3600) * 1000).toISOString().slice(0, 16).replace('T', ' ');
+    await expect.poll(() => cells.nth(10).innerText()).toBe(china);
+    expect(await cells.nth(11).innerText()).toBe('—');
     await shot('12-admin-records');
   });
 
-  it('deletes a record after confirmation; a visit in progress is refused in words', async () => {
-    await row('data-record', ids.gone!).getByRole('button', { name: '删除' }).click();
-    await page.getByRole('dialog').getByText('钱删除').waitFor();
-    await page.getByRole('dialog').getByRole('button', { name: '确认' }).click();
+  it('a filter the server refuses says which one to change, clears the rows and offers no retry', async () => {
+    await field('phone').fill('123 4567 8901');
+    await page.getByRole('button', { name: '查询' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: '「访客手机号」不是有效的手机号' });
+    await alert.waitFor();
+    expect(await alert.innerText()).toContain('请修改筛选条件后再查询');
+    expect(await alert.getByRole('button', { name: '重试' }).count()).toBe(0);
+    await expect.poll(() => bodyRows().count()).toBe(0);
+    expect(await page.locator('.el-pagination').count()).toBe(0);
+    // Letters are caught before asking the server.
+    await field('phone').fill('139abc');
+    await page.getByRole('button', { name: '查询' }).click();
+    await page.getByText('手机号只能含数字、空格、+ 和 -').waitFor();
+    await page.getByRole('button', { name: '重置' }).click();
+    await row('rec', ids.inside!).waitFor();
+    await expect.poll(() => page.locator('.el-alert--error').count()).toBe(0);
+  });
+
+  it('deletes a record after confirmation; a visit in progress is checked out first, from the console', async () => {
+    await row('rec', ids.gone!).getByRole('button', { name: '删除' }).click();
+    await page.locator('.el-message-box').getByText('钱删除').waitFor();
+    await confirmDialog();
     await page.getByText(`已删除记录 #${ids.gone}`).waitFor();
-    await row('data-record', ids.gone!).waitFor({ state: 'detached' });
+    await row('rec', ids.gone!).waitFor({ state: 'detached' });
     expect((await call('GET', '/v1/visit/records?type=web&name=钱删除', { token: await adminToken() })).body.data).toEqual([]);
 
-    await row('data-record', ids.inside!).getByRole('button', { name: '删除' }).click();
-    await page.getByRole('dialog').getByRole('button', { name: '确认' }).click();
-    await page.getByRole('alert').getByText('正在访问中（已签到、尚未签退），不能删除').waitFor();
-    await row('data-record', ids.inside!).waitFor();
+    await row('rec', ids.inside!).getByRole('button', { name: '删除' }).click();
+    await confirmDialog();
+    await page.getByRole('alert').getByText('正在访问中（已签到、尚未签退），不能删除：请先点「签退」').waitFor();
+    expect(await row('rec', ids.found!).getByRole('button', { name: '签退' }).count()).toBe(0);
+    await row('rec', ids.inside!).getByRole('button', { name: '签退' }).click();
+    await confirmDialog();
+    await page.getByText(`已为记录 #${ids.inside} 签退`).waitFor();
+    await expect.poll(() => row('rec', ids.inside!).locator('td').nth(11).innerText()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+    expect(await row('rec', ids.inside!).getByRole('button', { name: '签退' }).count()).toBe(0);
+    const rec = (await call('GET', '/v1/visit/records?type=web&name=吴在访', { token: await adminToken() })).body.data[0];
+    expect(rec.signout_time).toEqual(expect.any(Number));
 
-    // The search by a name with no match says so.
     await field('name').fill('没有这个人');
     await page.getByRole('button', { name: '查询' }).click();
     await page.getByText('没有符合条件的记录').waitFor();
@@ -177,7 +226,6 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
     await page.reload();
     await page.getByRole('heading', { name: '通知模板' }).waitFor();
     expect(await field('verification_code.sms').inputValue()).toBe('SMS_E2E_4242');
-    // A malformed id is refused in words, and nothing is stored.
     await field('signin_to_visitor.wechat').fill('bad id!');
     await page.getByRole('button', { name: '保存模板' }).click();
     await page.getByRole('alert').getByText('模板 ID 只能是 1–64 个字母、数字、_ 或 -').waitFor();
@@ -186,13 +234,11 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
   it('asks for the Koala password with a new Koala address, and for the admin password with a new cloud address', async () => {
     const before = (await call('GET', '/v1/config/servers', { token: await adminToken() })).body.data;
     const save = () => page.getByRole('button', { name: '保存服务器设置' }).click();
-    // A new Koala address without the password: refused in the page, nothing sent.
     await field('koala_url').fill('http://127.0.0.1:9');
     await expect.poll(() => field('koala_password').getAttribute('placeholder')).toContain('请重新输入 Koala 密码');
     await save();
     await page.getByRole('alert').getByText('修改 Koala 地址时必须重新输入 Koala 密码').waitFor();
     await field('koala_url').fill(before.koala_url);
-    // A new cloud address: the admin's own password is asked for, and checked by the server.
     expect(await field('admin_password').count()).toBe(0);
     await field('cloud_url').fill('http://127.0.0.1:9');
     await save();
@@ -205,7 +251,6 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
     await save();
     await page.getByText('服务器设置已保存').waitFor();
     expect((await call('GET', '/v1/config/servers', { token: await adminToken() })).body.data.cloud_url).toBe('http://127.0.0.1:9');
-    // And back, the same way.
     await field('cloud_url').fill(before.cloud_url);
     await field('admin_password').fill('laifang-demo-admin');
     await save();
@@ -215,81 +260,110 @@ describe.runIf(process.env.LAIFANG_TEST_DB !== 'pg' && state === 'present')('adm
 
   it('registers a device and shows its token once; revokes it after confirmation', async () => {
     await page.getByRole('link', { name: '设备' }).click();
-    await page.locator('tbody tr', { hasText: '测试签到机' }).waitFor();
+    await page.locator('.el-table__body tr', { hasText: '测试签到机' }).waitFor();
     await field('device_name').fill('一楼闸机');
-    await field('device_kind').selectOption('turnstile');
+    await choose('device_kind', '闸机');
     await page.getByRole('button', { name: '注册' }).click();
     const token = (await page.locator('.token').innerText()).trim();
     expect(token).toMatch(/^dev_/);
     await page.getByText('设备令牌只显示这一次').waitFor();
     await shot('12-admin-devices');
-    // The token works: a turnstile check of a garbled pass is refused as a pass, not as a credential.
     expect((await call('POST', '/v1/visit/qrcode', { device: token, body: { qrcode: 'x' } })).body.error).toBe('PASS_INVALID');
     await page.reload();
-    const created = page.locator('tbody tr', { hasText: '一楼闸机' });
+    const created = page.locator('.el-table__body tr', { hasText: '一楼闸机' });
     await created.waitFor();
     expect(await page.locator('.token').count()).toBe(0);
     expect(await page.content()).not.toContain(token);
 
     await created.getByRole('button', { name: '吊销' }).click();
-    await page.getByRole('dialog').getByRole('button', { name: '确认' }).click();
+    await confirmDialog();
     await page.getByText('已吊销「一楼闸机」').waitFor();
     await created.getByText(/已吊销/).waitFor();
     expect((await call('POST', '/v1/visit/qrcode', { device: token, body: { qrcode: 'x' } })).status).toBe(401);
   });
 
-  it('lists those changes in the audit log, filterable by action', async () => {
+  it('lists those changes in the audit log in words, with links; filters by action and by who acted', async () => {
     await page.getByRole('link', { name: '审计日志' }).click();
-    for (const action of ['application.delete', 'config.templates.update', 'device.register', 'device.revoke'])
-      await page.locator(`tr[data-action="${action}"]`).first().waitFor();
-    await field('action').selectOption('device.revoke');
+    for (const action of ['application-delete', 'visit-signout', 'config-templates-update', 'device-register', 'device-revoke'])
+      await page.locator(`tr.action-${action}`).first().waitFor();
+    const revoke = page.locator('tr.action-device-revoke').first();
+    expect(await revoke.innerText()).toContain('管理员 admin');
+    expect(await revoke.innerText()).toContain('吊销设备');
+    await revoke.getByRole('link', { name: '设备「一楼闸机」' }).waitFor();
+    const signout = page.locator('tr.action-visit-signout').first();
+    await signout.getByRole('link', { name: `来访记录 #${ids.inside}（吴在访 拜访 张伟）` }).waitFor();
+    expect(await signout.innerText()).toContain('通行证：1');
+    const servers = page.locator('tr.action-config-servers-update').first();
+    expect(await servers.innerText()).toContain('微信云服务地址');
+    expect(await page.locator('.el-table__body').innerText()).not.toMatch(/[a-z][A-Z]|管理员 1\b|\{"/);
+    await shot('12-admin-audit');
+
+    await choose('action', '吊销设备');
     await page.getByRole('button', { name: '查询' }).click();
-    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
-    await page.locator('tr[data-action="device.revoke"]').waitFor();
+    await expect.poll(() => bodyRows().count()).toBe(1);
+    await field('actor').fill('测试签到机');
+    await page.getByRole('button', { name: '查询' }).click();
+    await page.getByText('没有符合条件的日志').waitFor();
+    await page.getByRole('button', { name: '重置' }).click();
+    await expect.poll(() => bodyRows().count()).toBeGreaterThanOrEqual(5);
+
+    // The link opens that record.
+    await page.locator('tr.action-visit-signout').first().getByRole('link').click();
+    await page.getByRole('heading', { name: '来访记录' }).waitFor();
+    await row('rec', ids.inside!).waitFor();
+    await expect.poll(() => bodyRows().count()).toBe(1);
+    await page.getByText(`只显示记录 #${ids.inside}`).waitFor();
   });
 
-  it('pages through the audit log (20 a page): previous / next, and where we are', async () => {
+  it('pages through the audit log (20 a page)', async () => {
     const admin = await adminToken();
     for (let i = 0; i < 21; i++)
       expect((await call('POST', '/v1/devices', { token: admin, body: { name: `翻页设备${i}`, kind: 'turnstile' } })).status).toBe(200);
-    await field('action').selectOption('device.register');
+    await page.getByRole('link', { name: '审计日志' }).click();
+    await choose('action', '注册设备');
     await page.getByRole('button', { name: '查询' }).click();
-    const pager = page.locator('.pager');
-    await expect.poll(() => pager.textContent()).toMatch(/第 1 \/ 2 页/);
-    await expect.poll(() => page.locator('tbody tr').count()).toBe(20);
-    expect(await pager.getByRole('button', { name: '上一页' }).isDisabled()).toBe(true);
-    await pager.getByRole('button', { name: '下一页' }).click();
-    await expect.poll(() => pager.textContent()).toMatch(/第 2 \/ 2 页/);
-    await expect.poll(() => page.locator('tbody tr').count()).toBeGreaterThanOrEqual(2);
-    expect(await pager.getByRole('button', { name: '下一页' }).isDisabled()).toBe(true);
-    await pager.getByRole('button', { name: '上一页' }).click();
-    await expect.poll(() => pager.textContent()).toMatch(/第 1 \/ 2 页/);
+    const pager = page.locator('.el-pagination');
+    await expect.poll(() => bodyRows().count()).toBe(20);
+    expect(await pager.locator('.btn-prev').isDisabled()).toBe(true);
+    await pager.locator('.btn-next').click();
+    await expect.poll(() => pager.locator('.number.is-active').innerText()).toBe('2');
+    await expect.poll(() => bodyRows().count()).toBeGreaterThanOrEqual(2);
+    expect(await pager.locator('.btn-next').isDisabled()).toBe(true);
   });
 
-  it('exports what is held about one phone, and erases it only after the phone is typed in full', async () => {
+  it('exports what is held about one phone, and erases it in words with the true counts', async () => {
     await page.getByRole('link', { name: '个人信息' }).click();
     await field('privacy_phone').fill('137 0000 0011');
     await page.getByRole('button', { name: '导出' }).click();
     await page.getByRole('heading', { name: '导出结果' }).waitFor();
-    expect(await page.locator('pre').innerText()).toContain('孙测试');
+    expect(await page.locator('[data-export]').innerText()).toContain('孙测试');
+    const notes = (await call('GET', '/v1/privacy/export?phone=13700000011', { token: await adminToken() })).body.data.notifications.length as number;
     const erase = page.getByRole('button', { name: '永久删除' });
     expect(await erase.isDisabled()).toBe(true);
     await field('erase_confirm').fill('删除');
     expect(await erase.isDisabled()).toBe(true);
     await field('erase_confirm').fill('删除 13700000011');
     await erase.click();
-    await page.getByText('已删除该手机号的个人信息').waitFor();
+    await page.getByText('已删除手机号 13700000011 的个人信息').waitFor();
+    expect(await page.locator('[data-count="applications_deleted"]').innerText()).toBe('1');
+    expect(Number(await page.locator('[data-count="notifications_deleted"]').innerText())).toBeGreaterThanOrEqual(notes);
+    expect(await page.locator('[data-erased]').innerText()).toContain('短信和微信通知');
+    expect(await page.locator('[data-erased]').innerText()).not.toMatch(/_deleted|notHeldHere|WeChat binding/);
+    await shot('12-admin-privacy');
     expect((await call('GET', '/v1/visit/records?type=web&phone=13700000011', { token: await adminToken() })).body.data).toEqual([]);
   });
 
   it('says a wrong old password in words; back to login when the token stops working', async () => {
     await page.getByRole('link', { name: '修改密码' }).click();
     await field('old_password').fill('wrong-old-password');
+    await field('new_password').fill('short');
+    await field('repeat_password').fill('short');
+    await page.getByRole('button', { name: '修改密码' }).click();
+    await page.getByText('新密码至少 10 个字符').first().waitFor();
     await field('new_password').fill('a-new-password-1');
     await field('repeat_password').fill('a-new-password-1');
     await page.getByRole('button', { name: '修改密码' }).click();
     await page.getByRole('alert').getByText('原密码不正确').waitFor();
-    // A token that stopped working (here: forged) anywhere → the login page, saying why.
     await page.evaluate(() => {
       const s = JSON.parse(sessionStorage.getItem('laifang.admin') ?? '{}') as { token: string };
       sessionStorage.setItem('laifang.admin', JSON.stringify({ ...s, token: `${s.token}x` }));

@@ -1,8 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** A mainland mobile number standing alone (not inside a longer run of digits such as a timestamp). */
-export const FULL_MOBILE = /(?<!\d)1[3-9]\d{9}(?!\d)/;
+/**
+ * A mainland mobile number standing alone (not inside a longer run of digits such as a
+ * timestamp), also typed in groups: apart by spaces, dashes, dots, `+` or `%20` (a URL's space).
+ */
+export const FULL_MOBILE = /(?<!\d)1[3-9]\d(?:[-\s.+]|%20)?\d{4}(?:[-\s.+]|%20)?\d{4}(?!\d)/;
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 

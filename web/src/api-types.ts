@@ -280,9 +280,13 @@ export interface AuditEntry {
   at: number;
   actor_kind: string;
   actor_id: string;
+  /** the admin's username, the device's or staff member's name; null for the system or once deleted */
+  actor_name: string | null;
   action: string;
   target_type: string;
   target_id: string;
+  /** a record's visitor and host, a device's name, an admin's username; null once deleted */
+  target_name: string | null;
   detail: Record<string, unknown>;
 }
 

@@ -49,7 +49,7 @@ export function adminRecordRoutes(app: FastifyInstance, deps: { records: AdminRe
       constraints: { recordsView: 'web' },
       // OpenAPI has one GET per path: list this one apart, so the phone API's 3.9 keeps its entry.
       config: { auth: 'admin', swaggerTransform: ({ schema }) => ({ schema, url: '/v1/visit/records?type=web' }) },
-      preValidation: decimalIntegers('query', ['page', 'size', 'is_auth', 'start_time', 'end_time']),
+      preValidation: decimalIntegers('query', ['id', 'page', 'size', 'is_auth', 'start_time', 'end_time']),
       schema: {
         tags: ['admin'],
         summary: 'Admin: every application with filters, newest first (type=web)',

@@ -8,6 +8,8 @@ import type { ApplicationRecord } from '../applications/schemas.js';
 
 /** The listing's filters (also those of the ledger export and the statistics). */
 export interface RecordFilter {
+  /** One record by its id (the console's links from the audit log). */
+  id?: number;
   name?: string;
   interviewee?: string;
   phone?: string;
@@ -50,6 +52,7 @@ const somePerson = (db: Db, cond: SQL) =>
  */
 export function recordFilterWhere(db: Db, f: RecordFilter): SQL | undefined {
   const where: SQL[] = [];
+  if (f.id !== undefined) where.push(eq(a.id, f.id));
   if (f.name) where.push(or(ilike(a.name, contains(f.name)), somePerson(db, ilike(p.name, contains(f.name))))!);
   if (f.phone) where.push(or(eq(a.phone, f.phone), somePerson(db, eq(p.phone, f.phone)))!);
   if (f.interviewee) where.push(ilike(a.interviewee, contains(f.interviewee)));

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client.js';
+import { namesOf } from './names.js';
 import { auditRepo, type AuditFilter } from './repo.js';
 
 export type { AuditFilter } from './repo.js';
@@ -22,9 +23,13 @@ export interface AuditView {
   at: number;
   actor_kind: string;
   actor_id: string;
+  /** The admin's username, the device's or staff member's name; null for the system, or once deleted. */
+  actor_name: string | null;
   action: string;
   target_type: string;
   target_id: string;
+  /** The record's visitor and host, the device's name, the admin's username; null once deleted. */
+  target_name: string | null;
   detail: Record<string, unknown>;
 }
 
@@ -54,14 +59,17 @@ export function createAudit(deps: { db: Db; now: () => number }): Audit {
     },
     async list(filter) {
       const { rows, count } = await auditRepo.page(deps.db, filter);
+      const names = await namesOf(deps.db, rows);
       const views = rows.map((r) => ({
         id: r.id,
         at: r.at,
         actor_kind: r.actorKind,
         actor_id: r.actorId,
+        actor_name: names.actor(r.actorKind, r.actorId),
         action: r.action,
         target_type: r.targetType,
         target_id: r.targetId,
+        target_name: names.target(r.targetType, r.targetId),
         detail: r.detail as Record<string, unknown>,
       }));
       return { rows: views, count };

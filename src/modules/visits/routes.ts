@@ -2,9 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import QRCode from 'qrcode';
 import { Type } from 'typebox';
-import { deviceOf } from '../../http/auth.js';
+import { adminOf, deviceOf } from '../../http/auth.js';
 import { Envelope, errorResponses, ok } from '../../http/envelope.js';
-import { PhoneInput } from '../../http/schemas.js';
+import { BearerAuth, decimalIntegers, PhoneInput } from '../../http/schemas.js';
 import { AppError } from '../../errors.js';
 import type { Identity } from '../identity/service.js';
 import { passLinkRoutes } from './link-routes.js';
@@ -92,6 +92,8 @@ export function visitRoutes(app: FastifyInstance, deps: { visits: Visits; identi
     },
   );
 
+  adminSignoutRoute(app, visits);
+
   r.get(
     '/v1/visit/qrcode/:file',
     {
@@ -110,5 +112,25 @@ export function visitRoutes(app: FastifyInstance, deps: { visits: Visits; identi
       // The picture is the pass: no shared cache may keep it, and a browser only briefly.
       return reply.header('content-type', 'image/png').header('cache-control', 'private, max-age=300').header('referrer-policy', 'no-referrer').send(png);
     },
+  );
+}
+
+/** The console's check-out: the kiosk's, with the admin as the audited actor. */
+function adminSignoutRoute(app: FastifyInstance, visits: Visits): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.post(
+    '/v1/visit/records/:id/signout',
+    {
+      config: { auth: 'admin' },
+      preValidation: decimalIntegers('params', ['id']),
+      schema: {
+        tags: ['admin'],
+        summary: "Admin: check out a visit in progress (the kiosk's rules: 409 before sign-in; again answers the first)",
+        security: BearerAuth,
+        params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'application id' }) }),
+        response: { 200: Envelope(SignoutAnswer), ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (req) => ok(await visits.signout({ kind: 'admin', id: String(adminOf(req).id) }, req.params.id)),
   );
 }

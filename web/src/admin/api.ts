@@ -35,18 +35,22 @@ const MESSAGES: Record<string, string> = {
   NETWORK: '网络连接失败，请检查网络后重试',
 };
 
-/** A sentence for the admin; `overrides` words a code for one action. Validation adds the server's detail. */
-export function describe(err: unknown, overrides: Record<string, string> = {}): string {
+/**
+ * A sentence for the admin; `overrides` words a code for one action. Validation adds the
+ * server's detail, its field names given as the page's labels (`fields`: name → label).
+ */
+export function describe(err: unknown, overrides: Record<string, string> = {}, fields: Record<string, string> = {}): string {
   if (!(err instanceof ApiError)) return MESSAGES.INTERNAL ?? '';
   let text = overrides[err.code] ?? MESSAGES[err.code] ?? MESSAGES.INTERNAL ?? '';
-  if (err.code === 'VALIDATION_FAILED' && !overrides[err.code] && err.serverMessage) text += `：${err.serverMessage}`;
+  if (err.code === 'VALIDATION_FAILED' && !overrides[err.code] && err.serverMessage) {
+    const said = err.serverMessage.replace(/字段\s*\/?([a-z_]+)\s*/g, (m, name: string) => (fields[name] ? `「${fields[name]}」` : m));
+    text += `：${said}`;
+  }
   if (err.code === 'RATE_LIMITED' && err.retryAfter) text += `（约 ${Math.ceil(err.retryAfter / 60)} 分钟后）`;
   return text;
 }
 
-const pad = (n: number) => String(n).padStart(2, '0');
-export function fmt(unix: number | null | undefined): string {
-  if (unix === null || unix === undefined) return '—';
-  const d = new Date(unix * 1000);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+/** A 400: what was sent must change; trying again as it is cannot help (no "重试"). */
+export function isBadRequest(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 400;
 }
