@@ -16,6 +16,7 @@ import { registerH5Pages } from './http/h5-pages.js';
 import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
 import type { WebLoad } from './http/load.js';
 import type { Metrics } from './http/metrics.js';
+import { isReady, registerHealth } from './http/health.js';
 import { securityHeaders } from './http/security-headers.js';
 import { validatorCompiler } from './http/validation.js';
 import { databaseRateLimitStore } from './http/rate-limit-store.js';
@@ -92,7 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerDocs(app, deps.config.apiDocs);
   await registerFiles(app, deps.config);
   await registerH5Pages(app);
-  registerHealth(app, deps);
+  registerHealth(app, { isReady: deps.isReady, ping: () => deps.database.ping() });
   registerFeatures(app, deps);
   return app;
 }
@@ -154,7 +155,11 @@ function installMetrics(app: FastifyInstance, deps: AppDeps): void {
   if (!metrics) return;
   metrics.install(app, {
     token: deps.config.metrics.token,
-    sources: { outbox: () => pendingByChannel(database, deps.now()), pool: () => database.connections(), ready: () => isReady(deps) },
+    sources: {
+      outbox: () => pendingByChannel(database, deps.now()),
+      pool: () => database.connections(),
+      ready: () => isReady({ isReady: deps.isReady, ping: () => database.ping() }),
+    },
   });
 }
 
@@ -239,24 +244,6 @@ async function registerFiles(app: FastifyInstance, config: Config): Promise<void
     immutable: true,
     maxAge: '365d',
   });
-}
-
-/** /healthz: the process runs; /readyz: started, and the database answers. */
-function registerHealth(app: FastifyInstance, deps: AppDeps): void {
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ code: 0, err_msg: '', data: { status: 'ok' } }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-    if (!(await isReady(deps))) return reply.code(503).send({ code: 503, err_msg: '服务尚未就绪', error: 'UPSTREAM_UNAVAILABLE' });
-    return { code: 0, err_msg: '', data: { status: 'ready' } };
-  });
-}
-
-/** Started, and the database answers. */
-async function isReady(deps: AppDeps): Promise<boolean> {
-  if (!deps.isReady()) return false;
-  return deps.database.ping().then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Authentication hooks and every feature's routes. */
