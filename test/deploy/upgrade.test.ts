@@ -108,8 +108,9 @@ beforeAll(async () => {
   const migrationsFolder = previousMigrations();
   if (old.kind === 'pglite') await migratePglite(old.db as never, { migrationsFolder });
   else await migratePg(old.db as never, { migrationsFolder });
-  const applied = await old.db.execute(sql`select to_regclass('session_revocations') is null as absent`);
-  expect(JSON.stringify(applied)).toContain('"absent":true'); // the previous schema, without the newest migration's table
+  // The previous schema: without the table the newest migration (0011, the ledger) creates.
+  const applied = await old.db.execute(sql`select to_regclass('ledger_exports') is null as absent`);
+  expect(JSON.stringify(applied)).toContain('"absent":true');
   ids = await writeOldRows(old);
   await old.close();
   // This version starts on it: the runtime applies the newest migration, then serves.
